@@ -1,0 +1,1 @@
+//! conn (filled in next).

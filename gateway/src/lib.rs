@@ -1,0 +1,15 @@
+//! linkgate: a replication gateway for Apache Kafka.
+//!
+//! The gateway keeps its own connections to a **source** and a **destination**
+//! cluster and mirrors source topics into **mirror topics** on the destination,
+//! forwarding record batches without decompressing them.
+//!
+//! Modules:
+//! - [`config`]: the TOML config file, validated into runtime settings.
+//! - [`kafka`]: the Kafka client layer built on `kafka-protocol` (connections,
+//!   ApiVersions, metadata, leader routing, admin requests).
+//! - [`mirror`]: the data plane (fetch, batch pass-through, produce, offset map).
+
+pub mod config;
+pub mod kafka;
+pub mod mirror;

@@ -1,0 +1,1 @@
+//! Record batch handling (filled in next).
