@@ -1,1 +1,418 @@
-//! Config (filled in next).
+//! The gateway's TOML config file: the serde model ([`file`]) and its
+//! validation into the runtime settings the rest of the gateway reads
+//! ([`GatewayConfig`], [`LinkConfig`]).
+//!
+//! The file names clusters by alias and links by name; link properties use
+//! Confluent Cluster Linking's property names (`mirror.start.offset.spec`,
+//! `cluster.link.paused`). Validation turns every problem into a
+//! [`ConfigError`] naming the key at fault; nothing is half-applied.
+
+mod file;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use crate::kafka::ClusterSettings;
+
+pub use file::ConfigFile;
+
+/// Default Prometheus endpoint address (`[gateway] metrics_listen`).
+pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
+/// Default name of the gateway's internal compacted state topic on each
+/// destination cluster (`[gateway] state_topic`). It holds mirror
+/// checkpoints and the source-to-destination offset map.
+pub const DEFAULT_STATE_TOPIC: &str = "__linkgate_state";
+
+/// A config that could not be loaded. Never retriable: the file must change.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// Path as given.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not match the schema (unknown key,
+    /// wrong type). The message comes from the TOML parser and names the line.
+    #[error("config file {path} is malformed: {message}")]
+    Parse {
+        /// Path as given.
+        path: String,
+        /// Parser message with line and column.
+        message: String,
+    },
+    /// A value is out of range or refers to something that does not exist.
+    #[error("invalid config: {key}: {message}")]
+    Invalid {
+        /// Dotted path of the key at fault, e.g. `links[0].config."mirror.start.offset.spec"`.
+        key: String,
+        /// What is wrong and what is allowed.
+        message: String,
+    },
+}
+
+/// Where a new mirror partition starts reading the source
+/// (Confluent property `mirror.start.offset.spec`). Applies only to a mirror
+/// partition that has no checkpoint yet; a resumed mirror continues where it
+/// stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartOffsetSpec {
+    /// The source partition's log start offset (`earliest`, the default).
+    Earliest,
+    /// The source partition's log end offset at mirror creation (`latest`).
+    Latest,
+    /// The first offset whose timestamp is at or after this time, in ms since
+    /// the Unix epoch (an ISO-8601 timestamp in the file). Resolved with
+    /// ListOffsets by timestamp; where the source has no such record the
+    /// mirror starts at the log end offset.
+    Timestamp(i64),
+}
+
+impl StartOffsetSpec {
+    /// Parses `earliest`, `latest` or an RFC 3339 / ISO-8601 timestamp such as
+    /// `2026-11-21T10:00:00Z` or `2026-11-21T10:00:00.000+01:00`.
+    ///
+    /// # Errors
+    /// A message listing the accepted forms.
+    pub fn parse(value: &str) -> Result<Self, String> {
+        match value.trim() {
+            "earliest" => Ok(Self::Earliest),
+            "latest" => Ok(Self::Latest),
+            other => {
+                let ts = time::OffsetDateTime::parse(
+                    other,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .map_err(|e| {
+                    format!(
+                        "expected `earliest`, `latest` or an ISO-8601 timestamp like 2026-11-21T10:00:00Z, got {other:?} ({e})"
+                    )
+                })?;
+                let ms = ts.unix_timestamp_nanos() / 1_000_000;
+                i64::try_from(ms)
+                    .map(Self::Timestamp)
+                    .map_err(|_| format!("timestamp {other:?} is out of range"))
+            }
+        }
+    }
+}
+
+/// One cluster link: which source topics are mirrored to which destination,
+/// with the link's Confluent properties already parsed.
+#[derive(Debug, Clone)]
+pub struct LinkConfig {
+    /// The cluster link name (unique in the gateway).
+    pub name: String,
+    /// Connection settings of the source cluster (the one fetched from).
+    pub source: ClusterSettings,
+    /// Connection settings of the destination cluster (where mirror topics live).
+    pub destination: ClusterSettings,
+    /// Source topics mirrored by this link; each mirror topic has the same
+    /// name on the destination.
+    pub mirror_topics: Vec<String>,
+    /// `mirror.start.offset.spec` (default `earliest`).
+    pub start_offset: StartOffsetSpec,
+    /// `cluster.link.paused` (default false): a paused link fetches nothing.
+    pub paused: bool,
+}
+
+/// The validated gateway config: one immutable value per (re)load.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// Address of the Prometheus endpoint (`GET /metrics`).
+    pub metrics_listen: SocketAddr,
+    /// Client id sent to every broker.
+    pub client_id: String,
+    /// Internal state topic name on each destination cluster.
+    pub state_topic: String,
+    /// The links, in file order.
+    pub links: Vec<LinkConfig>,
+}
+
+impl GatewayConfig {
+    /// Reads and validates a config file.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`], [`ConfigError::Parse`] (unknown keys are errors)
+    /// or [`ConfigError::Invalid`].
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates config text; `origin` names it in errors.
+    ///
+    /// # Errors
+    /// As [`GatewayConfig::load`].
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_string(),
+            message: e.to_string(),
+        })?;
+        Self::validate(file)
+    }
+
+    fn validate(file: ConfigFile) -> Result<Self, ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid { key, message };
+        let gw = file.gateway;
+        let metrics_listen: SocketAddr = gw
+            .metrics_listen
+            .as_deref()
+            .unwrap_or(DEFAULT_METRICS_LISTEN)
+            .parse()
+            .map_err(|e| {
+                invalid(
+                    "gateway.metrics_listen".into(),
+                    format!("expected host:port with a numeric IP, e.g. 127.0.0.1:9464 ({e})"),
+                )
+            })?;
+        let client_id = gw.client_id.unwrap_or_else(|| "linkgate".to_string());
+        let state_topic = gw
+            .state_topic
+            .unwrap_or_else(|| DEFAULT_STATE_TOPIC.to_string());
+        validate_topic_name(&state_topic).map_err(|m| invalid("gateway.state_topic".into(), m))?;
+
+        let mut clusters = BTreeMap::new();
+        for (alias, c) in &file.clusters {
+            let key = format!("clusters.{alias}");
+            let servers: Vec<String> = c
+                .bootstrap_servers
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            if servers.is_empty() {
+                return Err(invalid(
+                    format!("{key}.\"bootstrap.servers\""),
+                    "must list at least one host:port".into(),
+                ));
+            }
+            for s in &servers {
+                let ok = s
+                    .rsplit_once(':')
+                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+                if !ok {
+                    return Err(invalid(
+                        format!("{key}.\"bootstrap.servers\""),
+                        format!("{s:?} is not host:port"),
+                    ));
+                }
+            }
+            let mut settings = ClusterSettings::new(alias.clone(), servers);
+            settings.client_id = client_id.clone();
+            if let Some(ms) = c.request_timeout_ms {
+                settings.request_timeout = positive_ms(ms, &format!("{key}.\"request.timeout.ms\""))?;
+            }
+            if let Some(ms) = c.connect_timeout_ms {
+                settings.connect_timeout =
+                    positive_ms(ms, &format!("{key}.\"socket.connection.setup.timeout.ms\""))?;
+            }
+            clusters.insert(alias.clone(), settings);
+        }
+
+        let mut links = Vec::new();
+        let mut names = std::collections::BTreeSet::new();
+        for (i, l) in file.links.into_iter().enumerate() {
+            let key = format!("links[{i}]");
+            if l.name.is_empty()
+                || !l
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!("{:?}: a link name is non-empty and uses only ASCII letters, digits, '.', '_' and '-'", l.name),
+                ));
+            }
+            if !names.insert(l.name.clone()) {
+                return Err(invalid(
+                    format!("{key}.name"),
+                    format!("duplicate link name {:?}", l.name),
+                ));
+            }
+            let cluster = |alias: &str, which: &str| {
+                clusters.get(alias).cloned().ok_or_else(|| {
+                    invalid(
+                        format!("{key}.{which}"),
+                        format!(
+                            "no cluster {alias:?} in [clusters] (known: {})",
+                            clusters.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                })
+            };
+            let source = cluster(&l.source, "source")?;
+            let destination = cluster(&l.destination, "destination")?;
+            let mut seen = std::collections::BTreeSet::new();
+            for t in &l.mirror_topics {
+                validate_topic_name(t)
+                    .map_err(|m| invalid(format!("{key}.mirror_topics"), m))?;
+                if t == &state_topic || t.starts_with("__") {
+                    return Err(invalid(
+                        format!("{key}.mirror_topics"),
+                        format!("{t:?} is an internal topic and cannot be mirrored"),
+                    ));
+                }
+                if !seen.insert(t.clone()) {
+                    return Err(invalid(
+                        format!("{key}.mirror_topics"),
+                        format!("{t:?} is listed twice"),
+                    ));
+                }
+            }
+            let mut start_offset = StartOffsetSpec::Earliest;
+            let mut paused = false;
+            for (prop, value) in &l.config {
+                let pkey = format!("{key}.config.\"{prop}\"");
+                let text = property_text(value)
+                    .ok_or_else(|| invalid(pkey.clone(), "expected a string, number or boolean".into()))?;
+                match prop.as_str() {
+                    "mirror.start.offset.spec" => {
+                        start_offset = StartOffsetSpec::parse(&text).map_err(|m| invalid(pkey, m))?;
+                    }
+                    "cluster.link.paused" => {
+                        paused = text.parse::<bool>().map_err(|_| {
+                            invalid(pkey, format!("expected true or false, got {text:?}"))
+                        })?;
+                    }
+                    other => {
+                        return Err(invalid(
+                            pkey,
+                            format!(
+                                "unknown or not yet supported link property {other:?} (supported: mirror.start.offset.spec, cluster.link.paused)"
+                            ),
+                        ));
+                    }
+                }
+            }
+            links.push(LinkConfig {
+                name: l.name,
+                source,
+                destination,
+                mirror_topics: l.mirror_topics,
+                start_offset,
+                paused,
+            });
+        }
+        Ok(Self {
+            metrics_listen,
+            client_id,
+            state_topic,
+            links,
+        })
+    }
+}
+
+fn positive_ms(ms: u64, key: &str) -> Result<Duration, ConfigError> {
+    if ms == 0 {
+        return Err(ConfigError::Invalid {
+            key: key.to_string(),
+            message: "must be a positive number of ms".into(),
+        });
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// A property value as text: TOML strings, integers and booleans are accepted
+/// (Confluent properties are strings in `.properties` files).
+fn property_text(value: &toml::Value) -> Option<String> {
+    match value {
+        toml::Value::String(s) => Some(s.clone()),
+        toml::Value::Integer(i) => Some(i.to_string()),
+        toml::Value::Boolean(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Kafka's topic name rule (`org.apache.kafka.common.internals.Topic.validate`):
+/// 1 to 249 characters of ASCII letters, digits, `.`, `_`, `-`; not `.` or `..`.
+fn validate_topic_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 249 || name == "." || name == ".." {
+        return Err(format!("{name:?} is not a valid topic name (1 to 249 characters, not . or ..)"));
+    }
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(format!(
+            "{name:?} is not a valid topic name (only ASCII letters, digits, '.', '_' and '-')"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[gateway]
+metrics_listen = "127.0.0.1:19464"
+
+[clusters.src]
+"bootstrap.servers" = "127.0.0.1:9092"
+[clusters.dst]
+"bootstrap.servers" = "127.0.0.1:9093, 127.0.0.1:9094"
+
+[[links]]
+name = "demo"
+source = "src"
+destination = "dst"
+mirror_topics = ["orders", "payments"]
+[links.config]
+"mirror.start.offset.spec" = "2026-11-21T10:00:00Z"
+"cluster.link.paused" = true
+"#;
+
+    #[test]
+    fn parses_a_full_config() {
+        let c = GatewayConfig::parse(GOOD, "t").unwrap();
+        assert_eq!(c.metrics_listen.port(), 19464);
+        assert_eq!(c.state_topic, DEFAULT_STATE_TOPIC);
+        let l = &c.links[0];
+        assert_eq!(l.name, "demo");
+        assert_eq!(l.source.bootstrap_servers, vec!["127.0.0.1:9092"]);
+        assert_eq!(l.destination.bootstrap_servers.len(), 2);
+        assert_eq!(l.mirror_topics, vec!["orders", "payments"]);
+        assert_eq!(l.start_offset, StartOffsetSpec::Timestamp(1_795_255_200_000));
+        assert!(l.paused);
+    }
+
+    #[test]
+    fn start_offset_spec_forms() {
+        assert_eq!(StartOffsetSpec::parse("earliest"), Ok(StartOffsetSpec::Earliest));
+        assert_eq!(StartOffsetSpec::parse("latest"), Ok(StartOffsetSpec::Latest));
+        assert_eq!(
+            StartOffsetSpec::parse("1970-01-01T00:00:01.5Z"),
+            Ok(StartOffsetSpec::Timestamp(1500))
+        );
+        assert!(StartOffsetSpec::parse("yesterday").unwrap_err().contains("earliest"));
+    }
+
+    fn err(text: &str) -> String {
+        GatewayConfig::parse(text, "t").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn rejects_bad_input_with_the_key_at_fault() {
+        assert!(err("[gateway]\nbogus = 1").contains("unknown field"));
+        assert!(err(&GOOD.replace("\"src\"\ndest", "\"nope\"\ndest")).contains("links[0].source"));
+        assert!(err(&GOOD.replace("127.0.0.1:9092", "localhost")).contains("not host:port"));
+        assert!(err(&GOOD.replace("\"orders\"", "\"bad topic\"")).contains("not a valid topic name"));
+        assert!(err(&GOOD.replace("\"orders\"", "\"__consumer_offsets\"")).contains("internal"));
+        assert!(err(&GOOD.replace("cluster.link.paused", "cluster.link.bogus")).contains("not yet supported"));
+        assert!(err(&GOOD.replace("\"cluster.link.paused\" = true", "\"cluster.link.paused\" = \"maybe\"")).contains("true or false"));
+        assert!(err(&GOOD.replace("19464", "x")).contains("gateway.metrics_listen"));
+        assert!(err("this is = not toml [").contains("malformed"));
+        let dup = format!("{GOOD}\n[[links]]\nname = \"demo\"\nsource = \"src\"\ndestination = \"dst\"\nmirror_topics = []\n");
+        assert!(err(&dup).contains("duplicate link name"));
+    }
+}

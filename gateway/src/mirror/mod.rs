@@ -3,5 +3,26 @@
 //!
 //! - [`batch`]: record batch (magic v2) parsing, read_committed filtering and
 //!   writer-field rewrite with CRC-32C.
+//! - [`wire`]: Fetch and Produce request builders.
+//! - [`state`]: checkpoints and the offset map in the destination's internal
+//!   state topic.
+//! - [`status`]: mirror partition states and the status table.
+//! - [`link`]: one link's start-up, recovery and tasks; `fetcher` and
+//!   `committer` are its two data-plane tasks.
+//! - [`metrics`]: metric names.
+//! - [`error`]: the pipeline's error type.
 
 pub mod batch;
+mod committer;
+pub mod error;
+mod fetcher;
+pub mod link;
+pub mod metrics;
+pub mod state;
+pub mod status;
+pub mod wire;
+
+pub use error::{MirrorError, Side};
+pub use link::MirrorLink;
+pub use state::{Checkpoint, OffsetMap, StateSnapshot, StateStore};
+pub use status::{FailureCause, LinkStatus, PartitionState, PartitionStatus};

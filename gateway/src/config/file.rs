@@ -1,0 +1,68 @@
+//! The serde model of the config file, exactly as written on disk. Unknown
+//! keys are errors (`deny_unknown_fields`); values are checked later by
+//! [`super::GatewayConfig`]. Nothing outside the config module reads these
+//! types.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// `[gateway]`: settings of the gateway process itself.
+    #[serde(default)]
+    pub gateway: GatewaySection,
+    /// `[clusters.ALIAS]`: Kafka clusters by alias.
+    #[serde(default)]
+    pub clusters: BTreeMap<String, ClusterSection>,
+    /// `[[links]]`: cluster links.
+    #[serde(default)]
+    pub links: Vec<LinkSection>,
+}
+
+/// `[gateway]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewaySection {
+    /// Prometheus endpoint address, `host:port`.
+    pub metrics_listen: Option<String>,
+    /// Kafka client id used on every connection.
+    pub client_id: Option<String>,
+    /// Internal state topic on destination clusters.
+    pub state_topic: Option<String>,
+}
+
+/// `[clusters.ALIAS]`, with Kafka client property names.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// `bootstrap.servers`: comma-separated `host:port` list.
+    #[serde(rename = "bootstrap.servers")]
+    pub bootstrap_servers: String,
+    /// `request.timeout.ms`.
+    #[serde(rename = "request.timeout.ms")]
+    pub request_timeout_ms: Option<u64>,
+    /// `socket.connection.setup.timeout.ms`.
+    #[serde(rename = "socket.connection.setup.timeout.ms")]
+    pub connect_timeout_ms: Option<u64>,
+}
+
+/// `[[links]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSection {
+    /// Cluster link name.
+    pub name: String,
+    /// Source cluster alias.
+    pub source: String,
+    /// Destination cluster alias.
+    pub destination: String,
+    /// Source topics to mirror.
+    #[serde(default)]
+    pub mirror_topics: Vec<String>,
+    /// Confluent link properties, by their names.
+    #[serde(default)]
+    pub config: BTreeMap<String, toml::Value>,
+}

@@ -1,0 +1,107 @@
+//! Errors of the mirror pipeline, tagged with the side that failed (source,
+//! destination, state topic) and whether a retry can help.
+
+use crate::kafka::KafkaError;
+use crate::mirror::batch::BatchError;
+
+/// Which part of the system an error came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The source cluster (fetch, metadata, list offsets).
+    Source,
+    /// The destination cluster (produce, create topic).
+    Destination,
+    /// The gateway's internal state topic on the destination cluster.
+    State,
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Side::Source => "source",
+            Side::Destination => "destination",
+            Side::State => "state topic",
+        })
+    }
+}
+
+/// An error of the mirror pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    /// A Kafka request failed; `side` says which cluster.
+    #[error("{side}: {source}")]
+    Kafka {
+        /// Which cluster.
+        side: Side,
+        /// The client-layer error (names the cluster and broker).
+        #[source]
+        source: KafkaError,
+    },
+    /// A record batch from the source could not be parsed (corrupt bytes).
+    #[error("source topic {topic} partition {partition}: unreadable record batch: {source}")]
+    Batch {
+        /// Source topic.
+        topic: String,
+        /// Partition index.
+        partition: i32,
+        /// The parse error.
+        #[source]
+        source: BatchError,
+    },
+    /// The state topic holds a record linkgate cannot read.
+    #[error("state topic {topic}: unreadable record at offset {offset}: {message}")]
+    State {
+        /// State topic name.
+        topic: String,
+        /// Offset of the bad record.
+        offset: i64,
+        /// What is wrong.
+        message: String,
+    },
+    /// A source topic named in the config does not exist on the source cluster.
+    #[error("source topic {topic} does not exist on the source cluster")]
+    SourceTopicMissing {
+        /// Source topic.
+        topic: String,
+    },
+    /// The destination already has a topic of that name with fewer partitions
+    /// than the source, so it cannot be the mirror.
+    #[error("destination topic {topic} has {destination} partitions, the source topic has {source_partitions}")]
+    PartitionMismatch {
+        /// Topic name.
+        topic: String,
+        /// Destination partition count.
+        destination: usize,
+        /// Source partition count.
+        source_partitions: usize,
+    },
+}
+
+impl MirrorError {
+    /// Wraps a client-layer error with its side.
+    pub fn kafka(side: Side, source: KafkaError) -> Self {
+        Self::Kafka { side, source }
+    }
+
+    /// Whether retrying the same operation later can succeed.
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Kafka { source, .. } => source.is_retriable(),
+            Self::SourceTopicMissing { .. } => true,
+            Self::Batch { .. } | Self::State { .. } | Self::PartitionMismatch { .. } => false,
+        }
+    }
+
+    /// Short label for the `kind` label of `linkgate_mirror_errors_total`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Kafka { side: Side::Source, .. } => "source",
+            Self::Kafka { side: Side::Destination, .. } => "destination",
+            Self::Kafka { side: Side::State, .. } => "state",
+            Self::Batch { .. } => "corrupt_batch",
+            Self::State { .. } => "state_corrupt",
+            Self::SourceTopicMissing { .. } => "source_topic_missing",
+            Self::PartitionMismatch { .. } => "partition_mismatch",
+        }
+    }
+}

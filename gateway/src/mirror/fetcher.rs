@@ -1,0 +1,308 @@
+//! The fetcher task of a link: one read_committed Fetch request per source
+//! broker for all the link's active partitions led by that broker, all
+//! brokers in parallel. Fetched batches are filtered (control batches and
+//! aborted transactions dropped) and handed to the committer as one
+//! [`Round`]; the fetcher goes on with the next fetch while the committer
+//! produces (pipelining, bounded by the channel).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use kafka_protocol::messages::fetch_response::PartitionData;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::kafka::{KafkaError, OffsetSpec};
+use crate::mirror::batch::{self, AbortedTxn, RawBatch};
+use crate::mirror::link::LinkCtx;
+use crate::mirror::status::{FailureCause, PartitionKey, PartitionState};
+use crate::mirror::{metrics as m, wire};
+
+/// How long a source broker may hold a Fetch waiting for data (ms).
+const MAX_WAIT_MS: i32 = 500;
+/// Bound on one Fetch response (bytes).
+const MAX_FETCH_BYTES: i32 = 64 * 1024 * 1024;
+/// Upper bound the per-partition fetch size may grow to (bytes).
+const MAX_PARTITION_FETCH_BYTES: i32 = 64 * 1024 * 1024;
+
+/// Fetched data of one partition, ready to produce.
+#[derive(Debug)]
+pub(crate) struct FetchedPartition {
+    pub key: PartitionKey,
+    /// Slot generation when fetched: stale data is dropped by the committer.
+    pub generation: u64,
+    /// Offset the fetch asked for (start of the round).
+    pub fetch_offset: i64,
+    /// Data batches to mirror, in order (never empty).
+    pub batches: Vec<RawBatch>,
+    /// Next offset to fetch after this data.
+    pub next_fetch_offset: i64,
+}
+
+/// All partitions fetched in one fetch cycle that carry data.
+#[derive(Debug, Default)]
+pub(crate) struct Round {
+    pub partitions: Vec<FetchedPartition>,
+}
+
+/// Runs until `shutdown` is cancelled or the committer is gone.
+pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: CancellationToken) {
+    let mut idle_backoff = Duration::from_millis(50);
+    while !shutdown.is_cancelled() {
+        let targets = active_targets(&ctx);
+        if targets.is_empty() {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+            continue;
+        }
+        // Group by source leader.
+        let mut by_leader: BTreeMap<i32, Vec<Target>> = BTreeMap::new();
+        for t in targets {
+            match ctx.source.leader(&t.key.0, t.key.1).await {
+                Ok(leader) => by_leader.entry(leader).or_default().push(t),
+                Err(e) => unavailable(&ctx, &t.key, &e),
+            }
+        }
+        let fetches = by_leader.into_iter().map(|(leader, targets)| {
+            let ctx = ctx.clone();
+            async move {
+                let result = fetch_from(&ctx, leader, &targets).await;
+                (targets, result)
+            }
+        });
+        let results = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            r = futures::future::join_all(fetches) => r,
+        };
+        let mut round = Round::default();
+        let mut had_error = false;
+        for (targets, result) in results {
+            match result {
+                Ok(parts) => {
+                    for (t, data) in targets.iter().zip(parts) {
+                        match data {
+                            Some(data) => {
+                                if let Some(fp) = handle_partition(&ctx, t, data).await {
+                                    round.partitions.push(fp);
+                                }
+                            }
+                            None => {
+                                tracing::debug!(link = %ctx.name, topic = %t.key.0, partition = t.key.1,
+                                    "partition missing from fetch response");
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    had_error = true;
+                    m::add_error(&ctx.name, "source");
+                    tracing::warn!(link = %ctx.name, error = %e, "fetch failed");
+                    for t in &targets {
+                        ctx.source.invalidate(&t.key.0);
+                    }
+                }
+            }
+        }
+        if !round.partitions.is_empty() {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                sent = tx.send(round) => if sent.is_err() { break },
+            }
+        }
+        if had_error {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tokio::time::sleep(idle_backoff) => {}
+            }
+            idle_backoff = (idle_backoff * 2).min(Duration::from_secs(2));
+        } else {
+            idle_backoff = Duration::from_millis(50);
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Target {
+    key: PartitionKey,
+    generation: u64,
+    offset: i64,
+    max_bytes: i32,
+}
+
+fn active_targets(ctx: &LinkCtx) -> Vec<Target> {
+    let status = ctx.status.lock();
+    ctx.slots()
+        .iter()
+        .filter(|(k, _)| {
+            matches!(
+                status.get(*k).map(|s| &s.state),
+                Some(PartitionState::Active) | Some(PartitionState::SourceUnavailable(_))
+            )
+        })
+        .map(|(k, s)| Target {
+            key: k.clone(),
+            generation: s.generation,
+            offset: s.fetch_offset,
+            max_bytes: s.fetch_max_bytes,
+        })
+        .collect()
+}
+
+fn unavailable(ctx: &LinkCtx, key: &PartitionKey, e: &KafkaError) {
+    if matches!(ctx.state_of(key), Some(PartitionState::Active)) {
+        ctx.set_state(key, PartitionState::SourceUnavailable(e.to_string()));
+    }
+}
+
+/// One Fetch to one broker; returns the partition data in target order.
+async fn fetch_from(
+    ctx: &LinkCtx,
+    leader: i32,
+    targets: &[Target],
+) -> Result<Vec<Option<PartitionData>>, KafkaError> {
+    let conn = ctx.source.broker(leader).await?;
+    let req = wire::fetch_request(
+        &targets
+            .iter()
+            .map(|t| wire::FetchTarget {
+                topic: t.key.0.clone(),
+                partition: t.key.1,
+                offset: t.offset,
+                max_bytes: t.max_bytes,
+            })
+            .collect::<Vec<_>>(),
+        wire::READ_COMMITTED,
+        MAX_WAIT_MS,
+        1,
+        MAX_FETCH_BYTES,
+    );
+    let started = Instant::now();
+    let (_, resp) = conn.send(&req).await?;
+    m::observe_fetch(&ctx.name, started.elapsed().as_secs_f64());
+    if resp.error_code != 0 {
+        return Err(crate::kafka::error::broker_error(ctx.source.name(), "fetch", resp.error_code));
+    }
+    let mut by_key: BTreeMap<PartitionKey, PartitionData> = BTreeMap::new();
+    for topic in resp.responses {
+        let name = topic.topic.0.to_string();
+        for p in topic.partitions {
+            by_key.insert((name.clone(), p.partition_index), p);
+        }
+    }
+    Ok(targets.iter().map(|t| by_key.remove(&t.key)).collect())
+}
+
+/// Applies one partition's fetch result; returns data to produce, if any.
+async fn handle_partition(ctx: &LinkCtx, t: &Target, data: PartitionData) -> Option<FetchedPartition> {
+    const OFFSET_OUT_OF_RANGE: i16 = 1;
+    match data.error_code {
+        0 => {}
+        OFFSET_OUT_OF_RANGE => {
+            offset_out_of_range(ctx, t).await;
+            return None;
+        }
+        code => {
+            let e = crate::kafka::error::broker_error(
+                ctx.source.name(),
+                format!("fetch {} partition {} at offset {}", t.key.0, t.key.1, t.offset),
+                code,
+            );
+            m::add_error(&ctx.name, "source");
+            ctx.source.invalidate(&t.key.0);
+            if e.is_retriable() {
+                unavailable(ctx, &t.key, &e);
+            } else {
+                ctx.fail(&t.key, FailureCause::Error { code: e.kind().to_string(), message: e.to_string() });
+            }
+            return None;
+        }
+    }
+    let records = data.records.unwrap_or_default();
+    let split = match batch::split_batches(&records) {
+        Ok(s) => s,
+        Err(e) => {
+            m::add_error(&ctx.name, "corrupt_batch");
+            ctx.fail(&t.key, FailureCause::Error {
+                code: "CORRUPT_RECORD_BATCH".into(),
+                message: format!("source topic {} partition {}: {e}", t.key.0, t.key.1),
+            });
+            return None;
+        }
+    };
+    let aborted: Vec<AbortedTxn> = data
+        .aborted_transactions
+        .unwrap_or_default()
+        .iter()
+        .map(|a| AbortedTxn { producer_id: a.producer_id.0, first_offset: a.first_offset })
+        .collect();
+    let grow = split.batches.is_empty() && split.partial_trailing_bytes > 0;
+    let committed = batch::filter_committed(split.batches, &aborted, t.offset);
+    m::add_skipped(&ctx.name, "control", committed.skipped_control);
+    m::add_skipped(&ctx.name, "aborted", committed.skipped_aborted);
+    let next = committed.next_fetch_offset.max(t.offset);
+    // Update the fetch position unless the partition was rewound meanwhile.
+    {
+        let mut slots = ctx.slots();
+        let slot = slots.get_mut(&t.key)?;
+        if slot.generation != t.generation {
+            return None;
+        }
+        slot.fetch_offset = next;
+        if grow {
+            slot.fetch_max_bytes = slot.fetch_max_bytes.saturating_mul(2).min(MAX_PARTITION_FETCH_BYTES);
+            tracing::info!(link = %ctx.name, topic = %t.key.0, partition = t.key.1,
+                bytes = slot.fetch_max_bytes, "next batch is larger than the fetch size; growing it");
+        }
+    }
+    {
+        let mut status = ctx.status.lock();
+        if let Some(ps) = status.get_mut(&t.key) {
+            ps.next_fetch_offset = next;
+            ps.last_fetch_high_watermark = data.high_watermark;
+            ps.last_fetch_time = Some(SystemTime::now());
+            m::set_lag(&ctx.name, &t.key.0, t.key.1, ps.lag());
+        }
+    }
+    if matches!(ctx.state_of(&t.key), Some(PartitionState::SourceUnavailable(_))) {
+        ctx.set_state(&t.key, PartitionState::Active);
+    }
+    if committed.keep.is_empty() {
+        return None;
+    }
+    Some(FetchedPartition {
+        key: t.key.clone(),
+        generation: t.generation,
+        fetch_offset: t.offset,
+        batches: committed.keep,
+        next_fetch_offset: next,
+    })
+}
+
+/// OFFSET_OUT_OF_RANGE: decide between retention (log start past us) and a
+/// truncated source (high watermark below us). Never skips data silently.
+async fn offset_out_of_range(ctx: &LinkCtx, t: &Target) {
+    let tp = vec![t.key.clone()];
+    let start = ctx.source.list_offsets(&tp, OffsetSpec::Earliest).await;
+    let end = ctx.source.list_offsets(&tp, OffsetSpec::Latest).await;
+    match (start, end) {
+        (Ok(start), Ok(end)) => {
+            let log_start = start.get(&t.key).copied().unwrap_or(-1);
+            let hw = end.get(&t.key).copied().unwrap_or(-1);
+            if t.offset < log_start {
+                ctx.fail(&t.key, FailureCause::SourceLogTruncated { fetch_offset: t.offset, log_start_offset: log_start });
+            } else if t.offset > hw {
+                ctx.fail(&t.key, FailureCause::SourceBehindMirror { fetch_offset: t.offset, high_watermark: hw });
+            } else {
+                tracing::debug!(link = %ctx.name, topic = %t.key.0, partition = t.key.1,
+                    "OFFSET_OUT_OF_RANGE but offset {} is within [{log_start}, {hw}]; retrying", t.offset);
+            }
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            m::add_error(&ctx.name, "source");
+            unavailable(ctx, &t.key, &e);
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Mirror partition states and the status table that the data plane updates
+//! and the control plane (metrics, later the REST API) reads.
+//!
+//! States follow Confluent's mirror topic states where they apply at
+//! partition level: `PENDING`, `ACTIVE`, `PAUSED`, `FAILED` (with a cause),
+//! `SOURCE_UNAVAILABLE`.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
+
+/// Why a mirror partition stopped. A failed partition waits for an operator;
+/// it is never silently resumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureCause {
+    /// The source topic was deleted and recreated: its topic id changed.
+    SourceTopicRecreated {
+        /// Topic id recorded when mirroring started.
+        expected: String,
+        /// Topic id the source reports now.
+        found: String,
+    },
+    /// Retention or deletion on the source removed records that were never
+    /// mirrored: the next fetch offset is below the source's log start offset.
+    SourceLogTruncated {
+        /// Offset the mirror needed next.
+        fetch_offset: i64,
+        /// The source's log start offset.
+        log_start_offset: i64,
+    },
+    /// The source log ends below what was already mirrored (the source
+    /// partition was truncated or replaced).
+    SourceBehindMirror {
+        /// Offset the mirror needed next.
+        fetch_offset: i64,
+        /// The source's high watermark.
+        high_watermark: i64,
+    },
+    /// Someone other than linkgate wrote to the mirror partition: the
+    /// destination log end offset is not what the gateway wrote.
+    ForeignWrite {
+        /// Destination offset linkgate expected.
+        expected: i64,
+        /// Destination offset found.
+        found: i64,
+    },
+    /// The destination already held records when mirroring began, with no
+    /// linkgate checkpoint: it is not a mirror this link created.
+    NotAMirror {
+        /// Destination log end offset found.
+        log_end_offset: i64,
+    },
+    /// A non-retriable error (corrupt batch, refused produce).
+    Error {
+        /// Kafka error name or linkgate error kind.
+        code: String,
+        /// Full message.
+        message: String,
+    },
+}
+
+impl FailureCause {
+    /// Stable upper-case code, used in metrics and API output.
+    pub fn code(&self) -> &str {
+        match self {
+            Self::SourceTopicRecreated { .. } => "SOURCE_TOPIC_RECREATED",
+            Self::SourceLogTruncated { .. } => "SOURCE_LOG_TRUNCATED",
+            Self::SourceBehindMirror { .. } => "SOURCE_BEHIND_MIRROR",
+            Self::ForeignWrite { .. } => "FOREIGN_WRITE",
+            Self::NotAMirror { .. } => "NOT_A_MIRROR",
+            Self::Error { code, .. } => code,
+        }
+    }
+}
+
+impl std::fmt::Display for FailureCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SourceTopicRecreated { expected, found } => write!(
+                f,
+                "source topic was recreated: topic id changed from {expected} to {found}"
+            ),
+            Self::SourceLogTruncated { fetch_offset, log_start_offset } => write!(
+                f,
+                "source log start offset {log_start_offset} is past the next offset to mirror {fetch_offset}: records were deleted before they were mirrored"
+            ),
+            Self::SourceBehindMirror { fetch_offset, high_watermark } => write!(
+                f,
+                "source high watermark {high_watermark} is below the next offset to mirror {fetch_offset}: the source partition was truncated or replaced"
+            ),
+            Self::ForeignWrite { expected, found } => write!(
+                f,
+                "destination log end offset is {found}, linkgate expected {expected}: another writer produced to the mirror topic"
+            ),
+            Self::NotAMirror { log_end_offset } => write!(
+                f,
+                "destination partition already holds records up to offset {log_end_offset} and has no linkgate checkpoint: it is not a mirror of this link"
+            ),
+            Self::Error { code, message } => write!(f, "{code}: {message}"),
+        }
+    }
+}
+
+/// State of one mirror partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionState {
+    /// Being set up (destination topic, recovery from the checkpoint).
+    Pending,
+    /// Mirroring.
+    Active,
+    /// The link is paused (`cluster.link.paused=true`).
+    Paused,
+    /// The source partition cannot be reached now; retried with backoff.
+    SourceUnavailable(String),
+    /// Stopped with a cause; needs an operator.
+    Failed(FailureCause),
+}
+
+impl PartitionState {
+    /// Upper-case state name as in Confluent's mirror states.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Pending => "PENDING",
+            Self::Active => "ACTIVE",
+            Self::Paused => "PAUSED",
+            Self::SourceUnavailable(_) => "SOURCE_UNAVAILABLE",
+            Self::Failed(_) => "FAILED",
+        }
+    }
+
+    /// All state names, for zeroing the state gauge.
+    pub const NAMES: [&'static str; 5] =
+        ["PENDING", "ACTIVE", "PAUSED", "SOURCE_UNAVAILABLE", "FAILED"];
+}
+
+/// What the gateway knows about one mirror partition.
+#[derive(Debug, Clone)]
+pub struct PartitionStatus {
+    /// Current state.
+    pub state: PartitionState,
+    /// When `state` last changed.
+    pub state_time: SystemTime,
+    /// Next source offset to fetch (the "last source fetch offset" + 1).
+    pub next_fetch_offset: i64,
+    /// Source high watermark seen by the last fetch (-1 before any fetch).
+    pub last_fetch_high_watermark: i64,
+    /// Time of the last successful fetch.
+    pub last_fetch_time: Option<SystemTime>,
+    /// Destination log end offset after the last produce linkgate did.
+    pub destination_log_end_offset: i64,
+}
+
+impl PartitionStatus {
+    /// Records behind: source high watermark minus next fetch offset (0 when
+    /// unknown or negative).
+    pub fn lag(&self) -> i64 {
+        (self.last_fetch_high_watermark - self.next_fetch_offset).max(0)
+    }
+}
+
+/// `(mirror topic, partition)`.
+pub type PartitionKey = (String, i32);
+
+/// The status of every mirror partition of one link. Cheap to clone (shared).
+/// Locks are held only for short, synchronous updates.
+#[derive(Debug, Clone, Default)]
+pub struct LinkStatus {
+    inner: Arc<Mutex<BTreeMap<PartitionKey, PartitionStatus>>>,
+}
+
+impl LinkStatus {
+    /// Locks the table (recovering from a poisoned lock: status is advisory).
+    pub fn lock(&self) -> MutexGuard<'_, BTreeMap<PartitionKey, PartitionStatus>> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A copy of the whole table.
+    pub fn snapshot(&self) -> BTreeMap<PartitionKey, PartitionStatus> {
+        self.lock().clone()
+    }
+}
