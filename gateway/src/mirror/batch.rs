@@ -1,5 +1,6 @@
 //! Record batch pass-through core: Kafka record batches (magic v2, the format
-//! of KIP-98, Kafka 0.11+) handled as raw bytes and never decompressed.
+//! of KIP-98, Kafka 0.11+) handled as raw bytes, decompressed only when a
+//! batch cannot be produced as it is (offset gaps left by log compaction).
 //!
 //! This module owns:
 //! - splitting a partition's `records` field from a Fetch response into whole
@@ -9,7 +10,10 @@
 //!   ([`filter_committed`]);
 //! - rewriting the writer fields (producer id, epoch, base sequence,
 //!   transactional bit) for the destination's idempotent producer and
-//!   recomputing the CRC ([`rewrite_for_producer`], [`build_produce_records`]).
+//!   recomputing the CRC ([`rewrite_for_producer`], [`build_produce_records`]);
+//! - making a fetched batch acceptable to Apache Kafka as a producer batch:
+//!   dropping empty batches, re-encoding batches with offset gaps, clearing
+//!   the LogAppendTime bit ([`normalize_for_produce`], [`needs_reencode`]).
 //!
 //! Layout of a v2 batch (all integers big-endian; byte positions from the
 //! start of the batch; see `DefaultRecordBatch` in Apache Kafka and
@@ -169,7 +173,9 @@ pub enum BatchError {
         codec: i16,
     },
 
-    /// Negative record count or negative last offset delta.
+    /// Negative record count or negative last offset delta; from
+    /// [`normalize_for_produce`] also more records than offsets
+    /// (`record_count > last_offset_delta + 1`), with `position` 0.
     #[error(
         "source record batch at offset {base_offset} (byte {position} of the records): invalid record count {record_count} / last offset delta {last_offset_delta}"
     )]
@@ -182,6 +188,22 @@ pub enum BatchError {
         record_count: i32,
         /// Last offset delta field.
         last_offset_delta: i32,
+    },
+
+    /// [`normalize_for_produce`] could not decode (decompress, parse the
+    /// records) or re-encode a batch with offset gaps: a corrupt records
+    /// section whose CRC still matches, a header key that is not UTF-8, or a
+    /// record count other than the number of records in the section.
+    /// `message` is the
+    /// decoder's or encoder's error (lengths, codec; never record data).
+    #[error(
+        "source record batch at offset {base_offset}: cannot re-encode it without offset gaps: {message}"
+    )]
+    Reencode {
+        /// Base offset of the batch.
+        base_offset: i64,
+        /// What failed, from kafka-protocol's decoder or encoder.
+        message: String,
     },
 }
 
@@ -211,7 +233,8 @@ impl BatchError {
             | BatchError::UnknownMagic { base_offset, .. }
             | BatchError::CrcMismatch { base_offset, .. }
             | BatchError::UnknownCompression { base_offset, .. }
-            | BatchError::BadCounts { base_offset, .. } => Some(*base_offset),
+            | BatchError::BadCounts { base_offset, .. }
+            | BatchError::Reencode { base_offset, .. } => Some(*base_offset),
         }
     }
 }
@@ -847,7 +870,8 @@ fn write_rewritten(
 /// The caller must not forward batches Apache Kafka refuses from a client:
 /// control batches (`is_control`), batches with
 /// [`BatchHeader::has_offset_gaps`] and, on Kafka, batches with
-/// [`BatchHeader::timestamp_type_log_append`].
+/// [`BatchHeader::timestamp_type_log_append`] ([`normalize_for_produce`]
+/// fixes the last two).
 pub fn rewrite_for_producer(
     batch: &RawBatch,
     producer_id: i64,
@@ -889,6 +913,264 @@ pub fn build_produce_records(
         sequence = increment_sequence(sequence, batch.header.record_count);
     }
     (out.freeze(), sequence)
+}
+
+/// Smallest body of an uncompressed v2 record, after its length varint
+/// (Kafka `DefaultRecord`): attributes, timestamp delta, offset delta, key
+/// length, value length and header count, at least one byte each.
+const MIN_RECORD_BODY: usize = 6;
+
+/// Walk the length prefixes of an uncompressed records section and count the
+/// records. `None` if a length is negative, shorter than a record body or
+/// runs past the end. Bounded: each step consumes at least 7 bytes.
+fn count_record_frames(plain: &[u8]) -> Option<usize> {
+    let mut pos = 0usize;
+    let mut frames = 0usize;
+    while pos < plain.len() {
+        let len = usize::try_from(read_varlong(plain, &mut pos)?).ok()?;
+        if len < MIN_RECORD_BODY {
+            return None;
+        }
+        pos = pos.checked_add(len)?;
+        if pos > plain.len() {
+            return None;
+        }
+        frames += 1;
+    }
+    Some(frames)
+}
+
+/// Whether [`normalize_for_produce`] has to decode and re-encode a batch with
+/// this header: it holds records (`record_count > 0`) and has offset gaps
+/// ([`BatchHeader::has_offset_gaps`]: `record_count != last_offset_delta + 1`,
+/// records removed by log compaction). Meant for a metric of re-encoded
+/// batches (decompression and compression cost CPU).
+///
+/// `false` for an empty batch (dropped, not decoded) and for a batch whose
+/// only problem is the LogAppendTime bit (one copy and a CRC, no decoding).
+pub fn needs_reencode(header: &BatchHeader) -> bool {
+    header.record_count > 0 && header.has_offset_gaps()
+}
+
+/// Make a fetched source batch acceptable to an Apache Kafka broker as a
+/// producer batch (Produce API v3+, magic v2), decoding only when it must.
+/// Call it on data batches (after [`filter_committed`], which drops control
+/// batches) and before [`rewrite_for_producer`] / [`build_produce_records`].
+///
+/// - **Empty batch** (`record_count` 0, left by log compaction, KIP-98
+///   keeps the batch to preserve producer state): `Ok(None)`, nothing to
+///   produce. Kafka refuses a batch with no record (`LogValidator`:
+///   `INVALID_RECORD`).
+/// - **Offset gaps** ([`needs_reencode`]): Kafka's
+///   `LogValidator.validateBatch` refuses a client batch whose
+///   `last_offset_delta + 1 != record_count` (`INVALID_RECORD`,
+///   "Inconsistent batch offset range"). The batch is decoded (kafka-protocol
+///   `RecordBatchDecoder`, any codec) and re-encoded (`RecordBatchEncoder`)
+///   with the **same codec** and contiguous offset deltas `0..n-1`. Kept:
+///   keys, values, headers, record timestamps (ms), base offset, partition
+///   leader epoch, producer id and epoch, base sequence (record `i` gets
+///   `base_sequence + i`), the transactional bit. Recomputed: base timestamp
+///   (smallest record timestamp), max timestamp (largest), last offset
+///   delta (`n - 1`), batch length, CRC. The delete-horizon bit (6, KIP-534)
+///   is cleared, since the base timestamp no longer holds the source's
+///   delete horizon: the destination's log cleaner sets its own when it
+///   compacts. One decompression, one compression and a few allocations.
+/// - **LogAppendTime bit** (attribute bit 3, source topic with
+///   `message.timestamp.type=LogAppendTime`, KIP-32): cleared, because Kafka
+///   refuses it from a producer (`INVALID_TIMESTAMP`, "Producer should not
+///   set timestamp type to LogAppendTime"). Consequence: the record
+///   timestamps become the records' CreateTime values (the timestamps the
+///   source producer wrote, which the source broker kept inside the batch)
+///   instead of the source's append time, which a LogAppendTime batch gives
+///   to all its records. The destination topic, created with the source
+///   topic's configs, has `message.timestamp.type=LogAppendTime` too and then
+///   stamps its own append time on the batch; on a CreateTime destination
+///   topic the CreateTime values stay (and the topic's
+///   `message.timestamp.before.max.ms` / `after.max.ms` apply to them,
+///   KIP-937). For a batch without gaps only the attributes and the CRC
+///   change (one copy of the batch): the max timestamp keeps the source's
+///   append time (the destination broker recomputes it on append,
+///   `LogValidator`) and the records section is byte-identical.
+/// - **Otherwise** the batch is returned unchanged: the same [`Bytes`]
+///   (zero-copy, no allocation).
+///
+/// The returned batch has a header consistent with its bytes and a valid
+/// CRC-32C ([`split_batches`] / [`RawBatch::parse`] accept it). After a
+/// re-encode, its [`BatchHeader::last_offset`] / [`BatchHeader::next_offset`]
+/// no longer describe the source log (`base_offset + n - 1` instead of the
+/// source's last offset): take source positions (next fetch offset, offset
+/// mapping) from the input's header, before calling this.
+///
+/// Errors (none retriable: the same bytes fail again):
+/// - [`BatchError::BadCounts`] (`position` 0): negative counts, or more
+///   records than offsets (`record_count > last_offset_delta + 1`);
+/// - [`BatchError::UnknownCompression`]: codec id 5-7 (a batch from
+///   [`split_batches`] / [`RawBatch::parse`] never has one);
+/// - [`BatchError::Reencode`]: decompression, record decoding or encoding
+///   failed (corrupt records section, non UTF-8 header key, a record count
+///   other than the number of records in the section, timestamps too far
+///   apart to encode).
+pub fn normalize_for_produce(batch: RawBatch) -> Result<Option<RawBatch>, BatchError> {
+    let h = batch.header;
+    if h.record_count < 0 || h.last_offset_delta < 0 {
+        return Err(bad_counts(&h));
+    }
+    if h.record_count == 0 {
+        return Ok(None);
+    }
+    if needs_reencode(&h) {
+        return reencode_contiguous(&batch).map(Some);
+    }
+    if h.timestamp_type_log_append() {
+        return Ok(Some(clear_log_append_time(&batch)));
+    }
+    Ok(Some(batch))
+}
+
+fn bad_counts(h: &BatchHeader) -> BatchError {
+    BatchError::BadCounts {
+        base_offset: h.base_offset,
+        position: 0,
+        record_count: h.record_count,
+        last_offset_delta: h.last_offset_delta,
+    }
+}
+
+/// A copy of the batch with attribute bit 3 cleared and a fresh CRC.
+fn clear_log_append_time(batch: &RawBatch) -> RawBatch {
+    let attributes = batch.header.attributes & !ATTR_LOG_APPEND_TIME;
+    let mut out = BytesMut::from(&batch.bytes[..]);
+    if let Some(slot) = out.get_mut(ATTRIBUTES_POS..ATTRIBUTES_POS + 2) {
+        slot.copy_from_slice(&attributes.to_be_bytes());
+    }
+    let crc = crc32c::crc32c(out.get(ATTRIBUTES_POS..).unwrap_or(&[]));
+    if let Some(slot) = out.get_mut(CRC_POS..ATTRIBUTES_POS) {
+        slot.copy_from_slice(&crc.to_be_bytes());
+    }
+    RawBatch {
+        header: BatchHeader {
+            attributes,
+            crc,
+            ..batch.header
+        },
+        bytes: out.freeze(),
+    }
+}
+
+/// Decompress a records section with kafka-protocol's codecs (the ones its
+/// `RecordBatchDecoder` uses). `Compression::None` returns it as is.
+fn decompress_section(section: Bytes, codec: Compression) -> Result<Bytes, String> {
+    use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
+    let mut section = section;
+    let plain = match codec {
+        Compression::None => return Ok(section),
+        Compression::Gzip => {
+            <Gzip as Decompressor<Bytes>>::decompress(&mut section, |b| Ok(std::mem::take(b)))
+        }
+        Compression::Snappy => {
+            <Snappy as Decompressor<Bytes>>::decompress(&mut section, |b| Ok(std::mem::take(b)))
+        }
+        Compression::Lz4 => {
+            <Lz4 as Decompressor<Bytes>>::decompress(&mut section, |b| Ok(std::mem::take(b)))
+        }
+        Compression::Zstd => {
+            <Zstd as Decompressor<Bytes>>::decompress(&mut section, |b| Ok(std::mem::take(b)))
+        }
+    };
+    plain.map_err(|e| format!("{e:#}"))
+}
+
+/// Decode a batch with offset gaps and encode its records again, same codec,
+/// offsets `base_offset..base_offset + n` (see [`normalize_for_produce`]).
+fn reencode_contiguous(batch: &RawBatch) -> Result<RawBatch, BatchError> {
+    use kafka_protocol::records::{
+        RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    let h = batch.header;
+    let base_offset = h.base_offset;
+    let fail = |message: String| BatchError::Reencode {
+        base_offset,
+        message,
+    };
+    if i64::from(h.record_count) > i64::from(h.last_offset_delta) + 1 {
+        return Err(bad_counts(&h));
+    }
+    let codec = h.compression()?;
+    let count = usize::try_from(h.record_count).map_err(|_| bad_counts(&h))?;
+
+    // Decompress first and count the records by their length prefixes: the
+    // decoder reserves room for `record_count` records (a CRC-valid but
+    // corrupt count must not become a huge allocation) and ignores bytes
+    // after the last one, which Kafka refuses ("Incorrect declared batch
+    // size", `DefaultRecordBatch.RecordIterator`).
+    let plain = decompress_section(batch.records_section(), codec).map_err(fail)?;
+    match count_record_frames(&plain) {
+        Some(frames) if frames == count => {}
+        Some(frames) => {
+            return Err(fail(format!(
+                "the records section holds {frames} records, the header says {count}"
+            )))
+        }
+        None => {
+            return Err(fail(format!(
+                "malformed record lengths in {} uncompressed bytes",
+                plain.len()
+            )))
+        }
+    }
+    let set = RecordBatchDecoder::decode_with_custom_compression(
+        &mut batch.bytes.clone(),
+        Some(|_: &mut Bytes, _: Compression| Ok(plain.clone())),
+    )
+    .map_err(|e| fail(format!("{e:#}")))?;
+    let mut records = set.records;
+    if records.len() != count {
+        return Err(fail(format!(
+            "decoded {} records, the header says {count}",
+            records.len()
+        )));
+    }
+
+    let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);
+    for (i, record) in records.iter_mut().enumerate() {
+        let delta = i64::try_from(i).map_err(|e| fail(e.to_string()))?;
+        record.offset = base_offset
+            .checked_add(delta)
+            .ok_or_else(|| fail(format!("offset {base_offset} + {delta} overflows")))?;
+        record.sequence = h.base_sequence.wrapping_add(delta as i32);
+        record.delete_horizon = false;
+        record.timestamp_type = TimestampType::Creation;
+        min_ts = min_ts.min(record.timestamp);
+        max_ts = max_ts.max(record.timestamp);
+    }
+    // The encoder subtracts the smallest timestamp from each one.
+    if max_ts.checked_sub(min_ts).is_none() {
+        return Err(fail(format!(
+            "record timestamps {min_ts} and {max_ts} ms are too far apart"
+        )));
+    }
+
+    let mut out = BytesMut::with_capacity(batch.bytes.len());
+    RecordBatchEncoder::encode(
+        &mut out,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: MAGIC_V2,
+            compression: codec,
+        },
+    )
+    .map_err(|e| fail(format!("{e:#}")))?;
+    let encoded = RawBatch::parse(out.freeze())
+        .map_err(|e| fail(format!("re-encoded batch is not one valid batch: {e}")))?;
+    let eh = encoded.header;
+    if eh.record_count != h.record_count || eh.has_offset_gaps() {
+        return Err(fail(format!(
+            "re-encoded batch has {} records and last offset delta {}",
+            eh.record_count, eh.last_offset_delta
+        )));
+    }
+    Ok(encoded)
 }
 
 #[cfg(test)]
@@ -1795,6 +2077,309 @@ mod tests {
         ensure!(split.batches.len() == 8 && split.partial_trailing_bytes > 0);
         let last_marker = log.next - 1;
         ensure!(split.partial_base_offset == Some(last_marker));
+        Ok(())
+    }
+
+    /// A batch as left by log compaction: records at offsets 10, 12 and 15
+    /// (record count 3, last offset delta 5), written by producer 42 epoch 3
+    /// from sequence 100, transactional. Record 1's timestamp is the
+    /// smallest (base timestamp != first record's).
+    fn gappy_records() -> Vec<Record> {
+        let mut recs = data_records(10, 3, txn(42, 3, 100), "gap");
+        for (r, off) in recs.iter_mut().zip([10i64, 12, 15]) {
+            r.offset = off;
+            // offset - sequence constant, so the encoder makes one batch.
+            r.sequence = 100 + (off - 10) as i32;
+        }
+        recs[1].timestamp = 1_600_000_000_000;
+        recs
+    }
+
+    fn gappy_batch(codec: Compression) -> anyhow::Result<RawBatch> {
+        let b = RawBatch::parse(encode(&gappy_records(), codec)?)?;
+        ensure!(b.header.record_count == 3 && b.header.last_offset_delta == 5);
+        ensure!(b.header.has_offset_gaps() && needs_reencode(&b.header));
+        Ok(b)
+    }
+
+    /// Checks shared by every re-encoded gappy batch; returns its records.
+    fn check_reencoded(
+        out: &RawBatch,
+        src: &RawBatch,
+        codec: Compression,
+    ) -> anyhow::Result<Vec<Record>> {
+        let h = out.header;
+        ensure!(!h.has_offset_gaps() && !needs_reencode(&h));
+        ensure!(h.record_count == 3 && h.last_offset_delta == 2);
+        ensure!(h.compression()? == codec, "{codec:?}: codec changed");
+        ensure!(h.base_offset == src.header.base_offset);
+        ensure!(h.partition_leader_epoch == src.header.partition_leader_epoch);
+        ensure!(h.producer_id == 42 && h.producer_epoch == 3 && h.base_sequence == 100);
+        ensure!(h.is_transactional() && !h.is_control());
+        ensure!(!h.timestamp_type_log_append() && !h.has_delete_horizon());
+        ensure!(
+            h.base_timestamp == 1_600_000_000_000,
+            "{}",
+            h.base_timestamp
+        );
+        let max = gappy_records().iter().map(|r| r.timestamp).max();
+        ensure!(
+            Some(h.max_timestamp) == max,
+            "max timestamp {}",
+            h.max_timestamp
+        );
+        ensure!(out.crc_is_valid());
+        // A valid batch for the splitter, and the header matches the bytes.
+        let split = split_batches(&out.bytes)?;
+        ensure!(split.batches.len() == 1 && split.partial_trailing_bytes == 0);
+        ensure!(split.batches[0].header == h);
+        ensure!(out.bytes.len() == LOG_OVERHEAD + h.batch_length as usize);
+
+        let set = RecordBatchDecoder::decode(&mut out.bytes.clone())?;
+        ensure!(set.compression == codec);
+        let want = gappy_records();
+        ensure!(set.records.len() == want.len());
+        for (i, (g, w)) in set.records.iter().zip(&want).enumerate() {
+            ensure!(g.key == w.key && g.value == w.value, "{codec:?} record {i}");
+            ensure!(g.headers == w.headers, "{codec:?} record {i} headers");
+            ensure!(g.timestamp == w.timestamp, "{codec:?} record {i} timestamp");
+            ensure!(g.timestamp_type == TimestampType::Creation);
+            ensure!(g.offset == 10 + i as i64, "offset {}", g.offset);
+            ensure!(g.sequence == 100 + i as i32 && g.producer_id == 42);
+        }
+        Ok(set.records)
+    }
+
+    #[test]
+    fn normalize_reencodes_offset_gaps_with_the_same_codec() -> anyhow::Result<()> {
+        for codec in CODECS {
+            let src = gappy_batch(codec)?;
+            let src_bytes = src.bytes.clone();
+            let out = normalize_for_produce(src.clone())?.context("batch dropped")?;
+            check_reencoded(&out, &src, codec)?;
+            ensure!(src.bytes == src_bytes, "source batch modified");
+
+            // What the committer then sends is accepted by the splitter and
+            // consumes exactly 3 sequences.
+            let (blob, next) = build_produce_records(&[out], 7, 1, 50);
+            ensure!(next == 53);
+            let sent = split_batches(&blob)?;
+            ensure!(sent.batches.len() == 1 && !sent.batches[0].header.has_offset_gaps());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn normalize_gappy_batch_clears_log_append_time_and_delete_horizon() -> anyhow::Result<()> {
+        for codec in [Compression::None, Compression::Zstd] {
+            let mut recs = gappy_records();
+            for r in &mut recs {
+                r.delete_horizon = true;
+            }
+            let append_time = 1_800_000_000_000i64;
+            let bytes = patch_with_crc(&encode(&recs, codec)?, |v| {
+                v[22] |= 1 << 3;
+                v[35..43].copy_from_slice(&append_time.to_be_bytes());
+            });
+            let src = RawBatch::parse(bytes)?;
+            ensure!(src.header.timestamp_type_log_append() && src.header.has_delete_horizon());
+            ensure!(needs_reencode(&src.header));
+            let out = normalize_for_produce(src.clone())?.context("batch dropped")?;
+            // check_reencoded asserts both bits are clear, the timestamps are
+            // the records' CreateTime values and the max timestamp is the
+            // largest of them, not the append time.
+            check_reencoded(&out, &src, codec)?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn normalize_clears_log_append_time_and_keeps_the_rest() -> anyhow::Result<()> {
+        for codec in CODECS {
+            let recs = data_records(300, 4, txn(9, 1, 0), "lat");
+            let append_time = 1_800_000_000_000i64;
+            let bytes = patch_with_crc(&encode(&recs, codec)?, |v| {
+                v[22] |= 1 << 3;
+                v[35..43].copy_from_slice(&append_time.to_be_bytes());
+            });
+            let src = RawBatch::parse(bytes.clone())?;
+            ensure!(src.header.timestamp_type_log_append() && !needs_reencode(&src.header));
+
+            let out = normalize_for_produce(src.clone())?.context("batch dropped")?;
+            let h = out.header;
+            ensure!(!h.timestamp_type_log_append());
+            ensure!(h.attributes == src.header.attributes & !(1 << 3));
+            ensure!(h.compression()? == codec && h.is_transactional());
+            ensure!(out.crc_is_valid());
+            ensure!(h.crc != src.header.crc);
+            ensure!(
+                BatchHeader {
+                    attributes: src.header.attributes,
+                    crc: src.header.crc,
+                    ..h
+                } == src.header,
+                "{codec:?}: other header fields changed"
+            );
+            // Only the CRC and the attributes differ, byte for byte.
+            ensure!(out.bytes.len() == bytes.len());
+            ensure!(out.bytes[..CRC_POS] == bytes[..CRC_POS]);
+            ensure!(out.bytes[ATTRIBUTES_POS + 2..] == bytes[ATTRIBUTES_POS + 2..]);
+            ensure!(h.max_timestamp == append_time);
+            let split = split_batches(&out.bytes)?;
+            ensure!(split.batches.len() == 1 && split.batches[0].header == h);
+
+            // Consumers now see the CreateTime of each record.
+            let set = RecordBatchDecoder::decode(&mut out.bytes.clone())?;
+            assert_same_records(&set.records, &recs, 300)?;
+            ensure!(set
+                .records
+                .iter()
+                .all(|r| r.timestamp_type == TimestampType::Creation));
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn normalize_passes_clean_batches_unchanged_without_copy() -> anyhow::Result<()> {
+        let mut log = Log::new(40);
+        log.data(5, PLAIN, Compression::None)?;
+        log.data(3, txn(4, 0, 0), Compression::Lz4)?;
+        log.data(1, PLAIN, Compression::Zstd)?;
+        let batches = log.batches()?;
+        // A delete-horizon batch without gaps is not touched either.
+        let mut horizon = data_records(0, 2, PLAIN, "dh");
+        for r in &mut horizon {
+            r.delete_horizon = true;
+        }
+        let horizon = RawBatch::parse(encode(&horizon, Compression::Gzip)?)?;
+        ensure!(horizon.header.has_delete_horizon());
+
+        for b in batches.into_iter().chain([horizon]) {
+            ensure!(!needs_reencode(&b.header));
+            let (ptr, len, header) = (b.bytes.as_ptr(), b.bytes.len(), b.header);
+            let out = normalize_for_produce(b)?.context("batch dropped")?;
+            ensure!(
+                out.bytes.as_ptr() == ptr && out.bytes.len() == len,
+                "copied"
+            );
+            ensure!(out.header == header);
+        }
+        Ok(())
+    }
+
+    /// A batch emptied by compaction: header only, record count 0, the last
+    /// offset delta of the original batch kept.
+    fn empty_batch(attributes_or: u8) -> anyhow::Result<RawBatch> {
+        let full = encode(&data_records(70, 5, txn(3, 0, 0), "e"), Compression::None)?;
+        let header_only = full.slice(..BATCH_HEADER_SIZE);
+        let bytes = patch_with_crc(&header_only, |v| {
+            v[8..12].copy_from_slice(&MIN_BATCH_LENGTH.to_be_bytes());
+            v[57..61].copy_from_slice(&0i32.to_be_bytes());
+            v[22] |= attributes_or;
+        });
+        let b = RawBatch::parse(bytes)?;
+        ensure!(b.header.record_count == 0 && b.header.last_offset_delta == 4);
+        Ok(b)
+    }
+
+    #[test]
+    fn normalize_drops_empty_batches() -> anyhow::Result<()> {
+        for attrs in [0u8, 1 << 3, 1 << 6] {
+            let b = empty_batch(attrs)?;
+            ensure!(b.header.has_offset_gaps() && !needs_reencode(&b.header));
+            ensure!(normalize_for_produce(b)?.is_none());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn normalize_refuses_corrupt_gappy_batches() -> anyhow::Result<()> {
+        let plain = gappy_batch(Compression::None)?;
+        let counts = |count: i32, delta: i32| {
+            patch_with_crc(&plain.bytes, |v| {
+                v[23..27].copy_from_slice(&delta.to_be_bytes());
+                v[57..61].copy_from_slice(&count.to_be_bytes());
+            })
+        };
+
+        // More records than offsets: corrupt counts.
+        let more = RawBatch::parse(counts(7, 5))?;
+        match normalize_for_produce(more) {
+            Err(BatchError::BadCounts {
+                base_offset: 10,
+                position: 0,
+                record_count: 7,
+                last_offset_delta: 5,
+            }) => {}
+            other => bail!("more records than offsets: {other:?}"),
+        }
+
+        // A count other than the records present, in either direction, and a
+        // huge one (must fail before any allocation of that size).
+        for (count, delta) in [(2, 5), (4, 5), (1_000_000_000, i32::MAX - 1)] {
+            let b = RawBatch::parse(counts(count, delta))?;
+            ensure!(needs_reencode(&b.header));
+            let err = normalize_for_produce(b)
+                .err()
+                .with_context(|| format!("count {count} accepted"))?;
+            ensure!(
+                matches!(&err, BatchError::Reencode { base_offset: 10, message } if message.contains("holds 3 records")),
+                "{err}"
+            );
+            ensure!(!err.is_retriable() && err.base_offset() == Some(10));
+            ensure!(err.to_string().contains("offset 10"), "{err}");
+        }
+
+        // A compressed section that does not decompress, CRC recomputed.
+        for codec in [
+            Compression::Gzip,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd,
+        ] {
+            let b = gappy_batch(codec)?;
+            let len = b.bytes.len();
+            let broken = patch_with_crc(&b.bytes, |v| {
+                for byte in &mut v[BATCH_HEADER_SIZE..len] {
+                    *byte = 0xa5;
+                }
+            });
+            let err = normalize_for_produce(RawBatch::parse(broken)?)
+                .err()
+                .context("garbage decompressed")?;
+            ensure!(
+                matches!(
+                    err,
+                    BatchError::Reencode {
+                        base_offset: 10,
+                        ..
+                    }
+                ),
+                "{codec:?}: {err:?}"
+            );
+        }
+
+        // Record lengths that run past the end of the section.
+        let cut = plain.bytes.slice(..plain.bytes.len() - 1);
+        let cut = patch_with_crc(&cut, |v| {
+            let len = (v.len() - LOG_OVERHEAD) as i32;
+            v[8..12].copy_from_slice(&len.to_be_bytes());
+        });
+        let err = normalize_for_produce(RawBatch::parse(cut)?)
+            .err()
+            .context("truncated record accepted")?;
+        ensure!(
+            err.to_string().contains("malformed record lengths"),
+            "{err}"
+        );
+
+        // Negative counts on a hand-made RawBatch (parse refuses them).
+        let mut neg = plain.clone();
+        neg.header.record_count = -1;
+        ensure!(matches!(
+            normalize_for_produce(neg),
+            Err(BatchError::BadCounts { .. })
+        ));
         Ok(())
     }
 }
