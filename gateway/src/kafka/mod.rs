@@ -11,6 +11,14 @@ pub mod cluster;
 pub mod conn;
 pub mod error;
 
-pub use cluster::{ClusterClient, ClusterSettings, OffsetSpec, PartitionInfo, TopicInfo};
-pub use conn::BrokerConnection;
-pub use error::KafkaError;
+#[cfg(test)]
+mod testutil;
+
+#[cfg(test)]
+mod integration_tests;
+
+pub use cluster::{
+    ClusterClient, ClusterSettings, CreateOutcome, OffsetSpec, PartitionInfo, TopicInfo,
+};
+pub use conn::{BoxedStream, BrokerConnection, BrokerStream, MAX_FRAME_BYTES, VERSION_CAPS};
+pub use error::{broker_error, KafkaError};
