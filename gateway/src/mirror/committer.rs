@@ -1,23 +1,26 @@
 //! The committer task of a link: turns each fetched [`Round`] into
-//! (1) one write-ahead state record per mirror partition (checkpoint and new
-//! offset map segments) on the state topic, then (2) one idempotent,
-//! acks=all Produce request per destination broker for all its partitions.
+//! (1) one write-ahead state record per mirror partition (checkpoint with the
+//! round's batch layout, new offset map segments) on the state topic, then
+//! (2) idempotent, acks=all Produce requests, one per destination broker per
+//! *layer*: layer `i` carries the `i`-th batch of every partition of the
+//! round led by that broker (Apache Kafka's `LogValidator` accepts one v2
+//! batch per partition per Produce request).
 //!
 //! A produce that fails or whose outcome is unknown is reconciled against the
 //! destination log end offset (the single-writer rule, see
-//! [`crate::mirror::state::Checkpoint`]): landed, not landed (produce again),
-//! or moved by someone else (the partition fails with `FOREIGN_WRITE`).
+//! [`crate::mirror::state::Checkpoint`]): landed up to a batch boundary
+//! (produce the rest), or moved by someone else (the partition fails with
+//! `FOREIGN_WRITE`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka::{KafkaError, OffsetSpec};
-use crate::mirror::batch;
+use crate::mirror::batch::{self, RawBatch};
 use crate::mirror::fetcher::{FetchedPartition, Round};
 use crate::mirror::link::LinkCtx;
 use crate::mirror::state::{Checkpoint, StateEntry};
@@ -26,29 +29,63 @@ use crate::mirror::{metrics as m, wire};
 
 /// Kafka error codes the committer treats specially.
 mod code {
+    /// Used when a response omits a partition that was sent.
+    pub const NETWORK_EXCEPTION: i16 = 13;
     pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
     pub const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
     pub const INVALID_PRODUCER_EPOCH: i16 = 47;
     pub const UNKNOWN_PRODUCER_ID: i16 = 59;
-    /// Used when a response omits a partition that was sent.
-    pub const NETWORK_EXCEPTION: i16 = 13;
 }
 
-/// One partition's share of a round, ready to produce.
+/// One partition's share of a round.
 struct Work {
     key: PartitionKey,
     checkpoint: Checkpoint,
     segments: Vec<(i64, i64)>,
-    batches: Vec<batch::RawBatch>,
-    records: Bytes,
-    next_sequence: i32,
-    record_count: u64,
+    batches: Vec<RawBatch>,
+    /// Batches landed so far.
+    sent: usize,
+    /// Producer `(id, epoch)` that `sequence` belongs to.
+    producer: (i64, i16),
+    /// Sequence of batch `sent`.
+    sequence: i32,
     byte_count: u64,
 }
 
+impl Work {
+    /// Destination offset where batch `i` lands.
+    fn destination_of(&self, i: usize) -> i64 {
+        self.checkpoint.destination_start
+            + self.batches[..i.min(self.batches.len())]
+                .iter()
+                .map(|b| i64::from(b.header.record_count))
+                .sum::<i64>()
+    }
+
+    /// Marks batches up to `upto` landed, advancing the sequence.
+    fn advance_to(&mut self, upto: usize) {
+        while self.sent < upto && self.sent < self.batches.len() {
+            self.sequence = batch::increment_sequence(self.sequence, self.batches[self.sent].header.record_count);
+            self.sent += 1;
+        }
+    }
+
+    /// Follows a producer id renewal: sequences restart at 0.
+    fn sync_producer(&mut self, current: (i64, i16)) {
+        if self.producer != current {
+            self.producer = current;
+            self.sequence = 0;
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.sent >= self.batches.len()
+    }
+}
+
 /// Runs until the fetcher is gone or `shutdown` is cancelled. A round being
-/// produced when shutdown comes is finished (or left for recovery: its
-/// checkpoint is already written).
+/// produced when shutdown comes is finished or left for recovery (its
+/// checkpoint is written first).
 pub(crate) async fn run(ctx: Arc<LinkCtx>, mut rx: mpsc::Receiver<Round>, shutdown: CancellationToken) {
     loop {
         let round = tokio::select! {
@@ -64,7 +101,9 @@ async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &CancellationToken)
     if work.is_empty() {
         return;
     }
-    // 1. Write-ahead: checkpoints and offset map segments.
+    // 1. Write-ahead (checkpoints, offset map segments) and, concurrently,
+    // the single-writer check: each mirror partition's log end offset must
+    // still be where linkgate left it.
     let mut entries = Vec::with_capacity(work.len() * 2);
     for w in &work {
         let id = ctx.id(&w.key);
@@ -73,68 +112,55 @@ async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &CancellationToken)
         }
         entries.push(StateEntry::checkpoint(&id, &w.checkpoint));
     }
-    if let Err(e) = ctx.state.write(&entries).await {
+    let partitions: Vec<PartitionKey> = work.iter().map(|w| w.key.clone()).collect();
+    let (written, leo) = tokio::join!(
+        ctx.state.write(&entries),
+        ctx.destination.list_offsets(&partitions, OffsetSpec::Latest)
+    );
+    if let Err(e) = written {
         m::add_error(&ctx.name, e.kind());
-        tracing::warn!(link = %ctx.name, error = %e, "cannot write checkpoints; refetching the round");
+        tracing::warn!(link = %ctx.name, error = %e, "cannot write checkpoints; fetching the round again");
         for w in &work {
             ctx.rewind(&w.key, w.checkpoint.source_start);
         }
         return;
     }
-    // 2. Produce, one request per destination leader.
+    let work: Vec<Work> = match leo {
+        Ok(leo) => work
+            .into_iter()
+            .filter(|w| match leo.get(&w.key) {
+                Some(found) if *found != w.checkpoint.destination_start => {
+                    ctx.fail(&w.key, FailureCause::ForeignWrite { expected: w.checkpoint.destination_start, found: *found });
+                    false
+                }
+                _ => true,
+            })
+            .collect(),
+        // Unknown: the produce response's base offset still catches it.
+        Err(e) => {
+            tracing::debug!(link = %ctx.name, error = %e, "log end offset check skipped");
+            work
+        }
+    };
+    // 2. Produce: per destination leader, layer by layer.
     let mut by_leader: BTreeMap<i32, Vec<Work>> = BTreeMap::new();
-    let mut unrouted = Vec::new();
+    let mut to_reconcile = Vec::new();
     for w in work {
         match ctx.destination.leader(&w.key.0, w.key.1).await {
             Ok(l) => by_leader.entry(l).or_default().push(w),
             Err(e) => {
                 tracing::warn!(link = %ctx.name, topic = %w.key.0, partition = w.key.1, error = %e,
                     "no destination leader");
-                unrouted.push(w);
+                to_reconcile.push(w);
             }
         }
     }
-    let produces = by_leader.into_iter().map(|(leader, works)| async move {
-        let result = produce_to(ctx, leader, &works).await;
-        (works, result)
-    });
-    let results = futures::future::join_all(produces).await;
-    let mut to_reconcile = unrouted;
-    for (works, result) in results {
-        match result {
-            Ok(codes) => {
-                for (w, (code, base)) in works.into_iter().zip(codes) {
-                    if code == 0 {
-                        landed(ctx, &w, Some(base));
-                    } else {
-                        let e = crate::kafka::error::broker_error(
-                            ctx.destination.name(),
-                            format!("produce to {} partition {}", w.key.0, w.key.1),
-                            code,
-                        );
-                        m::add_error(&ctx.name, "destination");
-                        tracing::warn!(link = %ctx.name, error = %e, "produce refused; reconciling");
-                        if !e.is_retriable() && !is_producer_state_error(code) {
-                            ctx.fail(&w.key, FailureCause::Error { code: e.kind().to_string(), message: e.to_string() });
-                            continue;
-                        }
-                        if is_producer_state_error(code) {
-                            renew_producer(ctx).await;
-                        }
-                        ctx.destination.invalidate(&w.key.0);
-                        to_reconcile.push(w);
-                    }
-                }
-            }
-            Err(e) => {
-                m::add_error(&ctx.name, "destination");
-                tracing::warn!(link = %ctx.name, error = %e, "produce failed; reconciling with the destination log end offset");
-                for w in works {
-                    ctx.destination.invalidate(&w.key.0);
-                    to_reconcile.push(w);
-                }
-            }
+    let produces = by_leader.into_iter().map(|(leader, works)| produce_layers(ctx, leader, works));
+    for (done, failed) in futures::future::join_all(produces).await {
+        for w in done {
+            landed(ctx, &w);
         }
+        to_reconcile.extend(failed);
     }
     for w in to_reconcile {
         reconcile(ctx, w, shutdown).await;
@@ -149,14 +175,35 @@ fn is_producer_state_error(code: i16) -> bool {
 }
 
 /// Builds the work items of a round: drops stale or inactive partitions,
-/// assigns destination offsets, sequences and offset map segments.
+/// normalizes batches for the destination, assigns destination offsets and
+/// offset map segments.
 fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
-    let (pid, epoch) = ctx.producer();
-    let status = ctx.status.lock();
-    let slots = ctx.slots();
+    let producer = ctx.producer();
     let mut out = Vec::new();
     for fp in round.partitions {
         let FetchedPartition { key, generation, fetch_offset, batches, next_fetch_offset } = fp;
+        let mut normalized = Vec::with_capacity(batches.len());
+        let mut bad = None;
+        for b in batches {
+            match batch::normalize_for_produce(b) {
+                Ok(Some(b)) => normalized.push(b),
+                Ok(None) => {}
+                Err(e) => {
+                    bad = Some(e);
+                    break;
+                }
+            }
+        }
+        if let Some(e) = bad {
+            m::add_error(&ctx.name, "corrupt_batch");
+            ctx.fail(&key, FailureCause::Error {
+                code: "CORRUPT_RECORD_BATCH".into(),
+                message: format!("source topic {} partition {}: {e}", key.0, key.1),
+            });
+            continue;
+        }
+        let status = ctx.status.lock();
+        let slots = ctx.slots();
         let Some(slot) = slots.get(&key) else { continue };
         let active = matches!(
             status.get(&key).map(|s| &s.state),
@@ -169,17 +216,21 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
         let mut dst = destination_start;
         let mut last = slot.last_segment;
         let mut segments = Vec::new();
+        let mut layout = Vec::with_capacity(normalized.len());
         let mut byte_count = 0u64;
-        for b in &batches {
+        for b in &normalized {
             let linear = last.map(|(s, d)| d + (b.header.base_offset - s));
             if linear != Some(dst) {
                 segments.push((b.header.base_offset, dst));
                 last = Some((b.header.base_offset, dst));
             }
+            layout.push((b.header.base_offset, b.header.record_count));
             dst += i64::from(b.header.record_count.max(0));
             byte_count += b.bytes.len() as u64;
         }
-        let (records, next_sequence) = batch::build_produce_records(&batches, pid, epoch, slot.sequence);
+        if normalized.is_empty() {
+            continue;
+        }
         out.push(Work {
             checkpoint: Checkpoint {
                 source_topic_id: slot.source_topic_id.clone(),
@@ -187,27 +238,106 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
                 source_end: next_fetch_offset,
                 destination_start,
                 destination_end: dst,
+                batches: layout,
             },
             key,
             segments,
-            batches,
-            records,
-            next_sequence,
-            record_count: (dst - destination_start) as u64,
+            batches: normalized,
+            sent: 0,
+            producer,
+            sequence: slot.sequence,
             byte_count,
         });
     }
     out
 }
 
-/// Produces the works to one destination broker; per partition `(error
-/// code, base offset)` in input order.
-async fn produce_to(ctx: &LinkCtx, leader: i32, works: &[Work]) -> Result<Vec<(i16, i64)>, KafkaError> {
+/// Produces the works to one destination broker, one layer per request.
+/// Returns `(landed, to reconcile)`.
+async fn produce_layers(ctx: &LinkCtx, leader: i32, mut works: Vec<Work>) -> (Vec<Work>, Vec<Work>) {
+    let mut failed = Vec::new();
+    loop {
+        let current = ctx.producer();
+        for w in works.iter_mut() {
+            w.sync_producer(current);
+        }
+        let layer: Vec<usize> = (0..works.len()).filter(|i| !works[*i].done()).collect();
+        if layer.is_empty() {
+            break;
+        }
+        let outcome = produce_once(ctx, leader, layer.iter().map(|i| &works[*i])).await;
+        let mut broken = Vec::new();
+        match outcome {
+            Ok(codes) => {
+                for (i, (code, base)) in layer.iter().zip(codes) {
+                    let w = &mut works[*i];
+                    if code == 0 {
+                        let expected = w.destination_of(w.sent);
+                        if base != expected {
+                            ctx.fail(&w.key, FailureCause::ForeignWrite { expected, found: base });
+                            broken.push((*i, false));
+                        } else {
+                            w.advance_to(w.sent + 1);
+                        }
+                        continue;
+                    }
+                    let e = crate::kafka::error::broker_error(
+                        ctx.destination.name(),
+                        format!("produce to {} partition {}", w.key.0, w.key.1),
+                        code,
+                    );
+                    m::add_error(&ctx.name, "destination");
+                    if is_producer_state_error(code) {
+                        tracing::warn!(link = %ctx.name, error = %e, "destination forgot the producer state; renewing the producer id");
+                        renew_producer(ctx).await;
+                        broken.push((*i, true));
+                    } else if e.is_retriable() || code == code::DUPLICATE_SEQUENCE_NUMBER {
+                        tracing::warn!(link = %ctx.name, error = %e, "produce refused; reconciling");
+                        ctx.destination.invalidate(&w.key.0);
+                        broken.push((*i, true));
+                    } else {
+                        ctx.fail(&w.key, FailureCause::Error { code: e.kind().to_string(), message: e.to_string() });
+                        broken.push((*i, false));
+                    }
+                }
+            }
+            Err(e) => {
+                m::add_error(&ctx.name, "destination");
+                tracing::warn!(link = %ctx.name, error = %e, "produce failed; reconciling with the destination log end offset");
+                for i in &layer {
+                    ctx.destination.invalidate(&works[*i].key.0);
+                    broken.push((*i, true));
+                }
+            }
+        }
+        // Remove broken works (highest index first to keep indices valid).
+        broken.sort_by_key(|b| std::cmp::Reverse(b.0));
+        for (i, retry) in broken {
+            let w = works.swap_remove(i);
+            if retry {
+                failed.push(w);
+            }
+        }
+    }
+    (works, failed)
+}
+
+/// One Produce request with the next batch of each given work; per partition
+/// `(error code, base offset)` in input order.
+async fn produce_once<'a>(
+    ctx: &LinkCtx,
+    leader: i32,
+    works: impl Iterator<Item = &'a Work> + Clone,
+) -> Result<Vec<(i16, i64)>, KafkaError> {
     let conn = ctx.destination.broker(leader).await?;
     let req = wire::produce_request(
         works
-            .iter()
-            .map(|w| wire::ProduceTarget { topic: w.key.0.clone(), partition: w.key.1, records: w.records.clone() })
+            .clone()
+            .map(|w| wire::ProduceTarget {
+                topic: w.key.0.clone(),
+                partition: w.key.1,
+                records: batch::rewrite_for_producer(&w.batches[w.sent], w.producer.0, w.producer.1, w.sequence),
+            })
             .collect(),
         -1,
         ctx.destination.settings().request_timeout.as_millis().min(i32::MAX as u128) as i32,
@@ -223,23 +353,15 @@ async fn produce_to(ctx: &LinkCtx, leader: i32, works: &[Work]) -> Result<Vec<(i
         }
     }
     Ok(works
-        .iter()
         .map(|w| by_key.remove(&w.key).unwrap_or((code::NETWORK_EXCEPTION, -1)))
         .collect())
 }
 
-/// Records a landed round. `base`: the base offset the broker reported, if
-/// known; a mismatch means another writer.
-fn landed(ctx: &LinkCtx, w: &Work, base: Option<i64>) {
-    if let Some(base) = base {
-        if base != w.checkpoint.destination_start {
-            ctx.fail(&w.key, FailureCause::ForeignWrite { expected: w.checkpoint.destination_start, found: base });
-            return;
-        }
-    }
+/// Records a fully landed round.
+fn landed(ctx: &LinkCtx, w: &Work) {
     if let Some(slot) = ctx.slots().get_mut(&w.key) {
         slot.destination_next = w.checkpoint.destination_end;
-        slot.sequence = w.next_sequence;
+        slot.sequence = if w.producer == ctx.producer() { w.sequence } else { 0 };
         if let Some(seg) = w.segments.last() {
             slot.last_segment = Some(*seg);
         }
@@ -247,7 +369,8 @@ fn landed(ctx: &LinkCtx, w: &Work, base: Option<i64>) {
     if let Some(ps) = ctx.status.lock().get_mut(&w.key) {
         ps.destination_log_end_offset = w.checkpoint.destination_end;
     }
-    m::add_mirrored(&ctx.name, &w.key.0, w.key.1, w.record_count, w.byte_count);
+    let records = (w.checkpoint.destination_end - w.checkpoint.destination_start).max(0) as u64;
+    m::add_mirrored(&ctx.name, &w.key.0, w.key.1, records, w.byte_count);
 }
 
 /// Gets a new idempotent producer id (after the destination forgot ours);
@@ -265,56 +388,44 @@ async fn renew_producer(ctx: &LinkCtx) {
     }
 }
 
-/// Decides the fate of a round whose produce outcome is unknown by reading
-/// the destination log end offset; produces again while it did not land.
+/// Finishes a round whose produce outcome is unknown: reads the destination
+/// log end offset, which must sit at a batch boundary of the round, and
+/// produces the remaining batches. Retries with backoff until done, the
+/// partition fails, or shutdown (then recovery takes over at the next start).
 async fn reconcile(ctx: &LinkCtx, mut w: Work, shutdown: &CancellationToken) {
     let mut backoff = Duration::from_millis(100);
     loop {
         if shutdown.is_cancelled() {
-            // Left for recovery at the next start: the checkpoint is written.
             return;
         }
         let tp = vec![w.key.clone()];
         match ctx.destination.list_offsets(&tp, OffsetSpec::Latest).await {
             Ok(leo) => {
                 let leo = leo.get(&w.key).copied().unwrap_or(-1);
-                if leo == w.checkpoint.destination_end {
-                    landed(ctx, &w, None);
+                let boundary = (w.sent..=w.batches.len()).find(|i| w.destination_of(*i) == leo);
+                match boundary {
+                    None => {
+                        ctx.fail(&w.key, FailureCause::ForeignWrite { expected: w.destination_of(w.sent), found: leo });
+                        return;
+                    }
+                    Some(i) => w.advance_to(i),
+                }
+                if w.done() {
+                    landed(ctx, &w);
                     return;
                 }
-                if leo != w.checkpoint.destination_start {
-                    ctx.fail(&w.key, FailureCause::ForeignWrite { expected: w.checkpoint.destination_start, found: leo });
-                    return;
-                }
-                // Not landed: produce again with the current producer id.
-                let (pid, epoch) = ctx.producer();
-                let seq = ctx.slots().get(&w.key).map(|s| s.sequence).unwrap_or(0);
-                let (records, next) = batch::build_produce_records(&w.batches, pid, epoch, seq);
-                w.records = records;
-                w.next_sequence = next;
                 match ctx.destination.leader(&w.key.0, w.key.1).await {
-                    Ok(leader) => match produce_to(ctx, leader, std::slice::from_ref(&w)).await {
-                        Ok(codes) => {
-                            let (code, base) = codes.first().copied().unwrap_or((-1, -1));
-                            if code == 0 {
-                                landed(ctx, &w, Some(base));
-                                return;
-                            }
-                            if code == code::DUPLICATE_SEQUENCE_NUMBER {
-                                continue; // landed earlier: the next LEO read says so
-                            }
-                            if is_producer_state_error(code) {
-                                renew_producer(ctx).await;
-                            } else {
-                                let e = crate::kafka::error::broker_error(ctx.destination.name(), "produce", code);
-                                if !e.is_retriable() {
-                                    ctx.fail(&w.key, FailureCause::Error { code: e.kind().to_string(), message: e.to_string() });
-                                    return;
-                                }
-                            }
+                    Ok(leader) => {
+                        let (mut done, failed) = produce_layers(ctx, leader, vec![w]).await;
+                        if let Some(d) = done.pop() {
+                            landed(ctx, &d);
+                            return;
                         }
-                        Err(e) => tracing::warn!(link = %ctx.name, error = %e, "produce retry failed"),
-                    },
+                        match failed.into_iter().next() {
+                            Some(f) => w = f,
+                            None => return, // failed for good
+                        }
+                    }
                     Err(e) => tracing::warn!(link = %ctx.name, error = %e, "no destination leader"),
                 }
             }

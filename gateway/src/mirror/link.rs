@@ -440,12 +440,13 @@ pub(crate) fn recover(cp: Option<&Checkpoint>, destination_leo: i64, source_topi
             expected: cp.source_topic_id.clone(),
             found: source_topic_id.to_string(),
         }),
-        Some(cp) if destination_leo == cp.destination_end => Recovery::Resume { fetch_offset: cp.source_end },
-        Some(cp) if destination_leo == cp.destination_start => Recovery::Resume { fetch_offset: cp.source_start },
-        Some(cp) => Recovery::Failed(FailureCause::ForeignWrite {
-            expected: cp.destination_end,
-            found: destination_leo,
-        }),
+        Some(cp) => match cp.resume_offset(destination_leo) {
+            Some(fetch_offset) => Recovery::Resume { fetch_offset },
+            None => Recovery::Failed(FailureCause::ForeignWrite {
+                expected: cp.destination_end,
+                found: destination_leo,
+            }),
+        },
     }
 }
 
@@ -493,7 +494,7 @@ mod tests {
     use super::*;
 
     fn cp(ss: i64, se: i64, ds: i64, de: i64) -> Checkpoint {
-        Checkpoint { source_topic_id: "A".into(), source_start: ss, source_end: se, destination_start: ds, destination_end: de }
+        Checkpoint { source_topic_id: "A".into(), source_start: ss, source_end: se, destination_start: ds, destination_end: de, batches: vec![(ss, 5), (ss + 5, 5)] }
     }
 
     #[test]
@@ -503,6 +504,7 @@ mod tests {
         let c = cp(100, 120, 50, 60);
         assert_eq!(recover(Some(&c), 60, "A"), Recovery::Resume { fetch_offset: 120 });
         assert_eq!(recover(Some(&c), 50, "A"), Recovery::Resume { fetch_offset: 100 });
+        assert_eq!(recover(Some(&c), 55, "A"), Recovery::Resume { fetch_offset: 105 });
         assert!(matches!(recover(Some(&c), 61, "A"), Recovery::Failed(FailureCause::ForeignWrite { expected: 60, found: 61 })));
         assert!(matches!(recover(Some(&c), 60, "B"), Recovery::Failed(FailureCause::SourceTopicRecreated { .. })));
     }

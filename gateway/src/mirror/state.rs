@@ -62,6 +62,35 @@ pub struct Checkpoint {
     pub destination_start: i64,
     /// Destination log end offset after the round.
     pub destination_end: i64,
+    /// The round's record batches in order, `(source base offset, record
+    /// count)`: a round is produced one batch per partition per Produce
+    /// request (Apache Kafka accepts one v2 batch per partition per request),
+    /// so a crash can leave it landed up to a batch boundary.
+    #[serde(default)]
+    pub batches: Vec<(i64, i32)>,
+}
+
+impl Checkpoint {
+    /// The source offset to resume fetching at when the destination log end
+    /// offset is `destination_leo`: `Some` when it is the start, the end, or a
+    /// batch boundary of the round; `None` when it is anything else (another
+    /// writer).
+    pub fn resume_offset(&self, destination_leo: i64) -> Option<i64> {
+        if destination_leo == self.destination_end {
+            return Some(self.source_end);
+        }
+        if destination_leo == self.destination_start {
+            return Some(self.source_start);
+        }
+        let mut dst = self.destination_start;
+        for (source, count) in &self.batches {
+            if dst == destination_leo {
+                return Some(*source);
+            }
+            dst += i64::from(*count);
+        }
+        None
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -391,7 +420,10 @@ impl StateStore {
                 producer_epoch: -1,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                sequence: -1,
+                // kafka-protocol starts a new batch whenever offset - sequence
+                // changes; this keeps one batch with base sequence -1 (no
+                // idempotence), as Kafka wants one batch per partition.
+                sequence: i as i32 - 1,
                 timestamp: now,
                 key: Some(bytes::Bytes::from(e.key.clone().into_bytes())),
                 value: e.value.clone().map(bytes::Bytes::from),
@@ -502,6 +534,25 @@ mod tests {
             source_end: 1,
             destination_start: 0,
             destination_end: 1,
+            batches: vec![],
         }).key, "cp/l/t/3");
+    }
+
+    #[test]
+    fn resume_offset_at_batch_boundaries() {
+        let cp = Checkpoint {
+            source_topic_id: "x".into(),
+            source_start: 100,
+            source_end: 140,
+            destination_start: 50,
+            destination_end: 80,
+            batches: vec![(100, 10), (115, 10), (130, 10)],
+        };
+        assert_eq!(cp.resume_offset(50), Some(100));
+        assert_eq!(cp.resume_offset(60), Some(115));
+        assert_eq!(cp.resume_offset(70), Some(130));
+        assert_eq!(cp.resume_offset(80), Some(140));
+        assert_eq!(cp.resume_offset(65), None);
+        assert_eq!(cp.resume_offset(81), None);
     }
 }
