@@ -50,15 +50,18 @@ pub const MAX_FRAME_BYTES: usize = 256 * 1024 * 1024;
 /// Highest API versions linkgate will use, per API, below what both the
 /// `kafka-protocol` codec and the broker support.
 ///
-/// linkgate addresses topics by **name** everywhere. Fetch v13+ (KIP-516) and
-/// Produce v13+ (KIP-516, Kafka 4.x) replace topic names by topic ids in
-/// requests and responses, so both are capped at v12. Metadata is capped at
+/// Produce v13+ (KIP-516, Kafka 4.x) replaces topic names by topic ids; the
+/// producer side addresses topics by **name**, so Produce is capped at v12.
+/// Fetch goes up to v16: from v13 (KIP-516) it addresses topics by id, which
+/// the mirror fetcher uses so that a recreated source topic (new id) can never
+/// be read as if it were the old one (the broker answers UNKNOWN_TOPIC_ID).
+/// Callers that fetch by name pin v12 with `send_version`. Metadata is capped at
 /// v12 (v13 only adds a top-level error code; v12 is the last version whose
 /// shape linkgate's metadata handling was written against). Every API not
 /// listed here uses the highest version both sides support.
 pub const VERSION_CAPS: &[(ApiKey, i16)] = &[
     (ApiKey::Produce, 12),
-    (ApiKey::Fetch, 12),
+    (ApiKey::Fetch, 16),
     (ApiKey::Metadata, 12),
 ];
 
@@ -795,7 +798,7 @@ mod tests {
         assert_eq!(negotiate(ours, Some((0, 3)), None), None);
         assert_eq!(negotiate(ours, Some((13, 20)), Some(12)), None);
         assert_eq!(negotiate(ours, None, None), None);
-        assert_eq!(version_cap(ApiKey::Fetch as i16), Some(12));
+        assert_eq!(version_cap(ApiKey::Fetch as i16), Some(16));
         assert_eq!(version_cap(ApiKey::Produce as i16), Some(12));
         assert_eq!(version_cap(ApiKey::Metadata as i16), Some(12));
         assert_eq!(version_cap(ApiKey::ListOffsets as i16), None);
@@ -895,8 +898,8 @@ mod tests {
         assert_eq!(conn.addr(), "fake:9092");
         // Broker Metadata 0..13, cap 12.
         assert_eq!(conn.version_for::<MetadataRequest>().unwrap(), 12);
-        // Broker Fetch 4..17, cap 12.
-        assert_eq!(conn.version_for::<FetchRequest>().unwrap(), 12);
+        // Broker Fetch 4..17, cap 16.
+        assert_eq!(conn.version_for::<FetchRequest>().unwrap(), 16);
         // Broker Produce 3..9, below the cap.
         assert_eq!(conn.version_for::<ProduceRequest>().unwrap(), 9);
         // Not advertised at all.

@@ -148,7 +148,7 @@ async fn connect_and_negotiate_api_versions() {
         .version_for::<ProduceRequest>()
         .expect("Produce supported");
     assert!(
-        meta <= 12 && fetch <= 12 && produce <= 12,
+        meta <= 12 && fetch <= 16 && produce <= 12,
         "caps: {meta} {fetch} {produce}"
     );
     // Several requests in flight on one connection at once.

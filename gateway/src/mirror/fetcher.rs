@@ -127,6 +127,8 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
 #[derive(Debug, Clone)]
 struct Target {
     key: PartitionKey,
+    /// Source topic id recorded for the mirror (nil if unknown).
+    topic_id: uuid::Uuid,
     generation: u64,
     offset: i64,
     max_bytes: i32,
@@ -144,6 +146,7 @@ fn active_targets(ctx: &LinkCtx) -> Vec<Target> {
         })
         .map(|(k, s)| Target {
             key: k.clone(),
+            topic_id: s.source_topic_id.parse().unwrap_or_default(),
             generation: s.generation,
             offset: s.fetch_offset,
             max_bytes: s.fetch_max_bytes,
@@ -169,6 +172,7 @@ async fn fetch_from(
             .iter()
             .map(|t| wire::FetchTarget {
                 topic: t.key.0.clone(),
+                topic_id: t.topic_id,
                 partition: t.key.1,
                 offset: t.offset,
                 max_bytes: t.max_bytes,
@@ -179,15 +183,29 @@ async fn fetch_from(
         1,
         MAX_FETCH_BYTES,
     );
+    // By topic id (v13+) when every topic id is known: a recreated topic is
+    // then answered with UNKNOWN_TOPIC_ID instead of the new topic's data.
+    let mut version = conn.version_for::<kafka_protocol::messages::FetchRequest>()?;
+    if targets.iter().any(|t| t.topic_id.is_nil()) {
+        version = version.min(wire::FETCH_BY_NAME_MAX_VERSION);
+    }
+    let names: BTreeMap<uuid::Uuid, &str> = targets.iter().map(|t| (t.topic_id, t.key.0.as_str())).collect();
     let started = Instant::now();
-    let (_, resp) = conn.send(&req).await?;
+    let resp = conn.send_version(&req, version).await?;
     m::observe_fetch(&ctx.name, started.elapsed().as_secs_f64());
     if resp.error_code != 0 {
         return Err(crate::kafka::error::broker_error(ctx.source.name(), "fetch", resp.error_code));
     }
     let mut by_key: BTreeMap<PartitionKey, PartitionData> = BTreeMap::new();
     for topic in resp.responses {
-        let name = topic.topic.0.to_string();
+        let name = if version > wire::FETCH_BY_NAME_MAX_VERSION {
+            match names.get(&topic.topic_id) {
+                Some(n) => n.to_string(),
+                None => continue,
+            }
+        } else {
+            topic.topic.0.to_string()
+        };
         for p in topic.partitions {
             by_key.insert((name.clone(), p.partition_index), p);
         }
@@ -198,10 +216,16 @@ async fn fetch_from(
 /// Applies one partition's fetch result; returns data to produce, if any.
 async fn handle_partition(ctx: &LinkCtx, t: &Target, data: PartitionData) -> Option<FetchedPartition> {
     const OFFSET_OUT_OF_RANGE: i16 = 1;
+    const UNKNOWN_TOPIC_ID: i16 = 100;
+    const INCONSISTENT_TOPIC_ID: i16 = 103;
     match data.error_code {
         0 => {}
         OFFSET_OUT_OF_RANGE => {
             offset_out_of_range(ctx, t).await;
+            return None;
+        }
+        UNKNOWN_TOPIC_ID | INCONSISTENT_TOPIC_ID => {
+            topic_id_unknown(ctx, t).await;
             return None;
         }
         code => {
@@ -279,6 +303,29 @@ async fn handle_partition(ctx: &LinkCtx, t: &Target, data: PartitionData) -> Opt
         batches: committed.keep,
         next_fetch_offset: next,
     })
+}
+
+/// UNKNOWN_TOPIC_ID: the topic id the mirror was created with is gone. A
+/// topic of the same name with another id means it was recreated (FAILED);
+/// no topic means it was deleted (SOURCE_UNAVAILABLE until it comes back).
+async fn topic_id_unknown(ctx: &LinkCtx, t: &Target) {
+    ctx.source.invalidate(&t.key.0);
+    match ctx.source.topic(&t.key.0).await {
+        Ok(Some(info)) if info.topic_id != t.topic_id => ctx.fail(
+            &t.key,
+            FailureCause::SourceTopicRecreated { expected: t.topic_id.to_string(), found: info.topic_id.to_string() },
+        ),
+        Ok(Some(_)) => {} // metadata not propagated yet: retry
+        Ok(None) => {
+            if matches!(ctx.state_of(&t.key), Some(PartitionState::Active)) {
+                ctx.set_state(
+                    &t.key,
+                    PartitionState::SourceUnavailable(format!("source topic {} was deleted", t.key.0)),
+                );
+            }
+        }
+        Err(e) => unavailable(ctx, &t.key, &e),
+    }
 }
 
 /// OFFSET_OUT_OF_RANGE: decide between retention (log start past us) and a

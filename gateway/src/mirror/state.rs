@@ -291,6 +291,7 @@ impl StateStore {
                 &[wire::FetchTarget {
                     topic: self.topic.clone(),
                     partition: STATE_PARTITION,
+                    topic_id: uuid::Uuid::nil(),
                     offset,
                     max_bytes: STATE_FETCH_BYTES,
                 }],
@@ -299,7 +300,11 @@ impl StateStore {
                 1,
                 STATE_FETCH_BYTES,
             );
-            let (_, resp) = conn.send(&req).await.map_err(st)?;
+            let version = conn
+                .version_for::<kafka_protocol::messages::FetchRequest>()
+                .map_err(st)?
+                .min(wire::FETCH_BY_NAME_MAX_VERSION);
+            let resp = conn.send_version(&req, version).await.map_err(st)?;
             let part = resp
                 .responses
                 .into_iter()

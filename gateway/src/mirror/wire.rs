@@ -14,11 +14,17 @@ pub const READ_COMMITTED: i8 = 1;
 /// `isolation_level` 0: READ_UNCOMMITTED.
 pub const READ_UNCOMMITTED: i8 = 0;
 
+/// Highest Fetch version that addresses topics by name (v13+ use topic ids,
+/// KIP-516).
+pub const FETCH_BY_NAME_MAX_VERSION: i16 = 12;
+
 /// One partition to fetch.
 #[derive(Debug, Clone)]
 pub struct FetchTarget {
-    /// Topic name.
+    /// Topic name (sent in Fetch v4-v12).
     pub topic: String,
+    /// Topic id (sent in Fetch v13+; nil when unknown, then fetch at v12).
+    pub topic_id: uuid::Uuid,
     /// Partition index.
     pub partition: i32,
     /// Offset of the first record wanted.
@@ -30,6 +36,8 @@ pub struct FetchTarget {
 
 /// Builds a full (sessionless, KIP-227 session id 0 / epoch -1) consumer
 /// Fetch request for several partitions, grouped by topic in input order.
+/// Both the name and the id of each topic are filled in; the encoder writes
+/// the one the negotiated version carries.
 ///
 /// `max_wait_ms`: how long the broker may wait for `min_bytes`;
 /// `max_bytes`: bound on the whole response.
@@ -54,6 +62,7 @@ pub fn fetch_request(
             None => topics.push(
                 FetchTopic::default()
                     .with_topic(topic_name(&t.topic))
+                    .with_topic_id(t.topic_id)
                     .with_partitions(vec![part]),
             ),
         }
