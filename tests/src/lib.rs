@@ -1,1 +1,31 @@
-//! Test harness: starts real brokers and the gateway for the end-to-end tests.
+//! Test harness: starts real brokers and the gateway for the end-to-end tests
+//! in `tests/tests/*.rs`, and produces/reads records with librdkafka.
+//!
+//! - [`Broker`]: a nisshi broker (independent Kafka-protocol implementation,
+//!   installed by `tests/bin/setup.sh`) on a free loopback port.
+//! - [`Gateway`]: the `linkgate` binary run with a TOML config, ready once
+//!   `GET /metrics` answers 200.
+//! - [`produce`], [`consume_partition`], [`create_topic`]: the real client side.
+//! - [`wait_until`]: polling with a deadline instead of sleeps.
+//!
+//! Missing binaries make tests panic with an instruction, never skip.
+
+mod broker;
+mod gateway;
+mod paths;
+mod process;
+pub mod prometheus;
+mod records;
+mod wait;
+
+pub use broker::{Broker, Storage, BROKER_LOG_ENV, BROKER_READY_DEADLINE};
+pub use gateway::{
+    Gateway, GATEWAY_LOG_ENV, GATEWAY_READY_DEADLINE, GATEWAY_RUST_LOG, GATEWAY_TERMINATE_DEADLINE,
+};
+pub use paths::{cache_dir, gateway_bin, nisshi_bin, CACHE_DIR_ENV, GATEWAY_ENV, NISSHI_ENV};
+pub use process::KEEP_TEMP_ENV;
+pub use records::{
+    assert_same_records, consume_partition, create_topic, fetch_watermarks, first_difference,
+    now_ms, partition_count, produce, random_payload, TestRecord, CLIENT_DEADLINE, CODECS,
+};
+pub use wait::{free_port, wait_until, POLL_INTERVAL};

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test command of linkgate: installs the test prerequisites
+# (tests/bin/setup.sh), builds every target of the workspace, then runs all
+# tests (doc tests, then unit and end-to-end tests with 2 threads). Exits
+# non-zero on any failure.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+tests/bin/setup.sh
+
+export LINKGATE_CACHE_DIR="${LINKGATE_CACHE_DIR:-$HOME/.cache/linkgate}"
+export LINKGATE_NISSHI="${LINKGATE_NISSHI:-$LINKGATE_CACHE_DIR/nisshi/bin/nisshi}"
+
+echo "[test] cargo build --workspace --all-targets"
+cargo build --workspace --all-targets
+
+echo "[test] doc tests"
+cargo test --workspace --doc
+
+if cargo nextest --version >/dev/null 2>&1; then
+    echo "[test] cargo nextest run --workspace (2 threads)"
+    cargo nextest run --workspace --test-threads 2 --no-fail-fast
+else
+    echo "[test] cargo test --workspace (2 threads; cargo-nextest not installed)"
+    cargo test --workspace --no-fail-fast -- --test-threads=2
+fi
