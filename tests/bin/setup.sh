@@ -77,8 +77,9 @@ else
 fi
 
 # --- nisshi broker -----------------------------------------------------------
+# The cached binary runs and is the pinned version (a version bump rebuilds).
 nisshi_works() {
-    [[ -x "$NISSHI_BIN" ]] && { "$NISSHI_BIN" --version >/dev/null 2>&1 || "$NISSHI_BIN" --help >/dev/null 2>&1; }
+    [[ -x "$NISSHI_BIN" ]] && "$NISSHI_BIN" --version 2>/dev/null | grep -qF "nisshi $NISSHI_VERSION"
 }
 
 # A build started by hand (outside this lock) into the same root: wait for it
@@ -114,9 +115,11 @@ else
         --root "$NISSHI_ROOT" >"$NISSHI_LOG" 2>&1 &
     build_pid=$!
     started=$SECONDS
+    next_report=$((started + 60))
     while kill -0 "$build_pid" 2>/dev/null; do
         sleep 5
-        if (((SECONDS - started) % 60 < 5)); then
+        if ((SECONDS >= next_report)); then
+            next_report=$((next_report + 60))
             log "  building nisshi: $((SECONDS - started))s, $(grep -c ' Compiling ' "$NISSHI_LOG" || true) crates compiled"
         fi
     done
