@@ -91,7 +91,11 @@ async fn run(cfg: GatewayConfig) -> anyhow::Result<()> {
     wait_for_signal().await?;
     tracing::info!("shutting down: finishing in-flight rounds");
     shutdown.cancel();
-    let joined = tokio::time::timeout(SHUTDOWN_GRACE, futures::future::join_all(links.into_iter().map(|l| l.join()))).await;
+    let joined = tokio::time::timeout(
+        SHUTDOWN_GRACE,
+        futures::future::join_all(links.into_iter().map(|l| l.join())),
+    )
+    .await;
     if joined.is_err() {
         tracing::warn!("links did not stop within {SHUTDOWN_GRACE:?}; exiting (unfinished rounds are recovered at the next start)");
     }

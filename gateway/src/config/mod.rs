@@ -208,7 +208,8 @@ impl GatewayConfig {
             let mut settings = ClusterSettings::new(alias.clone(), servers);
             settings.client_id = client_id.clone();
             if let Some(ms) = c.request_timeout_ms {
-                settings.request_timeout = positive_ms(ms, &format!("{key}.\"request.timeout.ms\""))?;
+                settings.request_timeout =
+                    positive_ms(ms, &format!("{key}.\"request.timeout.ms\""))?;
             }
             if let Some(ms) = c.connect_timeout_ms {
                 settings.connect_timeout =
@@ -253,8 +254,7 @@ impl GatewayConfig {
             let destination = cluster(&l.destination, "destination")?;
             let mut seen = std::collections::BTreeSet::new();
             for t in &l.mirror_topics {
-                validate_topic_name(t)
-                    .map_err(|m| invalid(format!("{key}.mirror_topics"), m))?;
+                validate_topic_name(t).map_err(|m| invalid(format!("{key}.mirror_topics"), m))?;
                 if t == &state_topic || t.starts_with("__") {
                     return Err(invalid(
                         format!("{key}.mirror_topics"),
@@ -272,11 +272,13 @@ impl GatewayConfig {
             let mut paused = false;
             for (prop, value) in &l.config {
                 let pkey = format!("{key}.config.\"{prop}\"");
-                let text = property_text(value)
-                    .ok_or_else(|| invalid(pkey.clone(), "expected a string, number or boolean".into()))?;
+                let text = property_text(value).ok_or_else(|| {
+                    invalid(pkey.clone(), "expected a string, number or boolean".into())
+                })?;
                 match prop.as_str() {
                     "mirror.start.offset.spec" => {
-                        start_offset = StartOffsetSpec::parse(&text).map_err(|m| invalid(pkey, m))?;
+                        start_offset =
+                            StartOffsetSpec::parse(&text).map_err(|m| invalid(pkey, m))?;
                     }
                     "cluster.link.paused" => {
                         paused = text.parse::<bool>().map_err(|_| {
@@ -336,7 +338,9 @@ fn property_text(value: &toml::Value) -> Option<String> {
 /// 1 to 249 characters of ASCII letters, digits, `.`, `_`, `-`; not `.` or `..`.
 fn validate_topic_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > 249 || name == "." || name == ".." {
-        return Err(format!("{name:?} is not a valid topic name (1 to 249 characters, not . or ..)"));
+        return Err(format!(
+            "{name:?} is not a valid topic name (1 to 249 characters, not . or ..)"
+        ));
     }
     if !name
         .chars()
@@ -382,19 +386,30 @@ mirror_topics = ["orders", "payments"]
         assert_eq!(l.source.bootstrap_servers, vec!["127.0.0.1:9092"]);
         assert_eq!(l.destination.bootstrap_servers.len(), 2);
         assert_eq!(l.mirror_topics, vec!["orders", "payments"]);
-        assert_eq!(l.start_offset, StartOffsetSpec::Timestamp(1_795_255_200_000));
+        assert_eq!(
+            l.start_offset,
+            StartOffsetSpec::Timestamp(1_795_255_200_000)
+        );
         assert!(l.paused);
     }
 
     #[test]
     fn start_offset_spec_forms() {
-        assert_eq!(StartOffsetSpec::parse("earliest"), Ok(StartOffsetSpec::Earliest));
-        assert_eq!(StartOffsetSpec::parse("latest"), Ok(StartOffsetSpec::Latest));
+        assert_eq!(
+            StartOffsetSpec::parse("earliest"),
+            Ok(StartOffsetSpec::Earliest)
+        );
+        assert_eq!(
+            StartOffsetSpec::parse("latest"),
+            Ok(StartOffsetSpec::Latest)
+        );
         assert_eq!(
             StartOffsetSpec::parse("1970-01-01T00:00:01.5Z"),
             Ok(StartOffsetSpec::Timestamp(1500))
         );
-        assert!(StartOffsetSpec::parse("yesterday").unwrap_err().contains("earliest"));
+        assert!(StartOffsetSpec::parse("yesterday")
+            .unwrap_err()
+            .contains("earliest"));
     }
 
     fn err(text: &str) -> String {
@@ -406,10 +421,19 @@ mirror_topics = ["orders", "payments"]
         assert!(err("[gateway]\nbogus = 1").contains("unknown field"));
         assert!(err(&GOOD.replace("\"src\"\ndest", "\"nope\"\ndest")).contains("links[0].source"));
         assert!(err(&GOOD.replace("127.0.0.1:9092", "localhost")).contains("not host:port"));
-        assert!(err(&GOOD.replace("\"orders\"", "\"bad topic\"")).contains("not a valid topic name"));
+        assert!(
+            err(&GOOD.replace("\"orders\"", "\"bad topic\"")).contains("not a valid topic name")
+        );
         assert!(err(&GOOD.replace("\"orders\"", "\"__consumer_offsets\"")).contains("internal"));
-        assert!(err(&GOOD.replace("cluster.link.paused", "cluster.link.bogus")).contains("not yet supported"));
-        assert!(err(&GOOD.replace("\"cluster.link.paused\" = true", "\"cluster.link.paused\" = \"maybe\"")).contains("true or false"));
+        assert!(
+            err(&GOOD.replace("cluster.link.paused", "cluster.link.bogus"))
+                .contains("not yet supported")
+        );
+        assert!(err(&GOOD.replace(
+            "\"cluster.link.paused\" = true",
+            "\"cluster.link.paused\" = \"maybe\""
+        ))
+        .contains("true or false"));
         assert!(err(&GOOD.replace("19464", "x")).contains("gateway.metrics_listen"));
         assert!(err("this is = not toml [").contains("malformed"));
         let dup = format!("{GOOD}\n[[links]]\nname = \"demo\"\nsource = \"src\"\ndestination = \"dst\"\nmirror_topics = []\n");

@@ -65,7 +65,10 @@ impl Work {
     /// Marks batches up to `upto` landed, advancing the sequence.
     fn advance_to(&mut self, upto: usize) {
         while self.sent < upto && self.sent < self.batches.len() {
-            self.sequence = batch::increment_sequence(self.sequence, self.batches[self.sent].header.record_count);
+            self.sequence = batch::increment_sequence(
+                self.sequence,
+                self.batches[self.sent].header.record_count,
+            );
             self.sent += 1;
         }
     }
@@ -86,7 +89,11 @@ impl Work {
 /// Runs until the fetcher is gone or `shutdown` is cancelled. A round being
 /// produced when shutdown comes is finished or left for recovery (its
 /// checkpoint is written first).
-pub(crate) async fn run(ctx: Arc<LinkCtx>, mut rx: mpsc::Receiver<Round>, shutdown: CancellationToken) {
+pub(crate) async fn run(
+    ctx: Arc<LinkCtx>,
+    mut rx: mpsc::Receiver<Round>,
+    shutdown: CancellationToken,
+) {
     loop {
         let round = tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -115,7 +122,8 @@ async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &CancellationToken)
     let partitions: Vec<PartitionKey> = work.iter().map(|w| w.key.clone()).collect();
     let (written, leo) = tokio::join!(
         ctx.state.write(&entries),
-        ctx.destination.list_offsets(&partitions, OffsetSpec::Latest)
+        ctx.destination
+            .list_offsets(&partitions, OffsetSpec::Latest)
     );
     if let Err(e) = written {
         m::add_error(&ctx.name, e.kind());
@@ -130,7 +138,13 @@ async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &CancellationToken)
             .into_iter()
             .filter(|w| match leo.get(&w.key) {
                 Some(found) if *found != w.checkpoint.destination_start => {
-                    ctx.fail(&w.key, FailureCause::ForeignWrite { expected: w.checkpoint.destination_start, found: *found });
+                    ctx.fail(
+                        &w.key,
+                        FailureCause::ForeignWrite {
+                            expected: w.checkpoint.destination_start,
+                            found: *found,
+                        },
+                    );
                     false
                 }
                 _ => true,
@@ -155,7 +169,9 @@ async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &CancellationToken)
             }
         }
     }
-    let produces = by_leader.into_iter().map(|(leader, works)| produce_layers(ctx, leader, works));
+    let produces = by_leader
+        .into_iter()
+        .map(|(leader, works)| produce_layers(ctx, leader, works));
     for (done, failed) in futures::future::join_all(produces).await {
         for w in done {
             landed(ctx, &w);
@@ -170,7 +186,9 @@ async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &CancellationToken)
 fn is_producer_state_error(code: i16) -> bool {
     matches!(
         code,
-        code::OUT_OF_ORDER_SEQUENCE_NUMBER | code::INVALID_PRODUCER_EPOCH | code::UNKNOWN_PRODUCER_ID
+        code::OUT_OF_ORDER_SEQUENCE_NUMBER
+            | code::INVALID_PRODUCER_EPOCH
+            | code::UNKNOWN_PRODUCER_ID
     )
 }
 
@@ -181,7 +199,13 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
     let producer = ctx.producer();
     let mut out = Vec::new();
     for fp in round.partitions {
-        let FetchedPartition { key, generation, fetch_offset, batches, next_fetch_offset } = fp;
+        let FetchedPartition {
+            key,
+            generation,
+            fetch_offset,
+            batches,
+            next_fetch_offset,
+        } = fp;
         let mut normalized = Vec::with_capacity(batches.len());
         let mut bad = None;
         for b in batches {
@@ -196,15 +220,20 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
         }
         if let Some(e) = bad {
             m::add_error(&ctx.name, "corrupt_batch");
-            ctx.fail(&key, FailureCause::Error {
-                code: "CORRUPT_RECORD_BATCH".into(),
-                message: format!("source topic {} partition {}: {e}", key.0, key.1),
-            });
+            ctx.fail(
+                &key,
+                FailureCause::Error {
+                    code: "CORRUPT_RECORD_BATCH".into(),
+                    message: format!("source topic {} partition {}: {e}", key.0, key.1),
+                },
+            );
             continue;
         }
         let status = ctx.status.lock();
         let slots = ctx.slots();
-        let Some(slot) = slots.get(&key) else { continue };
+        let Some(slot) = slots.get(&key) else {
+            continue;
+        };
         let active = matches!(
             status.get(&key).map(|s| &s.state),
             Some(PartitionState::Active) | Some(PartitionState::SourceUnavailable(_))
@@ -254,7 +283,11 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
 
 /// Produces the works to one destination broker, one layer per request.
 /// Returns `(landed, to reconcile)`.
-async fn produce_layers(ctx: &LinkCtx, leader: i32, mut works: Vec<Work>) -> (Vec<Work>, Vec<Work>) {
+async fn produce_layers(
+    ctx: &LinkCtx,
+    leader: i32,
+    mut works: Vec<Work>,
+) -> (Vec<Work>, Vec<Work>) {
     let mut failed = Vec::new();
     loop {
         let current = ctx.producer();
@@ -274,7 +307,13 @@ async fn produce_layers(ctx: &LinkCtx, leader: i32, mut works: Vec<Work>) -> (Ve
                     if code == 0 {
                         let expected = w.destination_of(w.sent);
                         if base != expected {
-                            ctx.fail(&w.key, FailureCause::ForeignWrite { expected, found: base });
+                            ctx.fail(
+                                &w.key,
+                                FailureCause::ForeignWrite {
+                                    expected,
+                                    found: base,
+                                },
+                            );
                             broken.push((*i, false));
                         } else {
                             w.advance_to(w.sent + 1);
@@ -296,7 +335,13 @@ async fn produce_layers(ctx: &LinkCtx, leader: i32, mut works: Vec<Work>) -> (Ve
                         ctx.destination.invalidate(&w.key.0);
                         broken.push((*i, true));
                     } else {
-                        ctx.fail(&w.key, FailureCause::Error { code: e.kind().to_string(), message: e.to_string() });
+                        ctx.fail(
+                            &w.key,
+                            FailureCause::Error {
+                                code: e.kind().to_string(),
+                                message: e.to_string(),
+                            },
+                        );
                         broken.push((*i, false));
                     }
                 }
@@ -336,11 +381,20 @@ async fn produce_once<'a>(
             .map(|w| wire::ProduceTarget {
                 topic: w.key.0.clone(),
                 partition: w.key.1,
-                records: batch::rewrite_for_producer(&w.batches[w.sent], w.producer.0, w.producer.1, w.sequence),
+                records: batch::rewrite_for_producer(
+                    &w.batches[w.sent],
+                    w.producer.0,
+                    w.producer.1,
+                    w.sequence,
+                ),
             })
             .collect(),
         -1,
-        ctx.destination.settings().request_timeout.as_millis().min(i32::MAX as u128) as i32,
+        ctx.destination
+            .settings()
+            .request_timeout
+            .as_millis()
+            .min(i32::MAX as u128) as i32,
     );
     let started = Instant::now();
     let (_, resp) = conn.send(&req).await?;
@@ -353,7 +407,11 @@ async fn produce_once<'a>(
         }
     }
     Ok(works
-        .map(|w| by_key.remove(&w.key).unwrap_or((code::NETWORK_EXCEPTION, -1)))
+        .map(|w| {
+            by_key
+                .remove(&w.key)
+                .unwrap_or((code::NETWORK_EXCEPTION, -1))
+        })
         .collect())
 }
 
@@ -361,7 +419,11 @@ async fn produce_once<'a>(
 fn landed(ctx: &LinkCtx, w: &Work) {
     if let Some(slot) = ctx.slots().get_mut(&w.key) {
         slot.destination_next = w.checkpoint.destination_end;
-        slot.sequence = if w.producer == ctx.producer() { w.sequence } else { 0 };
+        slot.sequence = if w.producer == ctx.producer() {
+            w.sequence
+        } else {
+            0
+        };
         if let Some(seg) = w.segments.last() {
             slot.last_segment = Some(*seg);
         }
@@ -405,7 +467,13 @@ async fn reconcile(ctx: &LinkCtx, mut w: Work, shutdown: &CancellationToken) {
                 let boundary = (w.sent..=w.batches.len()).find(|i| w.destination_of(*i) == leo);
                 match boundary {
                     None => {
-                        ctx.fail(&w.key, FailureCause::ForeignWrite { expected: w.destination_of(w.sent), found: leo });
+                        ctx.fail(
+                            &w.key,
+                            FailureCause::ForeignWrite {
+                                expected: w.destination_of(w.sent),
+                                found: leo,
+                            },
+                        );
                         return;
                     }
                     Some(i) => w.advance_to(i),

@@ -95,9 +95,16 @@ impl MirrorError {
     /// Short label for the `kind` label of `linkgate_mirror_errors_total`.
     pub fn kind(&self) -> &'static str {
         match self {
-            Self::Kafka { side: Side::Source, .. } => "source",
-            Self::Kafka { side: Side::Destination, .. } => "destination",
-            Self::Kafka { side: Side::State, .. } => "state",
+            Self::Kafka {
+                side: Side::Source, ..
+            } => "source",
+            Self::Kafka {
+                side: Side::Destination,
+                ..
+            } => "destination",
+            Self::Kafka {
+                side: Side::State, ..
+            } => "state",
             Self::Batch { .. } => "corrupt_batch",
             Self::State { .. } => "state_corrupt",
             Self::SourceTopicMissing { .. } => "source_topic_missing",

@@ -189,12 +189,19 @@ async fn fetch_from(
     if targets.iter().any(|t| t.topic_id.is_nil()) {
         version = version.min(wire::FETCH_BY_NAME_MAX_VERSION);
     }
-    let names: BTreeMap<uuid::Uuid, &str> = targets.iter().map(|t| (t.topic_id, t.key.0.as_str())).collect();
+    let names: BTreeMap<uuid::Uuid, &str> = targets
+        .iter()
+        .map(|t| (t.topic_id, t.key.0.as_str()))
+        .collect();
     let started = Instant::now();
     let resp = conn.send_version(&req, version).await?;
     m::observe_fetch(&ctx.name, started.elapsed().as_secs_f64());
     if resp.error_code != 0 {
-        return Err(crate::kafka::error::broker_error(ctx.source.name(), "fetch", resp.error_code));
+        return Err(crate::kafka::error::broker_error(
+            ctx.source.name(),
+            "fetch",
+            resp.error_code,
+        ));
     }
     let mut by_key: BTreeMap<PartitionKey, PartitionData> = BTreeMap::new();
     for topic in resp.responses {
@@ -214,7 +221,11 @@ async fn fetch_from(
 }
 
 /// Applies one partition's fetch result; returns data to produce, if any.
-async fn handle_partition(ctx: &LinkCtx, t: &Target, data: PartitionData) -> Option<FetchedPartition> {
+async fn handle_partition(
+    ctx: &LinkCtx,
+    t: &Target,
+    data: PartitionData,
+) -> Option<FetchedPartition> {
     const OFFSET_OUT_OF_RANGE: i16 = 1;
     const UNKNOWN_TOPIC_ID: i16 = 100;
     const INCONSISTENT_TOPIC_ID: i16 = 103;
@@ -231,7 +242,10 @@ async fn handle_partition(ctx: &LinkCtx, t: &Target, data: PartitionData) -> Opt
         code => {
             let e = crate::kafka::error::broker_error(
                 ctx.source.name(),
-                format!("fetch {} partition {} at offset {}", t.key.0, t.key.1, t.offset),
+                format!(
+                    "fetch {} partition {} at offset {}",
+                    t.key.0, t.key.1, t.offset
+                ),
                 code,
             );
             m::add_error(&ctx.name, "source");
@@ -239,7 +253,13 @@ async fn handle_partition(ctx: &LinkCtx, t: &Target, data: PartitionData) -> Opt
             if e.is_retriable() {
                 unavailable(ctx, &t.key, &e);
             } else {
-                ctx.fail(&t.key, FailureCause::Error { code: e.kind().to_string(), message: e.to_string() });
+                ctx.fail(
+                    &t.key,
+                    FailureCause::Error {
+                        code: e.kind().to_string(),
+                        message: e.to_string(),
+                    },
+                );
             }
             return None;
         }
@@ -249,10 +269,13 @@ async fn handle_partition(ctx: &LinkCtx, t: &Target, data: PartitionData) -> Opt
         Ok(s) => s,
         Err(e) => {
             m::add_error(&ctx.name, "corrupt_batch");
-            ctx.fail(&t.key, FailureCause::Error {
-                code: "CORRUPT_RECORD_BATCH".into(),
-                message: format!("source topic {} partition {}: {e}", t.key.0, t.key.1),
-            });
+            ctx.fail(
+                &t.key,
+                FailureCause::Error {
+                    code: "CORRUPT_RECORD_BATCH".into(),
+                    message: format!("source topic {} partition {}: {e}", t.key.0, t.key.1),
+                },
+            );
             return None;
         }
     };
@@ -260,7 +283,10 @@ async fn handle_partition(ctx: &LinkCtx, t: &Target, data: PartitionData) -> Opt
         .aborted_transactions
         .unwrap_or_default()
         .iter()
-        .map(|a| AbortedTxn { producer_id: a.producer_id.0, first_offset: a.first_offset })
+        .map(|a| AbortedTxn {
+            producer_id: a.producer_id.0,
+            first_offset: a.first_offset,
+        })
         .collect();
     let grow = split.batches.is_empty() && split.partial_trailing_bytes > 0;
     let committed = batch::filter_committed(split.batches, &aborted, t.offset);
@@ -276,7 +302,10 @@ async fn handle_partition(ctx: &LinkCtx, t: &Target, data: PartitionData) -> Opt
         }
         slot.fetch_offset = next;
         if grow {
-            slot.fetch_max_bytes = slot.fetch_max_bytes.saturating_mul(2).min(MAX_PARTITION_FETCH_BYTES);
+            slot.fetch_max_bytes = slot
+                .fetch_max_bytes
+                .saturating_mul(2)
+                .min(MAX_PARTITION_FETCH_BYTES);
             tracing::info!(link = %ctx.name, topic = %t.key.0, partition = t.key.1,
                 bytes = slot.fetch_max_bytes, "next batch is larger than the fetch size; growing it");
         }
@@ -290,7 +319,10 @@ async fn handle_partition(ctx: &LinkCtx, t: &Target, data: PartitionData) -> Opt
             m::set_lag(&ctx.name, &t.key.0, t.key.1, ps.lag());
         }
     }
-    if matches!(ctx.state_of(&t.key), Some(PartitionState::SourceUnavailable(_))) {
+    if matches!(
+        ctx.state_of(&t.key),
+        Some(PartitionState::SourceUnavailable(_))
+    ) {
         ctx.set_state(&t.key, PartitionState::Active);
     }
     if committed.keep.is_empty() {
@@ -313,14 +345,20 @@ async fn topic_id_unknown(ctx: &LinkCtx, t: &Target) {
     match ctx.source.topic(&t.key.0).await {
         Ok(Some(info)) if info.topic_id != t.topic_id => ctx.fail(
             &t.key,
-            FailureCause::SourceTopicRecreated { expected: t.topic_id.to_string(), found: info.topic_id.to_string() },
+            FailureCause::SourceTopicRecreated {
+                expected: t.topic_id.to_string(),
+                found: info.topic_id.to_string(),
+            },
         ),
         Ok(Some(_)) => {} // metadata not propagated yet: retry
         Ok(None) => {
             if matches!(ctx.state_of(&t.key), Some(PartitionState::Active)) {
                 ctx.set_state(
                     &t.key,
-                    PartitionState::SourceUnavailable(format!("source topic {} was deleted", t.key.0)),
+                    PartitionState::SourceUnavailable(format!(
+                        "source topic {} was deleted",
+                        t.key.0
+                    )),
                 );
             }
         }
@@ -339,9 +377,21 @@ async fn offset_out_of_range(ctx: &LinkCtx, t: &Target) {
             let log_start = start.get(&t.key).copied().unwrap_or(-1);
             let hw = end.get(&t.key).copied().unwrap_or(-1);
             if t.offset < log_start {
-                ctx.fail(&t.key, FailureCause::SourceLogTruncated { fetch_offset: t.offset, log_start_offset: log_start });
+                ctx.fail(
+                    &t.key,
+                    FailureCause::SourceLogTruncated {
+                        fetch_offset: t.offset,
+                        log_start_offset: log_start,
+                    },
+                );
             } else if t.offset > hw {
-                ctx.fail(&t.key, FailureCause::SourceBehindMirror { fetch_offset: t.offset, high_watermark: hw });
+                ctx.fail(
+                    &t.key,
+                    FailureCause::SourceBehindMirror {
+                        fetch_offset: t.offset,
+                        high_watermark: hw,
+                    },
+                );
             } else {
                 tracing::debug!(link = %ctx.name, topic = %t.key.0, partition = t.key.1,
                     "OFFSET_OUT_OF_RANGE but offset {} is within [{log_start}, {hw}]; retrying", t.offset);

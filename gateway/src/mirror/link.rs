@@ -14,7 +14,9 @@ use crate::config::{LinkConfig, StartOffsetSpec};
 use crate::kafka::{ClusterClient, ClusterSettings, KafkaError, OffsetSpec};
 use crate::mirror::error::{MirrorError, Side};
 use crate::mirror::state::{Checkpoint, MirrorPartitionId, StateEntry, StateSnapshot, StateStore};
-use crate::mirror::status::{FailureCause, LinkStatus, PartitionKey, PartitionState, PartitionStatus};
+use crate::mirror::status::{
+    FailureCause, LinkStatus, PartitionKey, PartitionState, PartitionStatus,
+};
 use crate::mirror::{committer, fetcher, metrics as m};
 
 /// Default per-partition fetch size (bytes). Grows for a partition whose
@@ -160,7 +162,14 @@ async fn connect_with_retry(
         match ClusterClient::connect(settings.clone()).await {
             Ok(c) => return Some(c),
             Err(e) => {
-                m::add_error(link, if side == Side::Source { "source" } else { "destination" });
+                m::add_error(
+                    link,
+                    if side == Side::Source {
+                        "source"
+                    } else {
+                        "destination"
+                    },
+                );
                 tracing::warn!(link, %side, error = %e, "cannot connect, retrying in {backoff:?}");
             }
         }
@@ -172,9 +181,15 @@ async fn connect_with_retry(
     }
 }
 
-async fn run_link(config: LinkConfig, state_topic: String, status: LinkStatus, shutdown: CancellationToken) {
+async fn run_link(
+    config: LinkConfig,
+    state_topic: String,
+    status: LinkStatus,
+    shutdown: CancellationToken,
+) {
     let link = config.name.clone();
-    let Some(source) = connect_with_retry(&config.source, &link, Side::Source, &shutdown).await else {
+    let Some(source) = connect_with_retry(&config.source, &link, Side::Source, &shutdown).await
+    else {
         return;
     };
     let Some(destination) =
@@ -276,17 +291,20 @@ async fn setup_topic(
 ) -> Result<(), MirrorError> {
     let src = |e| MirrorError::kafka(Side::Source, e);
     let dst = |e| MirrorError::kafka(Side::Destination, e);
-    let info = ctx
-        .source
-        .topic(topic)
-        .await
-        .map_err(src)?
-        .ok_or_else(|| MirrorError::SourceTopicMissing { topic: topic.to_string() })?;
+    let info = ctx.source.topic(topic).await.map_err(src)?.ok_or_else(|| {
+        MirrorError::SourceTopicMissing {
+            topic: topic.to_string(),
+        }
+    })?;
     let partitions = info.partitions.len();
     let dest_info = match ctx.destination.topic(topic).await.map_err(dst)? {
         Some(d) => d,
         None => {
-            let configs = ctx.source.describe_topic_configs(topic).await.map_err(src)?;
+            let configs = ctx
+                .source
+                .describe_topic_configs(topic)
+                .await
+                .map_err(src)?;
             if configs.is_empty() {
                 tracing::info!(link = %ctx.name, topic,
                     "source DescribeConfigs returned no topic configs; creating the mirror topic with destination defaults");
@@ -296,7 +314,9 @@ async fn setup_topic(
                 .await
                 .map_err(dst)?;
             tracing::info!(link = %ctx.name, topic, partitions, configs = configs.len(), "created mirror topic");
-            wait_for_topic(&ctx.destination, topic, partitions).await.map_err(dst)?
+            wait_for_topic(&ctx.destination, topic, partitions)
+                .await
+                .map_err(dst)?
         }
     };
     if dest_info.partitions.len() < partitions {
@@ -307,8 +327,16 @@ async fn setup_topic(
         });
     }
     let topic_id = info.topic_id.to_string();
-    let tps: Vec<(String, i32)> = info.partitions.iter().map(|p| (topic.to_string(), p.partition)).collect();
-    let leo = ctx.destination.list_offsets(&tps, OffsetSpec::Latest).await.map_err(dst)?;
+    let tps: Vec<(String, i32)> = info
+        .partitions
+        .iter()
+        .map(|p| (topic.to_string(), p.partition))
+        .collect();
+    let leo = ctx
+        .destination
+        .list_offsets(&tps, OffsetSpec::Latest)
+        .await
+        .map_err(dst)?;
     let mut tombstones = Vec::new();
     let mut fresh = Vec::new();
     for (t, p) in &tps {
@@ -338,7 +366,11 @@ async fn setup_topic(
                 }
                 tracing::info!(link = %ctx.name, topic = %t, partition = p, fetch_offset,
                     destination_log_end_offset = dest_leo, "resuming mirror partition from checkpoint");
-                if config.paused { PartitionState::Paused } else { PartitionState::Active }
+                if config.paused {
+                    PartitionState::Paused
+                } else {
+                    PartitionState::Active
+                }
             }
             Recovery::Fresh => {
                 fresh.push(key.clone());
@@ -372,10 +404,17 @@ async fn setup_topic(
         let mut starts = ctx.source.list_offsets(&fresh, spec).await.map_err(src)?;
         if matches!(spec, OffsetSpec::Timestamp(_)) {
             // No record at or after the timestamp: start at the log end.
-            let missing: Vec<PartitionKey> =
-                fresh.iter().filter(|k| starts.get(*k).is_none_or(|o| *o < 0)).cloned().collect();
+            let missing: Vec<PartitionKey> = fresh
+                .iter()
+                .filter(|k| starts.get(*k).is_none_or(|o| *o < 0))
+                .cloned()
+                .collect();
             if !missing.is_empty() {
-                let ends = ctx.source.list_offsets(&missing, OffsetSpec::Latest).await.map_err(src)?;
+                let ends = ctx
+                    .source
+                    .list_offsets(&missing, OffsetSpec::Latest)
+                    .await
+                    .map_err(src)?;
                 starts.extend(ends);
             }
         }
@@ -384,7 +423,14 @@ async fn setup_topic(
             ctx.rewind(&key, start);
             tracing::info!(link = %ctx.name, topic = %key.0, partition = key.1, start,
                 spec = ?config.start_offset, "new mirror partition");
-            ctx.set_state(&key, if config.paused { PartitionState::Paused } else { PartitionState::Active });
+            ctx.set_state(
+                &key,
+                if config.paused {
+                    PartitionState::Paused
+                } else {
+                    PartitionState::Active
+                },
+            );
         }
     }
     if !tombstones.is_empty() {
@@ -432,14 +478,22 @@ pub(crate) enum Recovery {
 }
 
 /// The recovery rule (see [`Checkpoint`]).
-pub(crate) fn recover(cp: Option<&Checkpoint>, destination_leo: i64, source_topic_id: &str) -> Recovery {
+pub(crate) fn recover(
+    cp: Option<&Checkpoint>,
+    destination_leo: i64,
+    source_topic_id: &str,
+) -> Recovery {
     match cp {
         None if destination_leo == 0 => Recovery::Fresh,
-        None => Recovery::Failed(FailureCause::NotAMirror { log_end_offset: destination_leo }),
-        Some(cp) if cp.source_topic_id != source_topic_id => Recovery::Failed(FailureCause::SourceTopicRecreated {
-            expected: cp.source_topic_id.clone(),
-            found: source_topic_id.to_string(),
+        None => Recovery::Failed(FailureCause::NotAMirror {
+            log_end_offset: destination_leo,
         }),
+        Some(cp) if cp.source_topic_id != source_topic_id => {
+            Recovery::Failed(FailureCause::SourceTopicRecreated {
+                expected: cp.source_topic_id.clone(),
+                found: source_topic_id.to_string(),
+            })
+        }
         Some(cp) => match cp.resume_offset(destination_leo) {
             Some(fetch_offset) => Recovery::Resume { fetch_offset },
             None => Recovery::Failed(FailureCause::ForeignWrite {
@@ -461,12 +515,20 @@ async fn check_topic_ids(ctx: &Arc<LinkCtx>) {
         let found = match ctx.source.topic(&topic).await {
             Ok(Some(info)) => info.topic_id.to_string(),
             Ok(None) => {
-                let keys: Vec<PartitionKey> = ctx.slots().keys().filter(|k| k.0 == topic).cloned().collect();
+                let keys: Vec<PartitionKey> = ctx
+                    .slots()
+                    .keys()
+                    .filter(|k| k.0 == topic)
+                    .cloned()
+                    .collect();
                 for k in keys {
                     if matches!(ctx.state_of(&k), Some(PartitionState::Active)) {
-                        ctx.set_state(&k, PartitionState::SourceUnavailable(format!(
-                            "source topic {topic} does not exist on the source cluster"
-                        )));
+                        ctx.set_state(
+                            &k,
+                            PartitionState::SourceUnavailable(format!(
+                                "source topic {topic} does not exist on the source cluster"
+                            )),
+                        );
                     }
                 }
                 continue;
@@ -476,11 +538,22 @@ async fn check_topic_ids(ctx: &Arc<LinkCtx>) {
                 continue;
             }
         };
-        let keys: Vec<PartitionKey> = ctx.slots().keys().filter(|k| k.0 == topic).cloned().collect();
+        let keys: Vec<PartitionKey> = ctx
+            .slots()
+            .keys()
+            .filter(|k| k.0 == topic)
+            .cloned()
+            .collect();
         for k in keys {
             if found != expected {
                 if !matches!(ctx.state_of(&k), Some(PartitionState::Failed(_))) {
-                    ctx.fail(&k, FailureCause::SourceTopicRecreated { expected: expected.clone(), found: found.clone() });
+                    ctx.fail(
+                        &k,
+                        FailureCause::SourceTopicRecreated {
+                            expected: expected.clone(),
+                            found: found.clone(),
+                        },
+                    );
                 }
             } else if matches!(ctx.state_of(&k), Some(PartitionState::SourceUnavailable(_))) {
                 ctx.set_state(&k, PartitionState::Active);
@@ -494,18 +567,46 @@ mod tests {
     use super::*;
 
     fn cp(ss: i64, se: i64, ds: i64, de: i64) -> Checkpoint {
-        Checkpoint { source_topic_id: "A".into(), source_start: ss, source_end: se, destination_start: ds, destination_end: de, batches: vec![(ss, 5), (ss + 5, 5)] }
+        Checkpoint {
+            source_topic_id: "A".into(),
+            source_start: ss,
+            source_end: se,
+            destination_start: ds,
+            destination_end: de,
+            batches: vec![(ss, 5), (ss + 5, 5)],
+        }
     }
 
     #[test]
     fn recovery_rule() {
         assert_eq!(recover(None, 0, "A"), Recovery::Fresh);
-        assert!(matches!(recover(None, 5, "A"), Recovery::Failed(FailureCause::NotAMirror { log_end_offset: 5 })));
+        assert!(matches!(
+            recover(None, 5, "A"),
+            Recovery::Failed(FailureCause::NotAMirror { log_end_offset: 5 })
+        ));
         let c = cp(100, 120, 50, 60);
-        assert_eq!(recover(Some(&c), 60, "A"), Recovery::Resume { fetch_offset: 120 });
-        assert_eq!(recover(Some(&c), 50, "A"), Recovery::Resume { fetch_offset: 100 });
-        assert_eq!(recover(Some(&c), 55, "A"), Recovery::Resume { fetch_offset: 105 });
-        assert!(matches!(recover(Some(&c), 61, "A"), Recovery::Failed(FailureCause::ForeignWrite { expected: 60, found: 61 })));
-        assert!(matches!(recover(Some(&c), 60, "B"), Recovery::Failed(FailureCause::SourceTopicRecreated { .. })));
+        assert_eq!(
+            recover(Some(&c), 60, "A"),
+            Recovery::Resume { fetch_offset: 120 }
+        );
+        assert_eq!(
+            recover(Some(&c), 50, "A"),
+            Recovery::Resume { fetch_offset: 100 }
+        );
+        assert_eq!(
+            recover(Some(&c), 55, "A"),
+            Recovery::Resume { fetch_offset: 105 }
+        );
+        assert!(matches!(
+            recover(Some(&c), 61, "A"),
+            Recovery::Failed(FailureCause::ForeignWrite {
+                expected: 60,
+                found: 61
+            })
+        ));
+        assert!(matches!(
+            recover(Some(&c), 60, "B"),
+            Recovery::Failed(FailureCause::SourceTopicRecreated { .. })
+        ));
     }
 }

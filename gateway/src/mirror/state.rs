@@ -19,8 +19,7 @@ use std::sync::Arc;
 use bytes::BytesMut;
 use indexmap::IndexMap;
 use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions,
-    TimestampType,
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use serde::{Deserialize, Serialize};
 
@@ -321,7 +320,8 @@ impl StateStore {
                 )));
             }
             let records = part.records.unwrap_or_default();
-            let split = batch::split_batches(&records).map_err(|e| self.corrupt(offset, &e.to_string()))?;
+            let split =
+                batch::split_batches(&records).map_err(|e| self.corrupt(offset, &e.to_string()))?;
             if split.batches.is_empty() {
                 empty_fetches += 1;
                 if empty_fetches > 50 {
@@ -360,19 +360,28 @@ impl StateStore {
         let bad = |m: &str| self.corrupt(r.offset, &format!("key {key:?}: {m}"));
         match parts.as_slice() {
             ["cp", link, topic, p] => {
-                let id = ((*link).to_string(), (*topic).to_string(), p.parse().map_err(|_| bad("bad partition"))?);
+                let id = (
+                    (*link).to_string(),
+                    (*topic).to_string(),
+                    p.parse().map_err(|_| bad("bad partition"))?,
+                );
                 match &r.value {
                     None => {
                         snap.checkpoints.remove(&id);
                     }
                     Some(v) => {
-                        let cp: Checkpoint = serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
+                        let cp: Checkpoint =
+                            serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
                         snap.checkpoints.insert(id, cp);
                     }
                 }
             }
             ["map", link, topic, p, src] => {
-                let id = ((*link).to_string(), (*topic).to_string(), p.parse().map_err(|_| bad("bad partition"))?);
+                let id = (
+                    (*link).to_string(),
+                    (*topic).to_string(),
+                    p.parse().map_err(|_| bad("bad partition"))?,
+                );
                 let src: i64 = src.parse().map_err(|_| bad("bad source offset"))?;
                 let map = snap.maps.entry(id).or_default();
                 match &r.value {
@@ -380,7 +389,8 @@ impl StateStore {
                         map.segments.remove(&src);
                     }
                     Some(v) => {
-                        let seg: SegmentValue = serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
+                        let seg: SegmentValue =
+                            serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
                         map.insert(src, seg.destination_offset);
                     }
                 }
@@ -449,7 +459,10 @@ impl StateStore {
         loop {
             attempt += 1;
             let result = async {
-                let leader = self.destination.leader(&self.topic, STATE_PARTITION).await?;
+                let leader = self
+                    .destination
+                    .leader(&self.topic, STATE_PARTITION)
+                    .await?;
                 let conn = self.destination.broker(leader).await?;
                 let req = wire::produce_request(
                     vec![wire::ProduceTarget {
@@ -531,16 +544,26 @@ mod tests {
     #[test]
     fn entries_have_stable_keys() {
         let id = ("l".to_string(), "t".to_string(), 3);
-        assert_eq!(StateEntry::segment(&id, 7, 5, false).key, "map/l/t/3/00000000000000000007");
+        assert_eq!(
+            StateEntry::segment(&id, 7, 5, false).key,
+            "map/l/t/3/00000000000000000007"
+        );
         assert!(StateEntry::segment(&id, 7, 5, true).value.is_none());
-        assert_eq!(StateEntry::checkpoint(&id, &Checkpoint {
-            source_topic_id: "x".into(),
-            source_start: 0,
-            source_end: 1,
-            destination_start: 0,
-            destination_end: 1,
-            batches: vec![],
-        }).key, "cp/l/t/3");
+        assert_eq!(
+            StateEntry::checkpoint(
+                &id,
+                &Checkpoint {
+                    source_topic_id: "x".into(),
+                    source_start: 0,
+                    source_end: 1,
+                    destination_start: 0,
+                    destination_end: 1,
+                    batches: vec![],
+                }
+            )
+            .key,
+            "cp/l/t/3"
+        );
     }
 
     #[test]

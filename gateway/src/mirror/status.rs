@@ -129,8 +129,13 @@ impl PartitionState {
     }
 
     /// All state names, for zeroing the state gauge.
-    pub const NAMES: [&'static str; 5] =
-        ["PENDING", "ACTIVE", "PAUSED", "SOURCE_UNAVAILABLE", "FAILED"];
+    pub const NAMES: [&'static str; 5] = [
+        "PENDING",
+        "ACTIVE",
+        "PAUSED",
+        "SOURCE_UNAVAILABLE",
+        "FAILED",
+    ];
 }
 
 /// What the gateway knows about one mirror partition.
