@@ -61,7 +61,7 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
         // Group by source leader.
         let mut by_leader: BTreeMap<i32, Vec<Target>> = BTreeMap::new();
         for t in targets {
-            match ctx.source.leader(&t.key.0, t.key.1).await {
+            match ctx.source.leader(&t.source.0, t.source.1).await {
                 Ok(leader) => by_leader.entry(leader).or_default().push(t),
                 Err(e) => unavailable(&ctx, &t.key, &e),
             }
@@ -101,7 +101,7 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
                     m::add_error(&ctx.name, "source");
                     tracing::warn!(link = %ctx.name, error = %e, "fetch failed");
                     for t in &targets {
-                        ctx.source.invalidate(&t.key.0);
+                        ctx.source.invalidate(&t.source.0);
                     }
                 }
             }
@@ -126,7 +126,10 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
 
 #[derive(Debug, Clone)]
 struct Target {
+    /// Mirror partition (mirror topic name, partition).
     key: PartitionKey,
+    /// Source partition (source topic name, partition).
+    source: PartitionKey,
     /// Source topic id recorded for the mirror (nil if unknown).
     topic_id: uuid::Uuid,
     generation: u64,
@@ -146,6 +149,7 @@ fn active_targets(ctx: &LinkCtx) -> Vec<Target> {
         })
         .map(|(k, s)| Target {
             key: k.clone(),
+            source: (s.source_topic.clone(), k.1),
             topic_id: s.source_topic_id.parse().unwrap_or_default(),
             generation: s.generation,
             offset: s.fetch_offset,
@@ -171,7 +175,7 @@ async fn fetch_from(
         &targets
             .iter()
             .map(|t| wire::FetchTarget {
-                topic: t.key.0.clone(),
+                topic: t.source.0.clone(),
                 topic_id: t.topic_id,
                 partition: t.key.1,
                 offset: t.offset,
@@ -191,7 +195,7 @@ async fn fetch_from(
     }
     let names: BTreeMap<uuid::Uuid, &str> = targets
         .iter()
-        .map(|t| (t.topic_id, t.key.0.as_str()))
+        .map(|t| (t.topic_id, t.source.0.as_str()))
         .collect();
     let started = Instant::now();
     let resp = conn.send_version(&req, version).await?;
@@ -217,7 +221,7 @@ async fn fetch_from(
             by_key.insert((name.clone(), p.partition_index), p);
         }
     }
-    Ok(targets.iter().map(|t| by_key.remove(&t.key)).collect())
+    Ok(targets.iter().map(|t| by_key.remove(&t.source)).collect())
 }
 
 /// Applies one partition's fetch result; returns data to produce, if any.
@@ -244,12 +248,12 @@ async fn handle_partition(
                 ctx.source.name(),
                 format!(
                     "fetch {} partition {} at offset {}",
-                    t.key.0, t.key.1, t.offset
+                    t.source.0, t.source.1, t.offset
                 ),
                 code,
             );
             m::add_error(&ctx.name, "source");
-            ctx.source.invalidate(&t.key.0);
+            ctx.source.invalidate(&t.source.0);
             if e.is_retriable() {
                 unavailable(ctx, &t.key, &e);
             } else {
@@ -273,7 +277,7 @@ async fn handle_partition(
                 &t.key,
                 FailureCause::Error {
                     code: "CORRUPT_RECORD_BATCH".into(),
-                    message: format!("source topic {} partition {}: {e}", t.key.0, t.key.1),
+                    message: format!("source topic {} partition {}: {e}", t.source.0, t.source.1),
                 },
             );
             return None;
@@ -341,8 +345,8 @@ async fn handle_partition(
 /// topic of the same name with another id means it was recreated (FAILED);
 /// no topic means it was deleted (SOURCE_UNAVAILABLE until it comes back).
 async fn topic_id_unknown(ctx: &LinkCtx, t: &Target) {
-    ctx.source.invalidate(&t.key.0);
-    match ctx.source.topic(&t.key.0).await {
+    ctx.source.invalidate(&t.source.0);
+    match ctx.source.topic(&t.source.0).await {
         Ok(Some(info)) if info.topic_id != t.topic_id => ctx.fail(
             &t.key,
             FailureCause::SourceTopicRecreated {
@@ -357,7 +361,7 @@ async fn topic_id_unknown(ctx: &LinkCtx, t: &Target) {
                     &t.key,
                     PartitionState::SourceUnavailable(format!(
                         "source topic {} was deleted",
-                        t.key.0
+                        t.source.0
                     )),
                 );
             }
@@ -369,13 +373,13 @@ async fn topic_id_unknown(ctx: &LinkCtx, t: &Target) {
 /// OFFSET_OUT_OF_RANGE: decide between retention (log start past us) and a
 /// truncated source (high watermark below us). Never skips data silently.
 async fn offset_out_of_range(ctx: &LinkCtx, t: &Target) {
-    let tp = vec![t.key.clone()];
+    let tp = vec![t.source.clone()];
     let start = ctx.source.list_offsets(&tp, OffsetSpec::Earliest).await;
     let end = ctx.source.list_offsets(&tp, OffsetSpec::Latest).await;
     match (start, end) {
         (Ok(start), Ok(end)) => {
-            let log_start = start.get(&t.key).copied().unwrap_or(-1);
-            let hw = end.get(&t.key).copied().unwrap_or(-1);
+            let log_start = start.get(&t.source).copied().unwrap_or(-1);
+            let hw = end.get(&t.source).copied().unwrap_or(-1);
             if t.offset < log_start {
                 ctx.fail(
                     &t.key,

@@ -13,7 +13,9 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{LinkConfig, StartOffsetSpec};
 use crate::kafka::{ClusterClient, ClusterSettings, KafkaError, OffsetSpec};
 use crate::mirror::error::{MirrorError, Side};
-use crate::mirror::state::{Checkpoint, MirrorPartitionId, StateEntry, StateSnapshot, StateStore};
+use crate::mirror::state::{
+    Checkpoint, MirrorPartitionId, MirrorTopicRecord, StateEntry, StateSnapshot, StateStore,
+};
 use crate::mirror::status::{
     FailureCause, LinkStatus, PartitionKey, PartitionState, PartitionStatus,
 };
@@ -30,6 +32,8 @@ const WATCH_INTERVAL: Duration = Duration::from_secs(5);
 /// under a short synchronous lock.
 #[derive(Debug, Clone)]
 pub(crate) struct Slot {
+    /// Source topic name.
+    pub source_topic: String,
     /// Source topic id the mirror belongs to.
     pub source_topic_id: String,
     /// Next source offset the fetcher asks for (may run ahead of what landed).
@@ -236,8 +240,20 @@ async fn run_link(
     let config = Arc::new(config);
     let snapshot = Arc::new(snapshot);
 
+    // Mirror topics this link already has, by source topic.
+    let mut names: BTreeMap<String, String> = snapshot
+        .mirror_topics
+        .iter()
+        .filter(|((l, _), _)| *l == link)
+        .map(|((_, mirror), rec)| (rec.source_topic.clone(), mirror.clone()))
+        .collect();
     let mut pending: Vec<String> = config.mirror_topics.clone();
-    setup_pending(&ctx, &config, &snapshot, &mut pending).await;
+    for source in names.keys() {
+        if !pending.contains(source) {
+            pending.push(source.clone());
+        }
+    }
+    setup_pending(&ctx, &config, &snapshot, &mut names, &mut pending).await;
 
     let (tx, rx) = mpsc::channel(4);
     let fetch = tokio::spawn(fetcher::run(ctx.clone(), tx, shutdown.clone()));
@@ -250,7 +266,7 @@ async fn run_link(
             _ = tokio::time::sleep(WATCH_INTERVAL) => {}
         }
         if !pending.is_empty() {
-            setup_pending(&ctx, &config, &snapshot, &mut pending).await;
+            setup_pending(&ctx, &config, &snapshot, &mut names, &mut pending).await;
         }
         check_topic_ids(&ctx).await;
     }
@@ -259,50 +275,83 @@ async fn run_link(
     tracing::info!(link = %link, "link stopped");
 }
 
-/// Sets up every pending topic; topics that fail with a retriable error stay
-/// pending.
+/// Sets up every pending source topic; topics that fail stay pending and
+/// are retried.
 async fn setup_pending(
     ctx: &Arc<LinkCtx>,
     config: &LinkConfig,
     snapshot: &StateSnapshot,
+    names: &mut BTreeMap<String, String>,
     pending: &mut Vec<String>,
 ) {
     let mut still = Vec::new();
-    for topic in pending.drain(..) {
-        match setup_topic(ctx, config, snapshot, &topic).await {
+    for source in pending.drain(..) {
+        match setup_topic(ctx, config, snapshot, names, &source).await {
             Ok(()) => {}
             Err(e) => {
                 m::add_error(&ctx.name, e.kind());
-                tracing::warn!(link = %ctx.name, topic = %topic, error = %e,
+                tracing::warn!(link = %ctx.name, topic = %source, error = %e,
                     "mirror topic not set up yet; retrying every {WATCH_INTERVAL:?}");
-                still.push(topic);
+                still.push(source);
             }
         }
     }
     *pending = still;
 }
 
-/// Creates the destination topic if absent and recovers every partition.
+/// The mirror topic name for a source topic: the one recorded when the
+/// mirror was created, else decided now and recorded in the state topic
+/// before the mirror topic is created.
+async fn mirror_name(
+    ctx: &LinkCtx,
+    names: &mut BTreeMap<String, String>,
+    source: &str,
+    source_topic_id: &str,
+) -> Result<String, MirrorError> {
+    if let Some(mirror) = names.get(source) {
+        return Ok(mirror.clone());
+    }
+    let mirror = source.to_string();
+    let record = MirrorTopicRecord {
+        source_topic: source.to_string(),
+        source_topic_id: source_topic_id.to_string(),
+    };
+    ctx.state
+        .write(&[StateEntry::mirror_topic(&ctx.name, &mirror, &record)])
+        .await?;
+    names.insert(source.to_string(), mirror.clone());
+    Ok(mirror)
+}
+
+/// Names the mirror topic of a source topic, creates it on the destination
+/// if absent, and recovers every partition.
 async fn setup_topic(
     ctx: &Arc<LinkCtx>,
     config: &LinkConfig,
     snapshot: &StateSnapshot,
-    topic: &str,
+    names: &mut BTreeMap<String, String>,
+    source: &str,
 ) -> Result<(), MirrorError> {
     let src = |e| MirrorError::kafka(Side::Source, e);
     let dst = |e| MirrorError::kafka(Side::Destination, e);
-    let info = ctx.source.topic(topic).await.map_err(src)?.ok_or_else(|| {
-        MirrorError::SourceTopicMissing {
-            topic: topic.to_string(),
-        }
-    })?;
+    let info = ctx
+        .source
+        .topic(source)
+        .await
+        .map_err(src)?
+        .ok_or_else(|| MirrorError::SourceTopicMissing {
+            topic: source.to_string(),
+        })?;
+    let topic_id = info.topic_id.to_string();
+    let mirror = mirror_name(ctx, names, source, &topic_id).await?;
+    let topic = mirror.as_str();
     let partitions = info.partitions.len();
     let dest_info = match ctx.destination.topic(topic).await.map_err(dst)? {
         Some(d) => d,
         None => {
             let configs = ctx
                 .source
-                .describe_topic_configs(topic)
+                .describe_topic_configs(source)
                 .await
                 .map_err(src)?;
             if configs.is_empty() {
@@ -313,7 +362,7 @@ async fn setup_topic(
                 .create_topic(topic, partitions as i32, -1, &configs)
                 .await
                 .map_err(dst)?;
-            tracing::info!(link = %ctx.name, topic, partitions, configs = configs.len(), "created mirror topic");
+            tracing::info!(link = %ctx.name, topic, source, partitions, configs = configs.len(), "created mirror topic");
             wait_for_topic(&ctx.destination, topic, partitions)
                 .await
                 .map_err(dst)?
@@ -326,7 +375,6 @@ async fn setup_topic(
             source_partitions: partitions,
         });
     }
-    let topic_id = info.topic_id.to_string();
     let tps: Vec<(String, i32)> = info
         .partitions
         .iter()
@@ -346,6 +394,7 @@ async fn setup_topic(
         let map = snapshot.maps.get(&id).cloned().unwrap_or_default();
         let outcome = recover(snapshot.checkpoints.get(&id), dest_leo, &topic_id);
         let mut slot = Slot {
+            source_topic: source.to_string(),
             source_topic_id: topic_id.clone(),
             fetch_offset: 0,
             fetch_max_bytes: DEFAULT_PARTITION_FETCH_BYTES,
@@ -401,10 +450,16 @@ async fn setup_topic(
             StartOffsetSpec::Latest => OffsetSpec::Latest,
             StartOffsetSpec::Timestamp(ms) => OffsetSpec::Timestamp(ms),
         };
-        let mut starts = ctx.source.list_offsets(&fresh, spec).await.map_err(src)?;
+        let fresh_source: Vec<PartitionKey> =
+            fresh.iter().map(|k| (source.to_string(), k.1)).collect();
+        let mut starts = ctx
+            .source
+            .list_offsets(&fresh_source, spec)
+            .await
+            .map_err(src)?;
         if matches!(spec, OffsetSpec::Timestamp(_)) {
             // No record at or after the timestamp: start at the log end.
-            let missing: Vec<PartitionKey> = fresh
+            let missing: Vec<PartitionKey> = fresh_source
                 .iter()
                 .filter(|k| starts.get(*k).is_none_or(|o| *o < 0))
                 .cloned()
@@ -419,7 +474,11 @@ async fn setup_topic(
             }
         }
         for key in fresh {
-            let start = starts.get(&key).copied().unwrap_or(0).max(0);
+            let start = starts
+                .get(&(source.to_string(), key.1))
+                .copied()
+                .unwrap_or(0)
+                .max(0);
             ctx.rewind(&key, start);
             tracing::info!(link = %ctx.name, topic = %key.0, partition = key.1, start,
                 spec = ?config.start_offset, "new mirror partition");
@@ -506,19 +565,25 @@ pub(crate) fn recover(
 
 /// Fails the partitions of source topics whose topic id changed.
 async fn check_topic_ids(ctx: &Arc<LinkCtx>) {
-    let topics: HashMap<String, String> = ctx
+    // source topic -> (expected topic id, mirror topic)
+    let topics: HashMap<String, (String, String)> = ctx
         .slots()
         .iter()
-        .map(|(k, s)| (k.0.clone(), s.source_topic_id.clone()))
+        .map(|(k, s)| {
+            (
+                s.source_topic.clone(),
+                (s.source_topic_id.clone(), k.0.clone()),
+            )
+        })
         .collect();
-    for (topic, expected) in topics {
+    for (topic, (expected, mirror)) in topics {
         let found = match ctx.source.topic(&topic).await {
             Ok(Some(info)) => info.topic_id.to_string(),
             Ok(None) => {
                 let keys: Vec<PartitionKey> = ctx
                     .slots()
                     .keys()
-                    .filter(|k| k.0 == topic)
+                    .filter(|k| k.0 == mirror)
                     .cloned()
                     .collect();
                 for k in keys {
@@ -541,7 +606,7 @@ async fn check_topic_ids(ctx: &Arc<LinkCtx>) {
         let keys: Vec<PartitionKey> = ctx
             .slots()
             .keys()
-            .filter(|k| k.0 == topic)
+            .filter(|k| k.0 == mirror)
             .cloned()
             .collect();
         for k in keys {

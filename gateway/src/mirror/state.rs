@@ -11,6 +11,11 @@
 //!   source and destination offsets changes (transaction markers, aborted
 //!   data, compaction gaps, a mirror that did not start at 0).
 //!
+//! - `mt/{link}/{mirror topic}`: the [`MirrorTopicRecord`] of a mirror
+//!   topic: which source topic it mirrors. Written before the mirror topic
+//!   is created, so a mirror's name is decided once (a later change of the
+//!   renaming plugins does not move it).
+//!
 //! Topic and link names cannot contain `/`, so keys split unambiguously.
 
 use std::collections::{BTreeMap, HashMap};
@@ -90,6 +95,15 @@ impl Checkpoint {
         }
         None
     }
+}
+
+/// What a mirror topic mirrors.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MirrorTopicRecord {
+    /// Source topic name.
+    pub source_topic: String,
+    /// Source topic id (UUID) when the mirror was created.
+    pub source_topic_id: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -183,6 +197,8 @@ pub struct StateSnapshot {
     /// Offset map per mirror partition (segments only; the end is set from
     /// the checkpoint by recovery).
     pub maps: HashMap<MirrorPartitionId, OffsetMap>,
+    /// Mirror topics per `(link, mirror topic)`.
+    pub mirror_topics: HashMap<(String, String), MirrorTopicRecord>,
 }
 
 /// One record to write to the state topic (`value` `None` is a tombstone).
@@ -200,6 +216,14 @@ impl StateEntry {
         Self {
             key: format!("cp/{}/{}/{}", id.0, id.1, id.2),
             value: serde_json::to_vec(cp).ok(),
+        }
+    }
+
+    /// The record of a mirror topic of a link.
+    pub fn mirror_topic(link: &str, mirror_topic: &str, record: &MirrorTopicRecord) -> Self {
+        Self {
+            key: format!("mt/{link}/{mirror_topic}"),
+            value: serde_json::to_vec(record).ok(),
         }
     }
 
@@ -373,6 +397,19 @@ impl StateStore {
                         let cp: Checkpoint =
                             serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
                         snap.checkpoints.insert(id, cp);
+                    }
+                }
+            }
+            ["mt", link, topic] => {
+                let id = ((*link).to_string(), (*topic).to_string());
+                match &r.value {
+                    None => {
+                        snap.mirror_topics.remove(&id);
+                    }
+                    Some(v) => {
+                        let rec: MirrorTopicRecord =
+                            serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
+                        snap.mirror_topics.insert(id, rec);
                     }
                 }
             }
