@@ -9,7 +9,9 @@
 //! - [`kafka`]: the Kafka client layer built on `kafka-protocol` (connections,
 //!   ApiVersions, metadata, leader routing, admin requests).
 //! - [`mirror`]: the data plane (fetch, batch pass-through, produce, offset map).
+//! - [`plugin`]: the WebAssembly plugin host (wasmtime components, chains, hot swap).
 
 pub mod config;
 pub mod kafka;
 pub mod mirror;
+pub mod plugin;

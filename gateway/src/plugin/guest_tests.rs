@@ -1,0 +1,1 @@
+//! Tests that load the real guest plugins (filled in below).
