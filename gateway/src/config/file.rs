@@ -20,6 +20,32 @@ pub struct ConfigFile {
     /// `[[links]]`: cluster links.
     #[serde(default)]
     pub links: Vec<LinkSection>,
+    /// `[[plugins]]`: WebAssembly component plugins.
+    #[serde(default)]
+    pub plugins: Vec<PluginSection>,
+}
+
+/// `[[plugins]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginSection {
+    /// Unique plugin name, referenced by links.
+    pub name: String,
+    /// Path of the `.wasm` component (relative to the config file).
+    pub path: Option<String>,
+    /// Name of a bundled plugin instead of a path.
+    pub bundled: Option<String>,
+    /// Plugin kind (the WIT world it exports).
+    pub kind: String,
+    /// `fail`, `skip` or `pass`.
+    pub on_error: Option<String>,
+    /// Deadline of one call, in ms.
+    pub timeout_ms: Option<u64>,
+    /// Memory limit of the plugin instance, in bytes.
+    pub memory_limit_bytes: Option<u64>,
+    /// Configuration given to the plugin's `init`.
+    #[serde(default)]
+    pub config: toml::Table,
 }
 
 /// `[gateway]`.
@@ -65,4 +91,16 @@ pub struct LinkSection {
     /// Confluent link properties, by their names.
     #[serde(default)]
     pub config: BTreeMap<String, toml::Value>,
+    /// Topic filter plugins (AND), by plugin name.
+    #[serde(default)]
+    pub topic_filters: Vec<String>,
+    /// Renamer plugins (composed in order), by plugin name.
+    #[serde(default)]
+    pub renamers: Vec<String>,
+    /// ACL mapper plugins (in sequence), by plugin name.
+    #[serde(default)]
+    pub acl_mappers: Vec<String>,
+    /// Record transform plugins (in sequence), by plugin name.
+    #[serde(default)]
+    pub record_transforms: Vec<String>,
 }

@@ -11,7 +11,7 @@ mod file;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::kafka::ClusterSettings;
@@ -101,6 +101,105 @@ impl StartOffsetSpec {
     }
 }
 
+/// The kind of a plugin: the WIT world (`wit/linkgate-plugin.wit`) it exports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PluginKind {
+    /// World `topic-filter` (`kind = "topic-filter"`).
+    TopicFilter,
+    /// World `renamer` (`kind = "renamer"`).
+    Renamer,
+    /// World `acl-mapper` (`kind = "acl-mapper"`).
+    AclMapper,
+    /// World `record-transform` (`kind = "record-transform"`).
+    RecordTransform,
+}
+
+impl PluginKind {
+    /// Parses the config name.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "topic-filter" => Self::TopicFilter,
+            "renamer" => Self::Renamer,
+            "acl-mapper" => Self::AclMapper,
+            "record-transform" => Self::RecordTransform,
+            _ => return None,
+        })
+    }
+
+    /// The config name (also the WIT world name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::TopicFilter => "topic-filter",
+            Self::Renamer => "renamer",
+            Self::AclMapper => "acl-mapper",
+            Self::RecordTransform => "record-transform",
+        }
+    }
+}
+
+/// What happens when a plugin call traps, times out, runs out of memory or
+/// returns an invalid result (`on_error`). Per kind:
+///
+/// | kind | `fail` | `skip` | `pass` |
+/// |---|---|---|---|
+/// | topic-filter | topic not mirrored, link reports the error | topic not mirrored (counted) | filter ignored (counts as yes) |
+/// | renamer | mirror not created (reported) | mirror not created (reported) | name unchanged by this renamer |
+/// | acl-mapper | binding not synced (reported) | binding not synced (reported) | binding passes unchanged |
+/// | record-transform | mirror partition FAILED, waits | the batch's records are dropped and counted | batch passes unchanged (counted) |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OnError {
+    /// `fail` (the default).
+    Fail,
+    /// `skip`.
+    Skip,
+    /// `pass`.
+    Pass,
+}
+
+/// Where a plugin's component comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginSource {
+    /// A `.wasm` component file (watched for changes).
+    Path(PathBuf),
+    /// A plugin bundled with linkgate: `topic-filter`, `prefix`, `acl-map`,
+    /// `record-filter`, `json-mask`.
+    Bundled(String),
+}
+
+/// Names of the bundled plugins.
+pub const BUNDLED_PLUGINS: [&str; 5] = [
+    "topic-filter",
+    "prefix",
+    "acl-map",
+    "record-filter",
+    "json-mask",
+];
+
+/// Default deadline of one plugin call (`timeout_ms`).
+pub const DEFAULT_PLUGIN_TIMEOUT: Duration = Duration::from_millis(100);
+/// Default memory limit of a plugin instance (`memory_limit_bytes`, 64 MiB).
+pub const DEFAULT_PLUGIN_MEMORY_LIMIT: u64 = 64 * 1024 * 1024;
+
+/// One plugin instance: a component and its configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginConfig {
+    /// Unique name. Plugins that serve a link property are named
+    /// `{link}/{property}`, e.g. `east/cluster.link.prefix`.
+    pub name: String,
+    /// The component.
+    pub source: PluginSource,
+    /// Its kind (the world it must export).
+    pub kind: PluginKind,
+    /// Error policy.
+    pub on_error: OnError,
+    /// Deadline of one call.
+    pub timeout: Duration,
+    /// Memory limit of the instance, in bytes.
+    pub memory_limit: u64,
+    /// Key/value configuration given to `init`, in file order.
+    pub config: Vec<(String, String)>,
+}
+
 /// One cluster link: which source topics are mirrored to which destination,
 /// with the link's Confluent properties already parsed.
 #[derive(Debug, Clone)]
@@ -118,6 +217,23 @@ pub struct LinkConfig {
     pub start_offset: StartOffsetSpec,
     /// `cluster.link.paused` (default false): a paused link fetches nothing.
     pub paused: bool,
+    /// `auto.create.mirror.topics.enable` (default false): source topics
+    /// that pass the topic filter chain become mirror topics.
+    pub auto_create: bool,
+    /// `metadata.max.age.ms` (default 300000): how often the source is
+    /// rescanned for new topics when auto-create is on.
+    pub metadata_max_age: Duration,
+    /// Topic filter chain (plugin names, AND). Starts with
+    /// `{link}/auto.create.mirror.topics.filters` when that property is set.
+    pub topic_filters: Vec<String>,
+    /// Renamer chain (plugin names, composed in order). Ends with
+    /// `{link}/cluster.link.prefix` when that property is set, so the prefix
+    /// is the outermost part of the name.
+    pub renamers: Vec<String>,
+    /// ACL mapper chain (plugin names, in sequence).
+    pub acl_mappers: Vec<String>,
+    /// Record transform chain (plugin names, in sequence).
+    pub record_transforms: Vec<String>,
 }
 
 /// The validated gateway config: one immutable value per (re)load.
@@ -131,6 +247,9 @@ pub struct GatewayConfig {
     pub state_topic: String,
     /// The links, in file order.
     pub links: Vec<LinkConfig>,
+    /// Every plugin instance: the `[[plugins]]` entries, then the ones that
+    /// serve link properties.
+    pub plugins: Vec<PluginConfig>,
 }
 
 impl GatewayConfig {
@@ -144,7 +263,16 @@ impl GatewayConfig {
             path: path.display().to_string(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        let mut config = Self::parse(&text, &path.display().to_string())?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        for p in &mut config.plugins {
+            if let PluginSource::Path(file) = &mut p.source {
+                if file.is_relative() {
+                    *file = base.join(&*file);
+                }
+            }
+        }
+        Ok(config)
     }
 
     /// Parses and validates config text; `origin` names it in errors.
@@ -218,6 +346,21 @@ impl GatewayConfig {
             clusters.insert(alias.clone(), settings);
         }
 
+        let mut plugins = Vec::new();
+        for (i, p) in file.plugins.into_iter().enumerate() {
+            plugins.push(validate_plugin(i, p)?);
+        }
+        let declared: BTreeMap<String, PluginKind> = plugins
+            .iter()
+            .map(|p: &PluginConfig| (p.name.clone(), p.kind))
+            .collect();
+        if declared.len() != plugins.len() {
+            return Err(invalid(
+                "plugins".into(),
+                "plugin names must be unique".into(),
+            ));
+        }
+
         let mut links = Vec::new();
         let mut names = std::collections::BTreeSet::new();
         for (i, l) in file.links.into_iter().enumerate() {
@@ -270,6 +413,11 @@ impl GatewayConfig {
             }
             let mut start_offset = StartOffsetSpec::Earliest;
             let mut paused = false;
+            let mut auto_create = false;
+            let mut metadata_max_age = Duration::from_millis(300_000);
+            let mut prefix: Option<String> = None;
+            let mut group_prefix = false;
+            let mut filters_json: Option<String> = None;
             for (prop, value) in &l.config {
                 let pkey = format!("{key}.config.\"{prop}\"");
                 let text = property_text(value).ok_or_else(|| {
@@ -280,20 +428,107 @@ impl GatewayConfig {
                         start_offset =
                             StartOffsetSpec::parse(&text).map_err(|m| invalid(pkey, m))?;
                     }
-                    "cluster.link.paused" => {
-                        paused = text.parse::<bool>().map_err(|_| {
-                            invalid(pkey, format!("expected true or false, got {text:?}"))
+                    "cluster.link.paused" => paused = parse_bool(&pkey, &text)?,
+                    "auto.create.mirror.topics.enable" => auto_create = parse_bool(&pkey, &text)?,
+                    "consumer.group.prefix.enable" => group_prefix = parse_bool(&pkey, &text)?,
+                    "cluster.link.prefix" => {
+                        if !text.is_empty() {
+                            validate_topic_name(&text).map_err(|m| {
+                                invalid(
+                                    pkey,
+                                    format!("the prefix must be usable in topic names: {m}"),
+                                )
+                            })?;
+                            prefix = Some(text);
+                        }
+                    }
+                    "auto.create.mirror.topics.filters" => {
+                        serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
+                            invalid(
+                                pkey,
+                                format!(
+                                    "expected a JSON object like {{\"topicFilters\":[...]}}: {e}"
+                                ),
+                            )
                         })?;
+                        filters_json = Some(text);
+                    }
+                    "metadata.max.age.ms" => {
+                        let ms: u64 = text.parse().map_err(|_| {
+                            invalid(
+                                pkey.clone(),
+                                format!("expected a number of ms, got {text:?}"),
+                            )
+                        })?;
+                        metadata_max_age = positive_ms(ms, &pkey)?;
                     }
                     other => {
                         return Err(invalid(
                             pkey,
                             format!(
-                                "unknown or not yet supported link property {other:?} (supported: mirror.start.offset.spec, cluster.link.paused)"
+                                "unknown or not yet supported link property {other:?} (supported: {})",
+                                SUPPORTED_LINK_PROPERTIES.join(", ")
                             ),
                         ));
                     }
                 }
+            }
+            // Chains: declared plugins of the right kind, plus the ones that
+            // serve link properties (bundled plugins).
+            let chain = |names: Vec<String>, kind: PluginKind, field: &str| {
+                for n in &names {
+                    match declared.get(n) {
+                        Some(k) if *k == kind => {}
+                        Some(k) => {
+                            return Err(invalid(
+                                format!("{key}.{field}"),
+                                format!("plugin {n:?} is a {}, not a {}", k.name(), kind.name()),
+                            ))
+                        }
+                        None => {
+                            return Err(invalid(
+                                format!("{key}.{field}"),
+                                format!("no plugin named {n:?} in [[plugins]]"),
+                            ))
+                        }
+                    }
+                }
+                Ok(names)
+            };
+            let mut topic_filters =
+                chain(l.topic_filters, PluginKind::TopicFilter, "topic_filters")?;
+            let mut renamers = chain(l.renamers, PluginKind::Renamer, "renamers")?;
+            let acl_mappers = chain(l.acl_mappers, PluginKind::AclMapper, "acl_mappers")?;
+            let record_transforms = chain(
+                l.record_transforms,
+                PluginKind::RecordTransform,
+                "record_transforms",
+            )?;
+            if let Some(json) = filters_json {
+                let name = format!("{}/auto.create.mirror.topics.filters", l.name);
+                plugins.push(bundled(
+                    &name,
+                    "topic-filter",
+                    PluginKind::TopicFilter,
+                    vec![("filters".into(), json)],
+                ));
+                topic_filters.insert(0, name);
+            }
+            if let Some(prefix) = prefix {
+                let name = format!("{}/cluster.link.prefix", l.name);
+                plugins.push(bundled(
+                    &name,
+                    "prefix",
+                    PluginKind::Renamer,
+                    vec![
+                        ("prefix".into(), prefix),
+                        (
+                            "consumer.group.prefix.enable".into(),
+                            group_prefix.to_string(),
+                        ),
+                    ],
+                ));
+                renamers.push(name);
             }
             links.push(LinkConfig {
                 name: l.name,
@@ -302,6 +537,12 @@ impl GatewayConfig {
                 mirror_topics: l.mirror_topics,
                 start_offset,
                 paused,
+                auto_create,
+                metadata_max_age,
+                topic_filters,
+                renamers,
+                acl_mappers,
+                record_transforms,
             });
         }
         Ok(Self {
@@ -309,8 +550,130 @@ impl GatewayConfig {
             client_id,
             state_topic,
             links,
+            plugins,
         })
     }
+}
+
+/// Link properties linkgate understands (Confluent's names).
+pub const SUPPORTED_LINK_PROPERTIES: [&str; 7] = [
+    "mirror.start.offset.spec",
+    "cluster.link.paused",
+    "cluster.link.prefix",
+    "consumer.group.prefix.enable",
+    "auto.create.mirror.topics.enable",
+    "auto.create.mirror.topics.filters",
+    "metadata.max.age.ms",
+];
+
+fn parse_bool(key: &str, text: &str) -> Result<bool, ConfigError> {
+    text.parse::<bool>().map_err(|_| ConfigError::Invalid {
+        key: key.to_string(),
+        message: format!("expected true or false, got {text:?}"),
+    })
+}
+
+fn bundled(
+    name: &str,
+    plugin: &str,
+    kind: PluginKind,
+    config: Vec<(String, String)>,
+) -> PluginConfig {
+    PluginConfig {
+        name: name.to_string(),
+        source: PluginSource::Bundled(plugin.to_string()),
+        kind,
+        on_error: OnError::Fail,
+        timeout: DEFAULT_PLUGIN_TIMEOUT,
+        memory_limit: DEFAULT_PLUGIN_MEMORY_LIMIT,
+        config,
+    }
+}
+
+fn validate_plugin(i: usize, p: file::PluginSection) -> Result<PluginConfig, ConfigError> {
+    let key = format!("plugins[{i}]");
+    let invalid = |field: &str, message: String| ConfigError::Invalid {
+        key: format!("{key}.{field}"),
+        message,
+    };
+    if p.name.is_empty() || p.name.contains('/') {
+        return Err(invalid(
+            "name",
+            format!("{:?}: a plugin name is non-empty and has no '/'", p.name),
+        ));
+    }
+    let kind = PluginKind::parse(&p.kind).ok_or_else(|| {
+        invalid(
+            "kind",
+            format!(
+                "{:?}: expected topic-filter, renamer, acl-mapper or record-transform",
+                p.kind
+            ),
+        )
+    })?;
+    let source = match (p.path, p.bundled) {
+        (Some(path), None) => PluginSource::Path(PathBuf::from(path)),
+        (None, Some(b)) if BUNDLED_PLUGINS.contains(&b.as_str()) => PluginSource::Bundled(b),
+        (None, Some(b)) => {
+            return Err(invalid(
+                "bundled",
+                format!(
+                    "{b:?}: no such bundled plugin (known: {})",
+                    BUNDLED_PLUGINS.join(", ")
+                ),
+            ))
+        }
+        _ => {
+            return Err(invalid(
+                "path",
+                "give exactly one of path or bundled".into(),
+            ))
+        }
+    };
+    let on_error = match p.on_error.as_deref() {
+        None | Some("fail") => OnError::Fail,
+        Some("skip") => OnError::Skip,
+        Some("pass") => OnError::Pass,
+        Some(other) => {
+            return Err(invalid(
+                "on_error",
+                format!("{other:?}: expected fail, skip or pass"),
+            ))
+        }
+    };
+    let timeout = match p.timeout_ms {
+        None => DEFAULT_PLUGIN_TIMEOUT,
+        Some(ms) => positive_ms(ms, &format!("{key}.timeout_ms"))?,
+    };
+    let memory_limit = match p.memory_limit_bytes {
+        None => DEFAULT_PLUGIN_MEMORY_LIMIT,
+        Some(b) if b >= 1024 * 1024 => b,
+        Some(b) => {
+            return Err(invalid(
+                "memory_limit_bytes",
+                format!("{b} is below the minimum of 1048576 bytes"),
+            ))
+        }
+    };
+    let mut config = Vec::new();
+    for (k, v) in p.config {
+        let text = property_text(&v).ok_or_else(|| {
+            invalid(
+                &format!("config.{k}"),
+                "expected a string, number or boolean".into(),
+            )
+        })?;
+        config.push((k, text));
+    }
+    Ok(PluginConfig {
+        name: p.name,
+        source,
+        kind,
+        on_error,
+        timeout,
+        memory_limit,
+        config,
+    })
 }
 
 fn positive_ms(ms: u64, key: &str) -> Result<Duration, ConfigError> {
@@ -438,5 +801,119 @@ mirror_topics = ["orders", "payments"]
         assert!(err("this is = not toml [").contains("malformed"));
         let dup = format!("{GOOD}\n[[links]]\nname = \"demo\"\nsource = \"src\"\ndestination = \"dst\"\nmirror_topics = []\n");
         assert!(err(&dup).contains("duplicate link name"));
+    }
+
+    const PLUGINS: &str = r##"
+[clusters.src]
+"bootstrap.servers" = "127.0.0.1:9092"
+
+[[plugins]]
+name = "mask"
+path = "masks/mask.wasm"
+kind = "record-transform"
+on_error = "skip"
+timeout_ms = 50
+[plugins.config]
+fields = "ssn,card"
+mask = "#"
+
+[[plugins]]
+name = "orders-only"
+bundled = "topic-filter"
+kind = "topic-filter"
+[plugins.config]
+"regex.include" = "orders.*"
+
+[[links]]
+name = "east"
+source = "src"
+destination = "src"
+record_transforms = ["mask"]
+topic_filters = ["orders-only"]
+[links.config]
+"cluster.link.prefix" = "east."
+"consumer.group.prefix.enable" = "true"
+"auto.create.mirror.topics.enable" = true
+"auto.create.mirror.topics.filters" = '{"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}'
+"metadata.max.age.ms" = 1000
+"##;
+
+    #[test]
+    fn plugins_and_property_served_chains() {
+        let c = GatewayConfig::parse(PLUGINS, "t").unwrap();
+        let mask = &c.plugins[0];
+        assert_eq!(mask.kind, PluginKind::RecordTransform);
+        assert_eq!(mask.on_error, OnError::Skip);
+        assert_eq!(mask.timeout, Duration::from_millis(50));
+        assert_eq!(mask.memory_limit, DEFAULT_PLUGIN_MEMORY_LIMIT);
+        assert_eq!(
+            mask.config,
+            vec![
+                ("fields".to_string(), "ssn,card".to_string()),
+                ("mask".to_string(), "#".to_string())
+            ]
+        );
+        let l = &c.links[0];
+        assert!(l.auto_create);
+        assert_eq!(l.metadata_max_age, Duration::from_millis(1000));
+        assert_eq!(
+            l.topic_filters,
+            vec!["east/auto.create.mirror.topics.filters", "orders-only"]
+        );
+        assert_eq!(l.renamers, vec!["east/cluster.link.prefix"]);
+        let prefix = c
+            .plugins
+            .iter()
+            .find(|p| p.name == "east/cluster.link.prefix")
+            .unwrap();
+        assert_eq!(prefix.source, PluginSource::Bundled("prefix".into()));
+        assert!(prefix.config.contains(&(
+            "consumer.group.prefix.enable".to_string(),
+            "true".to_string()
+        )));
+    }
+
+    #[test]
+    fn relative_plugin_paths_are_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("linkgate.toml");
+        std::fs::write(&file, PLUGINS).unwrap();
+        let c = GatewayConfig::load(&file).unwrap();
+        assert_eq!(
+            c.plugins[0].source,
+            PluginSource::Path(dir.path().join("masks/mask.wasm"))
+        );
+    }
+
+    #[test]
+    fn rejects_bad_plugin_entries() {
+        assert!(err(&PLUGINS.replace(
+            "record_transforms = [\"mask\"]",
+            "record_transforms = [\"nope\"]"
+        ))
+        .contains("no plugin named"));
+        assert!(err(&PLUGINS.replace(
+            "record_transforms = [\"mask\"]",
+            "record_transforms = [\"orders-only\"]"
+        ))
+        .contains("is a topic-filter, not a record-transform"));
+        assert!(
+            err(&PLUGINS.replace("kind = \"record-transform\"", "kind = \"magic\""))
+                .contains("plugins[0].kind")
+        );
+        assert!(
+            err(&PLUGINS.replace("on_error = \"skip\"", "on_error = \"ignore\""))
+                .contains("fail, skip or pass")
+        );
+        assert!(
+            err(&PLUGINS.replace("bundled = \"topic-filter\"", "bundled = \"nope\""))
+                .contains("no such bundled plugin")
+        );
+        assert!(err(&PLUGINS.replace("path = \"masks/mask.wasm\"", ""))
+            .contains("exactly one of path or bundled"));
+        assert!(
+            err(&PLUGINS.replace("\"east.\"", "\"bad prefix!\"")).contains("cluster.link.prefix")
+        );
+        assert!(err(&PLUGINS.replace("'{\"topicFilters\"", "'{oops")).contains("JSON"));
     }
 }
