@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::kafka::ClusterSettings;
+pub use crate::plugin::{OnError, PluginKind};
 
 pub use file::ConfigFile;
 
@@ -99,61 +100,6 @@ impl StartOffsetSpec {
             }
         }
     }
-}
-
-/// The kind of a plugin: the WIT world (`wit/linkgate-plugin.wit`) it exports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PluginKind {
-    /// World `topic-filter` (`kind = "topic-filter"`).
-    TopicFilter,
-    /// World `renamer` (`kind = "renamer"`).
-    Renamer,
-    /// World `acl-mapper` (`kind = "acl-mapper"`).
-    AclMapper,
-    /// World `record-transform` (`kind = "record-transform"`).
-    RecordTransform,
-}
-
-impl PluginKind {
-    /// Parses the config name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "topic-filter" => Self::TopicFilter,
-            "renamer" => Self::Renamer,
-            "acl-mapper" => Self::AclMapper,
-            "record-transform" => Self::RecordTransform,
-            _ => return None,
-        })
-    }
-
-    /// The config name (also the WIT world name).
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::TopicFilter => "topic-filter",
-            Self::Renamer => "renamer",
-            Self::AclMapper => "acl-mapper",
-            Self::RecordTransform => "record-transform",
-        }
-    }
-}
-
-/// What happens when a plugin call traps, times out, runs out of memory or
-/// returns an invalid result (`on_error`). Per kind:
-///
-/// | kind | `fail` | `skip` | `pass` |
-/// |---|---|---|---|
-/// | topic-filter | topic not mirrored, link reports the error | topic not mirrored (counted) | filter ignored (counts as yes) |
-/// | renamer | mirror not created (reported) | mirror not created (reported) | name unchanged by this renamer |
-/// | acl-mapper | binding not synced (reported) | binding not synced (reported) | binding passes unchanged |
-/// | record-transform | mirror partition FAILED, waits | the batch's records are dropped and counted | batch passes unchanged (counted) |
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum OnError {
-    /// `fail` (the default).
-    Fail,
-    /// `skip`.
-    Skip,
-    /// `pass`.
-    Pass,
 }
 
 /// Where a plugin's component comes from.
@@ -482,7 +428,7 @@ impl GatewayConfig {
                         Some(k) => {
                             return Err(invalid(
                                 format!("{key}.{field}"),
-                                format!("plugin {n:?} is a {}, not a {}", k.name(), kind.name()),
+                                format!("plugin {n:?} is a {}, not a {}", k.as_str(), kind.as_str()),
                             ))
                         }
                         None => {
@@ -602,15 +548,10 @@ fn validate_plugin(i: usize, p: file::PluginSection) -> Result<PluginConfig, Con
             format!("{:?}: a plugin name is non-empty and has no '/'", p.name),
         ));
     }
-    let kind = PluginKind::parse(&p.kind).ok_or_else(|| {
-        invalid(
-            "kind",
-            format!(
-                "{:?}: expected topic-filter, renamer, acl-mapper or record-transform",
-                p.kind
-            ),
-        )
-    })?;
+    let kind: PluginKind = p
+        .kind
+        .parse()
+        .map_err(|e: crate::plugin::ParseNameError| invalid("kind", e.to_string()))?;
     let source = match (p.path, p.bundled) {
         (Some(path), None) => PluginSource::Path(PathBuf::from(path)),
         (None, Some(b)) if BUNDLED_PLUGINS.contains(&b.as_str()) => PluginSource::Bundled(b),
