@@ -30,6 +30,7 @@
 //! (`spawn_blocking`, `block_in_place`); see [`LoadedPlugin`].
 
 mod bindings;
+pub mod bundled;
 mod chain;
 mod error;
 mod guest;
