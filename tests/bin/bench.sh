@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The benchmark command of linkgate: installs the prerequisites
+# (tests/bin/setup.sh), builds linkgate and the bench binary in release mode,
+# then runs `bench`, which mirrors LINKGATE_BENCH_MB MiB (default 1024) of
+# 1 KiB lz4 records over 8 partitions between local nisshi brokers and prints
+# linkgate's throughput and CPU cost next to a librdkafka consume-and-reproduce
+# baseline and the destination's raw ingest rate, with their ratios.
+#
+#   LINKGATE_BENCH_MB=256 tests/bin/bench.sh     # smaller run
+#
+# Other knobs: LINKGATE_BENCH_PHASE_DEADLINE_S (bound on each phase, default
+# 1200), LINKGATE_GATEWAY_RUST_LOG (gateway log level, default info),
+# LINKGATE_KEEP_TEMP=1 (keep broker and gateway directories and logs).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+tests/bin/setup.sh
+
+export LINKGATE_CACHE_DIR="${LINKGATE_CACHE_DIR:-$HOME/.cache/linkgate}"
+export LINKGATE_NISSHI="${LINKGATE_NISSHI:-$LINKGATE_CACHE_DIR/nisshi/bin/nisshi}"
+
+echo "[bench] cargo build --release -p linkgate -p linkgate-tests"
+cargo build --release -p linkgate -p linkgate-tests
+
+# Absolute: the harness starts the gateway in its own working directory.
+target_dir="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
+export LINKGATE_BIN="${LINKGATE_BIN:-$target_dir/release/linkgate}"
+export LINKGATE_BENCH_MB="${LINKGATE_BENCH_MB:-1024}"
+
+echo "[bench] running the benchmark with ${LINKGATE_BENCH_MB} MiB (LINKGATE_BENCH_MB)"
+exec "$target_dir/release/bench"
