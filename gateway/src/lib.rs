@@ -10,8 +10,10 @@
 //!   ApiVersions, metadata, leader routing, admin requests).
 //! - [`mirror`]: the data plane (fetch, batch pass-through, produce, offset map).
 //! - [`plugin`]: the WebAssembly plugin host (wasmtime components, chains, hot swap).
+//! - [`runtime`]: a running gateway assembled from a config (plugins, links).
 
 pub mod config;
 pub mod kafka;
 pub mod mirror;
 pub mod plugin;
+pub mod runtime;

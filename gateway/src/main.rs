@@ -7,8 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use linkgate::config::GatewayConfig;
-use linkgate::mirror::MirrorLink;
-use tokio_util::sync::CancellationToken;
+use linkgate::runtime::Gateway;
 
 /// linkgate: replication gateway for Apache Kafka.
 #[derive(Parser)]
@@ -80,23 +79,13 @@ async fn run(cfg: GatewayConfig) -> anyhow::Result<()> {
         .install()
         .with_context(|| format!("cannot serve metrics on {}", cfg.metrics_listen))?;
     tracing::info!(metrics = %cfg.metrics_listen, links = cfg.links.len(), "linkgate started");
-    let shutdown = CancellationToken::new();
-    let links: Vec<MirrorLink> = cfg
-        .links
-        .iter()
-        .cloned()
-        .map(|l| MirrorLink::start(l, cfg.state_topic.clone(), shutdown.child_token()))
-        .collect();
+    let gateway = Gateway::start(&cfg)
+        .await
+        .context("cannot start the gateway")?;
 
     wait_for_signal().await?;
     tracing::info!("shutting down: finishing in-flight rounds");
-    shutdown.cancel();
-    let joined = tokio::time::timeout(
-        SHUTDOWN_GRACE,
-        futures::future::join_all(links.into_iter().map(|l| l.join())),
-    )
-    .await;
-    if joined.is_err() {
+    if !gateway.stop(SHUTDOWN_GRACE).await {
         tracing::warn!("links did not stop within {SHUTDOWN_GRACE:?}; exiting (unfinished rounds are recovered at the next start)");
     }
     tracing::info!("linkgate stopped");

@@ -64,6 +64,16 @@ pub enum MirrorError {
         /// Source topic.
         topic: String,
     },
+    /// A plugin chain refused or failed (topic filter, renamer).
+    #[error("plugin chain: {0}")]
+    Plugin(#[from] crate::plugin::ChainError),
+    /// The renamer chain left a source topic without a mirror name
+    /// (`on_error = skip`): the mirror is not created.
+    #[error("the renamer chain gives source topic {topic} no mirror topic name")]
+    NotNamed {
+        /// Source topic.
+        topic: String,
+    },
     /// The destination already has a topic of that name with fewer partitions
     /// than the source, so it cannot be the mirror.
     #[error("destination topic {topic} has {destination} partitions, the source topic has {source_partitions}")]
@@ -88,7 +98,11 @@ impl MirrorError {
         match self {
             Self::Kafka { source, .. } => source.is_retriable(),
             Self::SourceTopicMissing { .. } => true,
-            Self::Batch { .. } | Self::State { .. } | Self::PartitionMismatch { .. } => false,
+            Self::Batch { .. }
+            | Self::State { .. }
+            | Self::PartitionMismatch { .. }
+            | Self::Plugin(_)
+            | Self::NotNamed { .. } => false,
         }
     }
 
@@ -109,6 +123,8 @@ impl MirrorError {
             Self::State { .. } => "state_corrupt",
             Self::SourceTopicMissing { .. } => "source_topic_missing",
             Self::PartitionMismatch { .. } => "partition_mismatch",
+            Self::Plugin(_) => "plugin",
+            Self::NotNamed { .. } => "not_named",
         }
     }
 }

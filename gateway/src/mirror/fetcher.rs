@@ -30,6 +30,8 @@ const MAX_PARTITION_FETCH_BYTES: i32 = 64 * 1024 * 1024;
 #[derive(Debug)]
 pub(crate) struct FetchedPartition {
     pub key: PartitionKey,
+    /// Source topic name (record transforms see it).
+    pub source_topic: String,
     /// Slot generation when fetched: stale data is dropped by the committer.
     pub generation: u64,
     /// Offset the fetch asked for (start of the round).
@@ -334,6 +336,7 @@ async fn handle_partition(
     }
     Some(FetchedPartition {
         key: t.key.clone(),
+        source_topic: t.source.0.clone(),
         generation: t.generation,
         fetch_offset: t.offset,
         batches: committed.keep,

@@ -20,6 +20,7 @@ use crate::mirror::status::{
     FailureCause, LinkStatus, PartitionKey, PartitionState, PartitionStatus,
 };
 use crate::mirror::{committer, fetcher, metrics as m};
+use crate::plugin::{ChainNames, PluginRegistry};
 
 /// Default per-partition fetch size (bytes). Grows for a partition whose
 /// next batch is larger.
@@ -60,6 +61,12 @@ pub(crate) struct LinkCtx {
     pub status: LinkStatus,
     /// Idempotent producer id and epoch on the destination.
     pub producer: Mutex<(i64, i16)>,
+    /// Loaded plugins (hot-swapped behind an `ArcSwap`).
+    pub plugins: Arc<PluginRegistry>,
+    /// The link's plugin chains, by plugin name.
+    pub chain_names: ChainNames,
+    /// The gateway's state topic (never mirrored).
+    pub state_topic: String,
 }
 
 impl LinkCtx {
@@ -129,12 +136,17 @@ impl MirrorLink {
     /// once; partitions go from `PENDING` to `ACTIVE` (or `PAUSED`) as set-up
     /// completes. Connection failures are retried with backoff until
     /// `shutdown` is cancelled.
-    pub fn start(config: LinkConfig, state_topic: String, shutdown: CancellationToken) -> Self {
+    pub fn start(
+        config: LinkConfig,
+        state_topic: String,
+        plugins: Arc<PluginRegistry>,
+        shutdown: CancellationToken,
+    ) -> Self {
         let status = LinkStatus::default();
         let name = config.name.clone();
         let st = status.clone();
         let task = tokio::spawn(async move {
-            run_link(config, state_topic, st, shutdown).await;
+            run_link(config, state_topic, plugins, st, shutdown).await;
         });
         Self { name, status, task }
     }
@@ -188,6 +200,7 @@ async fn connect_with_retry(
 async fn run_link(
     config: LinkConfig,
     state_topic: String,
+    plugins: Arc<PluginRegistry>,
     status: LinkStatus,
     shutdown: CancellationToken,
 ) {
@@ -236,6 +249,14 @@ async fn run_link(
         slots: Mutex::new(BTreeMap::new()),
         status,
         producer: Mutex::new(producer),
+        plugins,
+        chain_names: ChainNames {
+            topic_filters: config.topic_filters.clone(),
+            renamers: config.renamers.clone(),
+            acl_mappers: config.acl_mappers.clone(),
+            record_transforms: config.record_transforms.clone(),
+        },
+        state_topic,
     });
     let config = Arc::new(config);
     let snapshot = Arc::new(snapshot);
@@ -253,6 +274,11 @@ async fn run_link(
             pending.push(source.clone());
         }
     }
+    let mut next_scan = tokio::time::Instant::now();
+    if config.auto_create {
+        discover(&ctx, &names, &mut pending).await;
+        next_scan += config.metadata_max_age;
+    }
     setup_pending(&ctx, &config, &snapshot, &mut names, &mut pending).await;
 
     let (tx, rx) = mpsc::channel(4);
@@ -265,6 +291,10 @@ async fn run_link(
             _ = shutdown.cancelled() => break,
             _ = tokio::time::sleep(WATCH_INTERVAL) => {}
         }
+        if config.auto_create && tokio::time::Instant::now() >= next_scan {
+            discover(&ctx, &names, &mut pending).await;
+            next_scan = tokio::time::Instant::now() + config.metadata_max_age;
+        }
         if !pending.is_empty() {
             setup_pending(&ctx, &config, &snapshot, &mut names, &mut pending).await;
         }
@@ -273,6 +303,61 @@ async fn run_link(
     let _ = fetch.await;
     let _ = commit.await;
     tracing::info!(link = %link, "link stopped");
+}
+
+/// Auto-create (`auto.create.mirror.topics.enable`): lists the source
+/// topics and adds to `pending` every one that is not mirrored yet, not
+/// internal (`__`-prefixed or flagged internal, or the state topic), and
+/// passes the topic filter chain (with its source configs).
+async fn discover(ctx: &LinkCtx, names: &BTreeMap<String, String>, pending: &mut Vec<String>) {
+    let topics = match ctx.source.topics().await {
+        Ok(t) => t,
+        Err(e) => {
+            m::add_error(&ctx.name, "source");
+            tracing::warn!(link = %ctx.name, error = %e, "cannot list source topics for auto-create");
+            return;
+        }
+    };
+    let chains = match ctx.plugins.chains_for(&ctx.chain_names) {
+        Ok(c) => c,
+        Err(e) => {
+            m::add_error(&ctx.name, "plugin");
+            tracing::warn!(link = %ctx.name, error = %e, "topic filter chain unavailable");
+            return;
+        }
+    };
+    for t in topics {
+        if t.is_internal
+            || t.name.starts_with("__")
+            || t.name == ctx.state_topic
+            || names.contains_key(&t.name)
+            || pending.contains(&t.name)
+        {
+            continue;
+        }
+        let configs = ctx
+            .source
+            .describe_topic_configs(&t.name)
+            .await
+            .unwrap_or_default();
+        let topic = crate::plugin::SourceTopic {
+            name: t.name.clone(),
+            partitions: t.partitions.len() as u32,
+            configs,
+            internal: t.is_internal,
+        };
+        match tokio::task::block_in_place(|| chains.mirror_topic(&topic)) {
+            Ok(true) => {
+                tracing::info!(link = %ctx.name, topic = %t.name, "auto-create: new mirror topic");
+                pending.push(t.name);
+            }
+            Ok(false) => {}
+            Err(e) => {
+                m::add_error(&ctx.name, "plugin");
+                tracing::warn!(link = %ctx.name, topic = %t.name, error = %e, "topic filter failed; topic not mirrored");
+            }
+        }
+    }
 }
 
 /// Sets up every pending source topic; topics that fail stay pending and
@@ -311,7 +396,22 @@ async fn mirror_name(
     if let Some(mirror) = names.get(source) {
         return Ok(mirror.clone());
     }
-    let mirror = source.to_string();
+    let mirror = if ctx.chain_names.renamers.is_empty() {
+        source.to_string()
+    } else {
+        let chains = ctx.plugins.chains_for(&ctx.chain_names).map_err(|e| {
+            MirrorError::Plugin(crate::plugin::ChainError::Failed {
+                plugin: "renamer chain".into(),
+                kind: crate::plugin::PluginKind::Renamer,
+                source: e,
+            })
+        })?;
+        tokio::task::block_in_place(|| chains.rename_topic(source))?.ok_or_else(|| {
+            MirrorError::NotNamed {
+                topic: source.to_string(),
+            }
+        })?
+    };
     let record = MirrorTopicRecord {
         source_topic: source.to_string(),
         source_topic_id: source_topic_id.to_string(),
