@@ -428,7 +428,11 @@ impl GatewayConfig {
                         Some(k) => {
                             return Err(invalid(
                                 format!("{key}.{field}"),
-                                format!("plugin {n:?} is a {}, not a {}", k.as_str(), kind.as_str()),
+                                format!(
+                                    "plugin {n:?} is a {}, not a {}",
+                                    k.as_str(),
+                                    kind.as_str()
+                                ),
                             ))
                         }
                         None => {

@@ -7,7 +7,10 @@ include!(concat!(env!("OUT_DIR"), "/bundled_plugins.rs"));
 
 /// The wasm bytes of a bundled plugin by name, `None` for an unknown name.
 pub fn get(name: &str) -> Option<&'static [u8]> {
-    BUNDLED.iter().find(|(n, _)| *n == name).map(|(_, bytes)| *bytes)
+    BUNDLED
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, bytes)| *bytes)
 }
 
 #[cfg(test)]
