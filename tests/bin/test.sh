@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command of linkgate: installs the test prerequisites
-# (tests/bin/setup.sh), builds every target of the workspace, then runs all
+# (tests/bin/setup.sh), builds the plugins (tests/bin/build-plugins.sh) and
+# every target of the workspace, then runs all
 # tests (doc tests, then unit and end-to-end tests with 2 threads). Exits
 # non-zero on any failure.
 set -euo pipefail
@@ -11,6 +12,9 @@ tests/bin/setup.sh
 
 export LINKGATE_CACHE_DIR="${LINKGATE_CACHE_DIR:-$HOME/.cache/linkgate}"
 export LINKGATE_NISSHI="${LINKGATE_NISSHI:-$LINKGATE_CACHE_DIR/nisshi/bin/nisshi}"
+
+echo "[test] building the plugins (wasm32-wasip2 components, test fixtures included)"
+tests/bin/build-plugins.sh
 
 echo "[test] cargo build --workspace --all-targets"
 cargo build --workspace --all-targets
