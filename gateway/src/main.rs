@@ -68,18 +68,18 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()
                 .context("cannot start the tokio runtime")?
-                .block_on(run(cfg))
+                .block_on(run(cfg, config))
         }
     }
 }
 
-async fn run(cfg: GatewayConfig) -> anyhow::Result<()> {
+async fn run(cfg: GatewayConfig, path: PathBuf) -> anyhow::Result<()> {
     metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(cfg.metrics_listen)
         .install()
         .with_context(|| format!("cannot serve metrics on {}", cfg.metrics_listen))?;
     tracing::info!(metrics = %cfg.metrics_listen, links = cfg.links.len(), "linkgate started");
-    let gateway = Gateway::start(&cfg)
+    let gateway = Gateway::start(&cfg, Some(&path))
         .await
         .context("cannot start the gateway")?;
 

@@ -332,3 +332,124 @@ async fn hot_swap_of_a_record_plugin_under_load_loses_and_duplicates_nothing() -
     );
     Ok(())
 }
+
+fn built(file: &str) -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release")
+        .join(file);
+    assert!(
+        path.is_file(),
+        "{} is missing: run tests/bin/build-plugins.sh",
+        path.display()
+    );
+    path
+}
+
+/// A plugin file replaced by something that is not a component: the gateway
+/// stays up, counts the failed reload and keeps filtering with the running
+/// version. Then a config file edit changes the plugin's config: the plugin
+/// is reloaded with it and the new rule applies to later records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_plugin_swap_keeps_the_running_version_and_config_reload_applies() -> anyhow::Result<()>
+{
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    create_topic(&src.bootstrap(), "logs", 1, &[]).await?;
+    let dir = tempfile::tempdir()?;
+    let plugin_path = dir.path().join("filter.wasm");
+    std::fs::copy(built("linkgate_record_filter.wasm"), &plugin_path)?;
+    let plugins = |header: &str| {
+        format!(
+            "[[plugins]]\nname = \"f\"\npath = {:?}\nkind = \"record-transform\"\ntimeout_ms = 10000\n[plugins.config]\n\"drop.header\" = \"{header}\"\n",
+            plugin_path.display().to_string()
+        )
+    };
+    let config = link_config(
+        &src,
+        &dst,
+        "mirror_topics = [\"logs\"]\nrecord_transforms = [\"f\"]",
+        "",
+        &plugins("debug"),
+    );
+    let gw = Gateway::start(&config)?;
+    let ts = now_ms();
+    let batch = |tag: &str, n: i64| -> Vec<TestRecord> {
+        (0..6)
+            .map(|i| {
+                let r = TestRecord::new(
+                    0,
+                    Some(format!("{tag}-{i}").as_bytes()),
+                    Some(b"v"),
+                    ts + n * 10 + i,
+                );
+                match i % 3 {
+                    0 => r.with_header("debug", Some(b"1")),
+                    1 => r.with_header("trace", Some(b"1")),
+                    _ => r,
+                }
+            })
+            .collect()
+    };
+    let keep = |rs: &[TestRecord], dropped: &str| -> Vec<TestRecord> {
+        rs.iter()
+            .filter(|r| !r.headers.iter().any(|(k, _)| k == dropped))
+            .cloned()
+            .collect()
+    };
+    let mut expected = Vec::new();
+    let first = batch("a", 0);
+    produce(&src.bootstrap(), "logs", &first, "none").await?;
+    expected.extend(keep(&first, "debug"));
+    linkgate_tests::assert_same_records(
+        &expected,
+        &read_all(&dst.bootstrap(), "logs", 0, expected.len()).await?,
+    );
+
+    // Not a component: the reload fails, the running version stays.
+    std::fs::write(dir.path().join("filter.wasm.new"), b"not a wasm component")?;
+    std::fs::rename(dir.path().join("filter.wasm.new"), &plugin_path)?;
+    wait_until("failed reload counted", DEADLINE, || async {
+        gw.metric_value(
+            "linkgate_plugin_reloads_total",
+            &[("plugin", "f"), ("result", "failed")],
+        )
+        .unwrap_or(0.0)
+            >= 1.0
+    })
+    .await
+    .with_context(|| gw.log_tail(30))?;
+    let second = batch("b", 1);
+    produce(&src.bootstrap(), "logs", &second, "none").await?;
+    expected.extend(keep(&second, "debug"));
+    linkgate_tests::assert_same_records(
+        &expected,
+        &read_all(&dst.bootstrap(), "logs", 0, expected.len()).await?,
+    );
+
+    // Restore the component, then change its config in the config file.
+    std::fs::copy(
+        built("linkgate_record_filter.wasm"),
+        dir.path().join("filter.wasm.new"),
+    )?;
+    std::fs::rename(dir.path().join("filter.wasm.new"), &plugin_path)?;
+    let edited = config.replace(&plugins("debug"), &plugins("trace"));
+    assert_ne!(edited, config);
+    std::fs::write(gw.config_path(), edited)?;
+    wait_until("config reloaded", DEADLINE, || async {
+        gw.metric_value("linkgate_config_reloads_total", &[("result", "ok")])
+            .unwrap_or(0.0)
+            >= 1.0
+    })
+    .await
+    .with_context(|| gw.log_tail(30))?;
+    let third = batch("c", 2);
+    produce(&src.bootstrap(), "logs", &third, "none").await?;
+    expected.extend(keep(&third, "trace"));
+    linkgate_tests::assert_same_records(
+        &expected,
+        &read_all(&dst.bootstrap(), "logs", 0, expected.len()).await?,
+    );
+    let (_, high) = fetch_watermarks(&dst.bootstrap(), "logs", 0).await?;
+    assert_eq!(high as usize, expected.len());
+    Ok(())
+}
