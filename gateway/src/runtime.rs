@@ -8,8 +8,10 @@
 //! reported (log line, `linkgate_config_reloads_total{result="failed"}`).
 //! Plugins whose settings changed (file, config table, limits, policy) or
 //! that are new are loaded and swapped in atomically, keeping the running
-//! version when the new one fails. Link settings are read at start only: a
-//! change to them is logged and takes effect at the next start.
+//! version when the new one fails. Then each link's plugin chains are
+//! swapped to the new ones when every plugin they name is loaded. Other
+//! link settings are read at start only: a change to them is logged and
+//! takes effect at the next start.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -20,11 +22,16 @@ use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, Recom
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{GatewayConfig, PluginConfig, PluginSource};
+use crate::mirror::link::chain_names;
 use crate::mirror::MirrorLink;
 use crate::plugin::{
-    bundled, PluginError, PluginHost, PluginRegistry, PluginSpec, WatchHandle, WatchedPlugin,
-    DEBOUNCE,
+    bundled, ChainNames, PluginError, PluginHost, PluginRegistry, PluginSpec, WatchHandle,
+    WatchedPlugin, DEBOUNCE,
 };
+use arc_swap::ArcSwap;
+
+/// Each link's name and its swappable plugin chains.
+type LinkChains = Vec<(String, Arc<ArcSwap<ChainNames>>)>;
 
 /// Metric: config file reloads by `result` (`ok`, `failed`).
 pub const CONFIG_RELOADS: &str = "linkgate_config_reloads_total";
@@ -122,17 +129,8 @@ impl Gateway {
         }
         let watch = Arc::new(Mutex::new(None));
         watch_plugin_files(&plugins, cfg, &watch)?;
-        let config_watch = match config_path {
-            Some(path) => Some(ConfigWatch::start(
-                path.to_path_buf(),
-                cfg.clone(),
-                plugins.clone(),
-                watch.clone(),
-            )?),
-            None => None,
-        };
         let shutdown = CancellationToken::new();
-        let links = cfg
+        let links: Vec<MirrorLink> = cfg
             .links
             .iter()
             .cloned()
@@ -145,6 +143,20 @@ impl Gateway {
                 )
             })
             .collect();
+        let chains: LinkChains = links
+            .iter()
+            .map(|l| (l.name().to_string(), l.chains_handle()))
+            .collect();
+        let config_watch = match config_path {
+            Some(path) => Some(ConfigWatch::start(
+                path.to_path_buf(),
+                cfg.clone(),
+                plugins.clone(),
+                watch.clone(),
+                chains,
+            )?),
+            None => None,
+        };
         Ok(Gateway {
             links,
             plugins,
@@ -200,6 +212,7 @@ impl ConfigWatch {
         current: GatewayConfig,
         plugins: Arc<PluginRegistry>,
         watch: Arc<Mutex<Option<WatchHandle>>>,
+        chains: LinkChains,
     ) -> Result<Self, PluginError> {
         let host_err = |message: String| PluginError::Host { message };
         let file = path
@@ -229,7 +242,7 @@ impl ConfigWatch {
             let mut current = current;
             while rx.recv().await.is_some() {
                 while rx.try_recv().is_ok() {}
-                if let Some(next) = apply_reload(&file, &current, &plugins, &watch).await {
+                if let Some(next) = apply_reload(&file, &current, &plugins, &watch, &chains).await {
                     current = next;
                 }
             }
@@ -248,6 +261,7 @@ pub async fn apply_reload(
     current: &GatewayConfig,
     plugins: &Arc<PluginRegistry>,
     watch: &Mutex<Option<WatchHandle>>,
+    chains: &LinkChains,
 ) -> Option<GatewayConfig> {
     let next = match GatewayConfig::load(path) {
         Ok(c) => c,
@@ -277,9 +291,49 @@ pub async fn apply_reload(
     if let Err(e) = watch_plugin_files(plugins, &next, watch) {
         tracing::error!(error = %e, "cannot watch the plugin files of the new config");
     }
-    if format!("{:?}", current.links) != format!("{:?}", next.links) {
+    for link in &next.links {
+        let Some((_, handle)) = chains.iter().find(|(name, _)| *name == link.name) else {
+            tracing::warn!(link = %link.name, "new link in the config file; it starts at the next start");
+            continue;
+        };
+        let names = chain_names(link);
+        if **handle.load() == names {
+            continue;
+        }
+        let missing: Vec<&String> = [
+            &names.topic_filters,
+            &names.renamers,
+            &names.acl_mappers,
+            &names.record_transforms,
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|n| plugins.get(n).is_none())
+        .collect();
+        if missing.is_empty() {
+            handle.store(Arc::new(names));
+            tracing::info!(link = %link.name, "link plugin chains updated from the changed config");
+        } else {
+            failed += 1;
+            tracing::error!(link = %link.name, ?missing, "plugins named by the link are not loaded; keeping its current chains");
+        }
+    }
+    let without_chains = |c: &GatewayConfig| {
+        c.links
+            .iter()
+            .map(|l| {
+                let mut l = l.clone();
+                l.topic_filters.clear();
+                l.renamers.clear();
+                l.acl_mappers.clear();
+                l.record_transforms.clear();
+                format!("{l:?}")
+            })
+            .collect::<Vec<_>>()
+    };
+    if without_chains(current) != without_chains(&next) {
         tracing::warn!(
-            "link settings changed in the config file; they take effect at the next start"
+            "link settings other than plugin chains changed in the config file; they take effect at the next start"
         );
     }
     let result = if failed == 0 { "ok" } else { "failed" };

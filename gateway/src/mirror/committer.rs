@@ -108,10 +108,11 @@ async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &CancellationToken)
     // One snapshot of the record transform chain per round: every batch of
     // the round runs on the same plugin versions, so per partition a hot
     // swap takes effect between two rounds.
-    let work = if ctx.chain_names.record_transforms.is_empty() {
+    let names = ctx.chain_names.load();
+    let work = if names.record_transforms.is_empty() {
         prepare(ctx, round, None)
     } else {
-        match ctx.plugins.chains_for(&ctx.chain_names) {
+        match ctx.plugins.chains_for(&names) {
             // Plugin calls are synchronous CPU work bounded by their deadline.
             Ok(chains) => tokio::task::block_in_place(|| prepare(ctx, round, Some(&chains))),
             Err(e) => {

@@ -21,6 +21,7 @@ use crate::mirror::status::{
 };
 use crate::mirror::{committer, fetcher, metrics as m};
 use crate::plugin::{ChainNames, PluginRegistry};
+use arc_swap::ArcSwap;
 
 /// Default per-partition fetch size (bytes). Grows for a partition whose
 /// next batch is larger.
@@ -63,8 +64,8 @@ pub(crate) struct LinkCtx {
     pub producer: Mutex<(i64, i16)>,
     /// Loaded plugins (hot-swapped behind an `ArcSwap`).
     pub plugins: Arc<PluginRegistry>,
-    /// The link's plugin chains, by plugin name.
-    pub chain_names: ChainNames,
+    /// The link's plugin chains, by plugin name; swapped on config reload.
+    pub chain_names: Arc<ArcSwap<ChainNames>>,
     /// The gateway's state topic (never mirrored).
     pub state_topic: String,
 }
@@ -128,7 +129,18 @@ impl LinkCtx {
 pub struct MirrorLink {
     name: String,
     status: LinkStatus,
+    chain_names: Arc<ArcSwap<ChainNames>>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// The plugin chain names of a link config.
+pub fn chain_names(config: &LinkConfig) -> ChainNames {
+    ChainNames {
+        topic_filters: config.topic_filters.clone(),
+        renamers: config.renamers.clone(),
+        acl_mappers: config.acl_mappers.clone(),
+        record_transforms: config.record_transforms.clone(),
+    }
 }
 
 impl MirrorLink {
@@ -145,10 +157,35 @@ impl MirrorLink {
         let status = LinkStatus::default();
         let name = config.name.clone();
         let st = status.clone();
+        let chains = Arc::new(ArcSwap::from_pointee(chain_names(&config)));
+        let ch = chains.clone();
         let task = tokio::spawn(async move {
-            run_link(config, state_topic, plugins, st, shutdown).await;
+            run_link(config, state_topic, plugins, ch, st, shutdown).await;
         });
-        Self { name, status, task }
+        Self {
+            name,
+            status,
+            chain_names: chains,
+            task,
+        }
+    }
+
+    /// Replaces the link's plugin chains (config reload). Takes effect at the
+    /// next produce round (record transforms) or the next topic decision
+    /// (filters, renamers); existing mirror topics keep their names.
+    pub fn set_chain_names(&self, names: ChainNames) {
+        self.chain_names.store(Arc::new(names));
+    }
+
+    /// The link's current plugin chains.
+    pub fn chain_names_now(&self) -> Arc<ChainNames> {
+        self.chain_names.load_full()
+    }
+
+    /// A handle to swap the link's plugin chains from elsewhere (the config
+    /// watcher).
+    pub fn chains_handle(&self) -> Arc<ArcSwap<ChainNames>> {
+        self.chain_names.clone()
     }
 
     /// The link name.
@@ -201,6 +238,7 @@ async fn run_link(
     config: LinkConfig,
     state_topic: String,
     plugins: Arc<PluginRegistry>,
+    chain_names: Arc<ArcSwap<ChainNames>>,
     status: LinkStatus,
     shutdown: CancellationToken,
 ) {
@@ -250,12 +288,7 @@ async fn run_link(
         status,
         producer: Mutex::new(producer),
         plugins,
-        chain_names: ChainNames {
-            topic_filters: config.topic_filters.clone(),
-            renamers: config.renamers.clone(),
-            acl_mappers: config.acl_mappers.clone(),
-            record_transforms: config.record_transforms.clone(),
-        },
+        chain_names,
         state_topic,
     });
     let config = Arc::new(config);
@@ -318,7 +351,7 @@ async fn discover(ctx: &LinkCtx, names: &BTreeMap<String, String>, pending: &mut
             return;
         }
     };
-    let chains = match ctx.plugins.chains_for(&ctx.chain_names) {
+    let chains = match ctx.plugins.chains_for(&ctx.chain_names.load()) {
         Ok(c) => c,
         Err(e) => {
             m::add_error(&ctx.name, "plugin");
@@ -396,10 +429,11 @@ async fn mirror_name(
     if let Some(mirror) = names.get(source) {
         return Ok(mirror.clone());
     }
-    let mirror = if ctx.chain_names.renamers.is_empty() {
+    let names_now = ctx.chain_names.load_full();
+    let mirror = if names_now.renamers.is_empty() {
         source.to_string()
     } else {
-        let chains = ctx.plugins.chains_for(&ctx.chain_names).map_err(|e| {
+        let chains = ctx.plugins.chains_for(&names_now).map_err(|e| {
             MirrorError::Plugin(crate::plugin::ChainError::Failed {
                 plugin: "renamer chain".into(),
                 kind: crate::plugin::PluginKind::Renamer,
