@@ -226,10 +226,7 @@ impl ConfigWatch {
         let wanted = file.clone();
         let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
             if let Ok(events) = result {
-                if events
-                    .iter()
-                    .any(|e| e.event.paths.iter().any(|p| *p == wanted))
-                {
+                if events.iter().any(|e| e.event.paths.contains(&wanted)) {
                     let _ = tx.send(());
                 }
             }
