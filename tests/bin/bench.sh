@@ -4,12 +4,18 @@
 # then runs `bench`, which mirrors LINKGATE_BENCH_MB MiB (default 1024) of
 # 1 KiB lz4 records over 8 partitions between local nisshi brokers and prints
 # linkgate's throughput and CPU cost next to a librdkafka consume-and-reproduce
-# baseline and the destination's raw ingest rate, with their ratios.
+# baseline and the destination's raw ingest rate, with their ratios. Then,
+# for 100 B and 1 KiB records, it mirrors LINKGATE_BENCH_PLUGIN_MB MiB
+# (default 256) without and with the keep-all record-transform plugin
+# (built by tests/bin/build-plugins.sh) and prints the throughput ratio and
+# the plugin's cost per record in ns.
 #
 #   LINKGATE_BENCH_MB=256 tests/bin/bench.sh     # smaller run
+#   LINKGATE_BENCH_PLUGIN_MB=0 tests/bin/bench.sh   # no plugin phase
 #
 # Other knobs: LINKGATE_BENCH_PHASE_DEADLINE_S (bound on each phase, default
-# 1200), LINKGATE_GATEWAY_RUST_LOG (gateway log level, default info),
+# 1200), LINKGATE_BENCH_PLUGIN (path of the keep-all component),
+# LINKGATE_GATEWAY_RUST_LOG (gateway log level, default info),
 # LINKGATE_KEEP_TEMP=1 (keep broker and gateway directories and logs).
 set -euo pipefail
 
@@ -20,6 +26,12 @@ tests/bin/setup.sh
 export LINKGATE_CACHE_DIR="${LINKGATE_CACHE_DIR:-$HOME/.cache/linkgate}"
 export LINKGATE_NISSHI="${LINKGATE_NISSHI:-$LINKGATE_CACHE_DIR/nisshi/bin/nisshi}"
 
+export LINKGATE_BENCH_PLUGIN_MB="${LINKGATE_BENCH_PLUGIN_MB:-256}"
+if [ "$LINKGATE_BENCH_PLUGIN_MB" != 0 ]; then
+    tests/bin/build-plugins.sh
+    export LINKGATE_BENCH_PLUGIN="${LINKGATE_BENCH_PLUGIN:-$PWD/plugins/target/wasm32-wasip2/release/linkgate_test_keep_all.wasm}"
+fi
+
 echo "[bench] cargo build --release -p linkgate -p linkgate-tests"
 cargo build --release -p linkgate -p linkgate-tests
 
@@ -28,5 +40,5 @@ target_dir="$(realpath -m "${CARGO_TARGET_DIR:-target}")"
 export LINKGATE_BIN="${LINKGATE_BIN:-$target_dir/release/linkgate}"
 export LINKGATE_BENCH_MB="${LINKGATE_BENCH_MB:-1024}"
 
-echo "[bench] running the benchmark with ${LINKGATE_BENCH_MB} MiB (LINKGATE_BENCH_MB)"
+echo "[bench] running the benchmark with ${LINKGATE_BENCH_MB} MiB (LINKGATE_BENCH_MB), plugin phase ${LINKGATE_BENCH_PLUGIN_MB} MiB per record size (LINKGATE_BENCH_PLUGIN_MB)"
 exec "$target_dir/release/bench"

@@ -1,5 +1,6 @@
 //! The benchmark's load and checks, all through librdkafka: the record set
-//! (1 KiB records round-robin over the partitions, payloads from
+//! (fixed-size records, 1 KiB by default, round-robin over the partitions,
+//! payloads from
 //! [`linkgate_tests::random_payload`]), a fast producer that writes it and
 //! counts delivery reports, a watermark reader that polls until a
 //! destination topic has caught up with the source, and a sampled
@@ -20,12 +21,14 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::DeliveryResult;
 use rdkafka::producer::{BaseRecord, Producer, ProducerContext, ThreadedProducer};
 
-/// Bytes of one record: 8-byte key + value (1 KiB).
+/// Bytes of one record of the main phases: 8-byte key + value (1 KiB).
 pub const RECORD_BYTES: usize = 1024;
 /// Key bytes of one record (the record index, big endian).
 pub const KEY_BYTES: usize = 8;
-/// Value bytes of one record.
+/// Value bytes of one record of the main phases.
 pub const VALUE_BYTES: usize = RECORD_BYTES - KEY_BYTES;
+/// Bytes in one MiB.
+const MIB: u64 = 1024 * 1024;
 /// Distinct values cycled through (4 MiB, far beyond lz4's 64 KiB window, so
 /// a batch compresses only as well as the payloads themselves do).
 const VALUE_POOL: usize = 4096;
@@ -56,12 +59,15 @@ pub fn producer_config(bootstrap: &str) -> ClientConfig {
     c
 }
 
-/// The record set of one run: `records` records over `partitions` partitions.
+/// The record set of one run: `records` records of `record_bytes` bytes
+/// over `partitions` partitions.
 pub struct Load {
     /// Number of records.
     pub records: u64,
     /// Number of partitions (record `i` goes to partition `i % partitions`).
     pub partitions: i32,
+    /// Bytes of one record (key + value).
+    pub record_bytes: usize,
     values: Vec<Vec<u8>>,
 }
 
@@ -69,20 +75,30 @@ impl Load {
     /// `mib` MiB of 1 KiB records (`mib * 1024` records), values generated
     /// from a fixed seed.
     pub fn new(mib: u64, partitions: i32) -> Self {
+        Self::with_record_bytes(mib, partitions, RECORD_BYTES)
+    }
+
+    /// `mib` MiB of `record_bytes`-byte records (8-byte key + value;
+    /// `mib * 1 MiB / record_bytes` records, rounded down), values generated
+    /// from a fixed seed. `record_bytes` below [`KEY_BYTES`] + 1 is raised
+    /// to it.
+    pub fn with_record_bytes(mib: u64, partitions: i32, record_bytes: usize) -> Self {
+        let record_bytes = record_bytes.max(KEY_BYTES + 1);
         let mut rng = StdRng::seed_from_u64(0x6c69_6e6b);
         let values = (0..VALUE_POOL)
-            .map(|_| random_payload(&mut rng, VALUE_BYTES))
+            .map(|_| random_payload(&mut rng, record_bytes - KEY_BYTES))
             .collect();
         Self {
-            records: mib * 1024,
+            records: mib * MIB / record_bytes as u64,
             partitions,
+            record_bytes,
             values,
         }
     }
 
     /// Total record bytes (keys + values).
     pub fn bytes(&self) -> u64 {
-        self.records * RECORD_BYTES as u64
+        self.records * self.record_bytes as u64
     }
 
     /// Partition, key, value and timestamp of record `i`.
@@ -369,4 +385,27 @@ pub async fn compare_samples(
         compared += a.len();
     }
     Ok(compared)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_sizes_and_counts() {
+        let l = Load::new(2, 8);
+        assert_eq!(
+            (l.records, l.record_bytes, l.bytes()),
+            (2048, 1024, 2 << 20)
+        );
+        let small = Load::with_record_bytes(1, 8, 100);
+        assert_eq!(small.records, (1 << 20) / 100);
+        assert_eq!(small.bytes(), small.records * 100);
+        for i in [0, 1, 7, 4095, 4096, small.records - 1] {
+            let (partition, key, value, ts) = small.record(i);
+            assert_eq!(partition, (i % 8) as i32);
+            assert_eq!(key.len() + value.len(), 100, "record {i}");
+            assert_eq!(ts, BASE_TIMESTAMP_MS + i as i64);
+        }
+    }
 }

@@ -11,7 +11,7 @@ const GIB: f64 = 1024.0 * MIB;
 #[derive(Debug, Clone)]
 pub struct Phase {
     /// Row label.
-    pub name: &'static str,
+    pub name: String,
     /// Which process the `cpu_seconds` column belongs to.
     pub measured: &'static str,
     /// Wall time of the phase (see the phase's definition in `main.rs`).
@@ -54,18 +54,8 @@ fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
 }
 
-/// The table and ratios. `ceiling`, `linkgate` and `baseline` are the three
-/// rows compared; `extra` rows (e.g. a second ceiling sample) are printed
-/// but not used in ratios.
-pub fn render(
-    header: &str,
-    ceiling: &Phase,
-    linkgate: &Phase,
-    baseline: &Phase,
-    extra: &[Phase],
-) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "{header}");
+/// Writes the column header and one row per phase to `out`.
+pub fn write_rows<'a>(out: &mut String, phases: impl IntoIterator<Item = &'a Phase>) {
     let _ = writeln!(
         out,
         "{:<34} {:>8} {:>10} {:>9} {:>7} {:>6} {:>6} {:>9} {:>9}  CPU of",
@@ -79,7 +69,7 @@ pub fn render(
         "src brk s",
         "dst brk s",
     );
-    for p in [ceiling, linkgate, baseline].into_iter().chain(extra) {
+    for p in phases {
         let _ = writeln!(
             out,
             "{:<34} {:>8.1} {:>10.0} {:>9.2} {:>7.2} {:>6.2} {:>6.2} {:>9} {:>9}  {}",
@@ -95,6 +85,24 @@ pub fn render(
             p.measured
         );
     }
+}
+
+/// The table and ratios. `ceiling`, `linkgate` and `baseline` are the three
+/// rows compared; `extra` rows (e.g. a second ceiling sample) are printed
+/// but not used in ratios.
+pub fn render(
+    header: &str,
+    ceiling: &Phase,
+    linkgate: &Phase,
+    baseline: &Phase,
+    extra: &[Phase],
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "{header}");
+    write_rows(
+        &mut out,
+        [ceiling, linkgate, baseline].into_iter().chain(extra),
+    );
     let _ = writeln!(out);
     let _ = writeln!(
         out,
@@ -118,9 +126,9 @@ pub fn render(
 mod tests {
     use super::*;
 
-    fn phase(name: &'static str, secs: u64, cpu: f64) -> Phase {
+    fn phase(name: &str, secs: u64, cpu: f64) -> Phase {
         Phase {
-            name,
+            name: name.to_owned(),
             measured: "x",
             wall: Duration::from_secs(secs),
             bytes: 1 << 30,
