@@ -212,16 +212,9 @@ kind = "record-transform"
     Ok(())
 }
 
+/// A test fixture component (`plugins/testing/<name>`).
 fn fixture(name: &str) -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins/target/wasm32-wasip2/release")
-        .join(format!("linkgate_test_{name}.wasm"));
-    assert!(
-        path.is_file(),
-        "{} is missing: run tests/bin/build-plugins.sh",
-        path.display()
-    );
-    path
+    built(&format!("linkgate_test_{name}.wasm"))
 }
 
 /// Hot swap of a record plugin while records flow: the plugin file changes
@@ -348,7 +341,8 @@ fn built(file: &str) -> PathBuf {
 /// A plugin file replaced by something that is not a component: the gateway
 /// stays up, counts the failed reload and keeps filtering with the running
 /// version. Then a config file edit changes the plugin's config: the plugin
-/// is reloaded with it and the new rule applies to later records.
+/// is reloaded with it and the new rule applies to later records. Finally an
+/// edit takes the plugin off the link's chain, without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_plugin_swap_keeps_the_running_version_and_config_reload_applies() -> anyhow::Result<()>
 {
@@ -445,6 +439,25 @@ async fn bad_plugin_swap_keeps_the_running_version_and_config_reload_applies() -
     let third = batch("c", 2);
     produce(&src.bootstrap(), "logs", &third, "none").await?;
     expected.extend(keep(&third, "trace"));
+    linkgate_tests::assert_same_records(
+        &expected,
+        &read_all(&dst.bootstrap(), "logs", 0, expected.len()).await?,
+    );
+
+    // Take the plugin off the link's chain: later records all pass.
+    let unchained = std::fs::read_to_string(gw.config_path())?
+        .replace("record_transforms = [\"f\"]", "record_transforms = []");
+    std::fs::write(gw.config_path(), unchained)?;
+    wait_until("second config reload", DEADLINE, || async {
+        gw.metric_value("linkgate_config_reloads_total", &[("result", "ok")])
+            .unwrap_or(0.0)
+            >= 2.0
+    })
+    .await
+    .with_context(|| gw.log_tail(30))?;
+    let fourth = batch("d", 3);
+    produce(&src.bootstrap(), "logs", &fourth, "none").await?;
+    expected.extend(fourth);
     linkgate_tests::assert_same_records(
         &expected,
         &read_all(&dst.bootstrap(), "logs", 0, expected.len()).await?,
