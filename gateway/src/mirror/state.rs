@@ -201,6 +201,29 @@ pub struct StateSnapshot {
     pub mirror_topics: HashMap<(String, String), MirrorTopicRecord>,
 }
 
+impl StateSnapshot {
+    /// The complete offset map of a mirror partition, given its destination
+    /// log end offset (ListOffsets latest on the mirror partition): the
+    /// segments that landed, and the mirrored end derived from the
+    /// checkpoint ([`Checkpoint::resume_offset`]). This is what consumer
+    /// offset translation reads: `map.translate(source_offset)`.
+    ///
+    /// `None` when the partition has no checkpoint, or when the log end
+    /// offset does not match it (another writer; see `FOREIGN_WRITE`).
+    pub fn offset_map(
+        &self,
+        id: &MirrorPartitionId,
+        destination_log_end_offset: i64,
+    ) -> Option<OffsetMap> {
+        let cp = self.checkpoints.get(id)?;
+        let source_end = cp.resume_offset(destination_log_end_offset)?;
+        let mut map = self.maps.get(id).cloned().unwrap_or_default();
+        map.truncate_destination(destination_log_end_offset);
+        map.set_end(source_end, destination_log_end_offset);
+        Some(map)
+    }
+}
+
 /// One record to write to the state topic (`value` `None` is a tombstone).
 #[derive(Debug, Clone)]
 pub struct StateEntry {
@@ -601,6 +624,37 @@ mod tests {
             .key,
             "cp/l/t/3"
         );
+    }
+
+    #[test]
+    fn offset_map_from_snapshot() {
+        let id = ("l".to_string(), "t".to_string(), 0);
+        let mut snap = StateSnapshot::default();
+        snap.checkpoints.insert(
+            id.clone(),
+            Checkpoint {
+                source_topic_id: "x".into(),
+                source_start: 51,
+                source_end: 71,
+                destination_start: 50,
+                destination_end: 70,
+                batches: vec![(51, 10), (61, 10)],
+            },
+        );
+        let mut m = OffsetMap::default();
+        m.insert(0, 0);
+        m.insert(51, 50);
+        snap.maps.insert(id.clone(), m);
+        // Round landed: end at source 71 / destination 70.
+        let full = snap.offset_map(&id, 70).unwrap();
+        assert_eq!(full.translate(71), Some(70));
+        assert_eq!(full.translate(60), Some(59));
+        // Round landed up to its first batch only.
+        let half = snap.offset_map(&id, 60).unwrap();
+        assert_eq!(half.translate(61), Some(60));
+        assert_eq!(half.translate(62), None);
+        // Foreign write.
+        assert!(snap.offset_map(&id, 65).is_none());
     }
 
     #[test]
