@@ -26,7 +26,6 @@ use crate::mirror::link::LinkCtx;
 use crate::mirror::state::{Checkpoint, StateEntry};
 use crate::mirror::status::{FailureCause, PartitionKey, PartitionState};
 use crate::mirror::{metrics as m, wire};
-use crate::plugin::{ChainError, Chains};
 
 /// Kafka error codes the committer treats specially.
 mod code {
@@ -105,26 +104,7 @@ pub(crate) async fn run(
 }
 
 async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &CancellationToken) {
-    // One snapshot of the record transform chain per round: every batch of
-    // the round runs on the same plugin versions, so per partition a hot
-    // swap takes effect between two rounds.
-    let names = ctx.chain_names.load();
-    let work = if names.record_transforms.is_empty() {
-        prepare(ctx, round, None)
-    } else {
-        match ctx.plugins.chains_for(&names) {
-            // Plugin calls are synchronous CPU work bounded by their deadline.
-            Ok(chains) => tokio::task::block_in_place(|| prepare(ctx, round, Some(&chains))),
-            Err(e) => {
-                m::add_error(&ctx.name, "plugin");
-                tracing::warn!(link = %ctx.name, error = %e, "record transform chain unavailable; fetching the round again");
-                for fp in &round.partitions {
-                    ctx.rewind(&fp.key, fp.fetch_offset);
-                }
-                return;
-            }
-        }
-    };
+    let work = prepare(ctx, round);
     if work.is_empty() {
         return;
     }
@@ -212,40 +192,21 @@ fn is_producer_state_error(code: i16) -> bool {
     )
 }
 
-/// Builds the work items of a round: drops stale or inactive partitions,
-/// normalizes batches for the destination, runs the record transform chain
-/// (when given), assigns destination offsets and offset map segments.
-fn prepare(ctx: &LinkCtx, round: Round, chains: Option<&Chains>) -> Vec<Work> {
+/// Builds the work items of a round (batches already made ready by the
+/// fetcher, see `ready`): drops stale or inactive partitions, assigns
+/// destination offsets and offset map segments.
+fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
     let producer = ctx.producer();
     let mut out = Vec::new();
     for fp in round.partitions {
         let FetchedPartition {
             key,
-            source_topic,
             generation,
             fetch_offset,
-            batches,
+            batches: normalized,
             next_fetch_offset,
+            ..
         } = fp;
-        // Stale (rewound) or inactive partitions: drop before any work.
-        let fresh = {
-            let status = ctx.status.lock();
-            let slots = ctx.slots();
-            slots
-                .get(&key)
-                .is_some_and(|slot| slot.generation == generation)
-                && matches!(
-                    status.get(&key).map(|s| &s.state),
-                    Some(PartitionState::Active) | Some(PartitionState::SourceUnavailable(_))
-                )
-        };
-        if !fresh {
-            continue;
-        }
-        let normalized = match produce_ready(ctx, &key, &source_topic, batches, chains) {
-            Some(b) => b,
-            None => continue,
-        };
         let status = ctx.status.lock();
         let slots = ctx.slots();
         let Some(slot) = slots.get(&key) else {
@@ -296,61 +257,6 @@ fn prepare(ctx: &LinkCtx, round: Round, chains: Option<&Chains>) -> Vec<Work> {
         });
     }
     out
-}
-
-/// Makes fetched batches ready to produce: normalized for a Kafka producer
-/// (`batch::normalize_for_produce`), then through the record transform
-/// chain. Batches left empty are dropped (their source offsets are still
-/// mirrored: the offset map maps them to the next record). `None` when the
-/// partition failed (corrupt batch, or a transform with `on_error = fail`).
-fn produce_ready(
-    ctx: &LinkCtx,
-    key: &PartitionKey,
-    source_topic: &str,
-    batches: Vec<RawBatch>,
-    chains: Option<&Chains>,
-) -> Option<Vec<RawBatch>> {
-    let mut out = Vec::with_capacity(batches.len());
-    for b in batches {
-        let b = match batch::normalize_for_produce(b) {
-            Ok(Some(b)) => b,
-            Ok(None) => continue,
-            Err(e) => {
-                m::add_error(&ctx.name, "corrupt_batch");
-                ctx.fail(
-                    key,
-                    FailureCause::Error {
-                        code: "CORRUPT_RECORD_BATCH".into(),
-                        message: format!("source topic {source_topic} partition {}: {e}", key.1),
-                    },
-                );
-                return None;
-            }
-        };
-        let Some(chains) = chains else {
-            out.push(b);
-            continue;
-        };
-        match chains.transform_batch(&b, source_topic, key.1) {
-            Ok(outcome) => out.extend(outcome.batch),
-            Err(e) => {
-                m::add_error(&ctx.name, "plugin");
-                let code = match &e {
-                    ChainError::Failed { .. } => "PLUGIN_FAILED",
-                    _ => "RECORD_TRANSFORM_ERROR",
-                };
-                ctx.fail(
-                    key,
-                    FailureCause::Error {
-                        code: code.into(),
-                        message: e.to_string(),
-                    },
-                );
-                return None;
-            }
-        }
-    }
-    Some(out)
 }
 
 /// Produces the works to one destination broker, one layer per request.

@@ -17,7 +17,7 @@ use crate::kafka::{KafkaError, OffsetSpec};
 use crate::mirror::batch::{self, AbortedTxn, RawBatch};
 use crate::mirror::link::LinkCtx;
 use crate::mirror::status::{FailureCause, PartitionKey, PartitionState};
-use crate::mirror::{metrics as m, wire};
+use crate::mirror::{metrics as m, ready, wire};
 
 /// How long a source broker may hold a Fetch waiting for data (ms).
 const MAX_WAIT_MS: i32 = 500;
@@ -36,7 +36,8 @@ pub(crate) struct FetchedPartition {
     pub generation: u64,
     /// Offset the fetch asked for (start of the round).
     pub fetch_offset: i64,
-    /// Data batches to mirror, in order (never empty).
+    /// Data batches to mirror, in order (never empty), made ready to produce
+    /// (normalized, record transforms applied) before the committer sees them.
     pub batches: Vec<RawBatch>,
     /// Next offset to fetch after this data.
     pub next_fetch_offset: i64,
@@ -108,6 +109,7 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
                 }
             }
         }
+        make_ready(&ctx, &mut round);
         if !round.partitions.is_empty() {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -123,6 +125,49 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
         } else {
             idle_backoff = Duration::from_millis(50);
         }
+    }
+}
+
+/// Normalizes the round's batches and runs the record transform chain on
+/// them (one snapshot of the chain for the whole round). Partitions left
+/// without data, or failed, are removed from the round.
+fn make_ready(ctx: &LinkCtx, round: &mut Round) {
+    if round.partitions.is_empty() {
+        return;
+    }
+    let names = ctx.chain_names.load();
+    let chains = if names.record_transforms.is_empty() {
+        None
+    } else {
+        match ctx.plugins.chains_for(&names) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                m::add_error(&ctx.name, "plugin");
+                tracing::warn!(link = %ctx.name, error = %e, "record transform chain unavailable; fetching the round again");
+                for fp in round.partitions.drain(..) {
+                    ctx.rewind(&fp.key, fp.fetch_offset);
+                }
+                return;
+            }
+        }
+    };
+    let mut run = || {
+        round.partitions.retain_mut(|fp| {
+            let batches = std::mem::take(&mut fp.batches);
+            match ready::produce_ready(ctx, &fp.key, &fp.source_topic, batches, chains.as_ref()) {
+                Some(b) if !b.is_empty() => {
+                    fp.batches = b;
+                    true
+                }
+                _ => false,
+            }
+        })
+    };
+    if chains.is_some() {
+        // Plugin calls are synchronous CPU work bounded by their deadline.
+        tokio::task::block_in_place(run);
+    } else {
+        run();
     }
 }
 

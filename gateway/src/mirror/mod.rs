@@ -18,6 +18,7 @@ pub mod error;
 mod fetcher;
 pub mod link;
 pub mod metrics;
+mod ready;
 pub mod state;
 pub mod status;
 pub mod wire;

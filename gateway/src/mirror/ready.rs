@@ -1,0 +1,66 @@
+//! Makes fetched record batches ready to produce, in the fetcher task (so
+//! this work for the next round overlaps the produce of the previous one):
+//! normalized for a Kafka producer (`batch::normalize_for_produce`), then
+//! through the link's record transform chain, one plugin version snapshot
+//! per fetch round.
+
+use crate::mirror::batch::{self, RawBatch};
+use crate::mirror::link::LinkCtx;
+use crate::mirror::metrics as m;
+use crate::mirror::status::{FailureCause, PartitionKey};
+use crate::plugin::{ChainError, Chains};
+
+/// Makes fetched batches ready to produce: normalized for a Kafka producer
+/// (`batch::normalize_for_produce`), then through the record transform
+/// chain. Batches left empty are dropped (their source offsets are still
+/// mirrored: the offset map maps them to the next record). `None` when the
+/// partition failed (corrupt batch, or a transform with `on_error = fail`).
+pub(crate) fn produce_ready(
+    ctx: &LinkCtx,
+    key: &PartitionKey,
+    source_topic: &str,
+    batches: Vec<RawBatch>,
+    chains: Option<&Chains>,
+) -> Option<Vec<RawBatch>> {
+    let mut out = Vec::with_capacity(batches.len());
+    for b in batches {
+        let b = match batch::normalize_for_produce(b) {
+            Ok(Some(b)) => b,
+            Ok(None) => continue,
+            Err(e) => {
+                m::add_error(&ctx.name, "corrupt_batch");
+                ctx.fail(
+                    key,
+                    FailureCause::Error {
+                        code: "CORRUPT_RECORD_BATCH".into(),
+                        message: format!("source topic {source_topic} partition {}: {e}", key.1),
+                    },
+                );
+                return None;
+            }
+        };
+        let Some(chains) = chains else {
+            out.push(b);
+            continue;
+        };
+        match chains.transform_batch(&b, source_topic, key.1) {
+            Ok(outcome) => out.extend(outcome.batch),
+            Err(e) => {
+                m::add_error(&ctx.name, "plugin");
+                let code = match &e {
+                    ChainError::Failed { .. } => "PLUGIN_FAILED",
+                    _ => "RECORD_TRANSFORM_ERROR",
+                };
+                ctx.fail(
+                    key,
+                    FailureCause::Error {
+                        code: code.into(),
+                        message: e.to_string(),
+                    },
+                );
+                return None;
+            }
+        }
+    }
+    Some(out)
+}
