@@ -12,6 +12,7 @@
 //! - [`plugin`]: the WebAssembly plugin host (wasmtime components, chains, hot swap).
 //! - [`runtime`]: a running gateway assembled from a config (plugins, links).
 
+pub mod api;
 pub mod config;
 pub mod kafka;
 pub mod mirror;

@@ -1,0 +1,354 @@
+//! JSON bodies of the REST API, shaped like Kafka REST v3 cluster-linking
+//! payloads (`KafkaLinkData`, `KafkaLinkConfigData`, `KafkaMirrorData`, and
+//! their `*List` wrappers), and their construction from a [`LinkView`].
+//!
+//! `metadata.self` is the request path (relative: the gateway does not know
+//! the address clients use). Times are ms since the Unix epoch; durations ms.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use super::view::LinkView;
+use crate::mirror::{PartitionState, PartitionStatus};
+
+/// `metadata` of a resource or list.
+#[derive(Debug, Serialize)]
+pub struct Metadata {
+    /// Path of this resource, e.g. `/kafka/v3/clusters/dst/links/east`.
+    #[serde(rename = "self")]
+    pub self_: String,
+    /// Next page; always `null` (lists are not paginated).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// A list wrapper: `{"kind": "...List", "metadata": {...}, "data": [...]}`.
+#[derive(Debug, Serialize)]
+pub struct DataList<T> {
+    /// `KafkaLinkDataList`, `KafkaLinkConfigDataList` or `KafkaMirrorDataList`.
+    pub kind: &'static str,
+    /// List metadata.
+    pub metadata: Metadata,
+    /// The items.
+    pub data: Vec<T>,
+}
+
+impl<T> DataList<T> {
+    /// A list at `path`.
+    pub fn new(kind: &'static str, path: String, data: Vec<T>) -> Self {
+        Self {
+            kind,
+            metadata: Metadata {
+                self_: path,
+                next: None,
+            },
+            data,
+        }
+    }
+}
+
+/// One task of a link (`tasks[]`).
+#[derive(Debug, Serialize)]
+pub struct TaskData {
+    /// Task name.
+    pub task_name: String,
+    /// Task state.
+    pub state: String,
+    /// Errors (empty unless `IN_ERROR`).
+    pub errors: Vec<TaskError>,
+}
+
+/// One task error.
+#[derive(Debug, Serialize)]
+pub struct TaskError {
+    /// Error code, e.g. `REMOTE_LINK_NOT_FOUND_ERROR`.
+    pub error_code: String,
+    /// Message.
+    pub error_message: String,
+}
+
+/// `KafkaLinkData`.
+#[derive(Debug, Serialize)]
+pub struct LinkData {
+    /// Always `KafkaLinkData`.
+    pub kind: &'static str,
+    /// Resource metadata.
+    pub metadata: Metadata,
+    /// Link name.
+    pub link_name: String,
+    /// Source cluster id or alias.
+    pub source_cluster_id: String,
+    /// Destination cluster id or alias.
+    pub destination_cluster_id: String,
+    /// Mirror topic names, sorted.
+    pub topic_names: Vec<String>,
+    /// `ACTIVE`, `PAUSED`, `UNAVAILABLE` or `FAILED`.
+    pub link_state: &'static str,
+    /// `NO_ERROR` or an error code.
+    pub link_error: String,
+    /// Error message, empty when `NO_ERROR`.
+    pub link_error_message: String,
+    /// Task statuses; present only with `?include_tasks=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<Vec<TaskData>>,
+}
+
+/// `KafkaLinkConfigData`.
+#[derive(Debug, Serialize)]
+pub struct LinkConfigData {
+    /// Always `KafkaLinkConfigData`.
+    pub kind: &'static str,
+    /// Resource metadata.
+    pub metadata: Metadata,
+    /// Destination cluster id or alias.
+    pub cluster_id: String,
+    /// Link name.
+    pub link_name: String,
+    /// Property name.
+    pub name: String,
+    /// Value; `null` when `sensitive`.
+    pub value: Option<String>,
+    /// Whether the value is a secret.
+    pub sensitive: bool,
+}
+
+/// One `mirror_lags[]` entry.
+#[derive(Debug, Serialize)]
+pub struct MirrorLag {
+    /// Partition index.
+    pub partition: i32,
+    /// Records behind the source high watermark seen by the last fetch.
+    pub lag: i64,
+    /// Source offset replicated up to (exclusive): every record before it is
+    /// on the destination. Equals the next offset to fetch.
+    pub last_source_fetch_offset: i64,
+    /// Per-partition details, only in the single mirror describe.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<PartitionDetail>,
+}
+
+/// Per-partition fields of `kafka-mirrors --describe` (single mirror GET).
+#[derive(Debug, Serialize)]
+pub struct PartitionDetail {
+    /// Partition state (`PENDING`, `ACTIVE`, `PAUSED`, `SOURCE_UNAVAILABLE`,
+    /// `FAILED`).
+    pub state: &'static str,
+    /// Partition state time, ms since the epoch.
+    pub state_time_ms: i64,
+    /// `DestLogEndOffset`: destination log end offset after linkgate's last
+    /// produce.
+    pub dest_log_end_offset: i64,
+    /// `LastFetchSourceHighWatermark` (-1 before any fetch).
+    pub last_fetch_source_high_watermark: i64,
+    /// `TimeSinceLastFetchMs`; `null` before any fetch.
+    pub time_since_last_fetch_ms: Option<i64>,
+    /// Failure cause or unavailability code (`FAILED`,
+    /// `SOURCE_UNAVAILABLE`), else `null`.
+    pub error_code: Option<String>,
+    /// Failure or unavailability message, else `null`.
+    pub error_message: Option<String>,
+}
+
+/// `KafkaMirrorData`.
+#[derive(Debug, Serialize)]
+pub struct MirrorData {
+    /// Always `KafkaMirrorData`.
+    pub kind: &'static str,
+    /// Resource metadata.
+    pub metadata: Metadata,
+    /// Link name.
+    pub link_name: String,
+    /// Mirror topic name on the destination.
+    pub mirror_topic_name: String,
+    /// Source topic name.
+    pub source_topic_name: String,
+    /// Aggregated state, see [`aggregate_status`].
+    pub mirror_status: &'static str,
+    /// When the aggregated state was reached, ms since the epoch; `null`
+    /// while no partition is known.
+    pub state_time_ms: Option<i64>,
+    /// Number of partitions known.
+    pub num_partitions: usize,
+    /// One entry per partition, by partition index.
+    pub mirror_lags: Vec<MirrorLag>,
+}
+
+fn epoch_ms(t: SystemTime) -> i64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
+/// Rank of a partition state: the worst (highest) rank wins.
+fn rank(state: &PartitionState) -> u8 {
+    match state {
+        PartitionState::Active => 0,
+        PartitionState::Pending => 1,
+        PartitionState::Paused => 2,
+        PartitionState::SourceUnavailable(_) => 3,
+        PartitionState::Failed(_) => 4,
+    }
+}
+
+/// Aggregates partition states into a mirror topic state and its time.
+///
+/// Rule: the worst partition state wins, in the order
+/// `FAILED` > `SOURCE_UNAVAILABLE` > `PAUSED` > `PENDING` > `ACTIVE`
+/// (one failed partition makes the topic `FAILED`; the topic is `ACTIVE`
+/// only when every partition is). No partition known yet: `PENDING` with no
+/// time. The state time is when the topic reached that state: the latest
+/// partition state time when every partition is in it (the last one
+/// arrived), else the earliest state time among the partitions in it (the
+/// first one that dragged the topic there).
+pub fn aggregate_status<'a>(
+    partitions: impl IntoIterator<Item = &'a PartitionStatus>,
+) -> (&'static str, Option<SystemTime>) {
+    let parts: Vec<&PartitionStatus> = partitions.into_iter().collect();
+    let Some(worst) = parts.iter().map(|p| rank(&p.state)).max() else {
+        return ("PENDING", None);
+    };
+    let in_worst: Vec<&&PartitionStatus> =
+        parts.iter().filter(|p| rank(&p.state) == worst).collect();
+    let name = in_worst
+        .first()
+        .map(|p| p.state.name())
+        .unwrap_or("PENDING");
+    let time = if in_worst.len() == parts.len() {
+        in_worst.iter().map(|p| p.state_time).max()
+    } else {
+        in_worst.iter().map(|p| p.state_time).min()
+    };
+    (name, time)
+}
+
+fn error_of(state: &PartitionState) -> (Option<String>, Option<String>) {
+    match state {
+        PartitionState::Failed(cause) => (Some(cause.code().to_string()), Some(cause.to_string())),
+        PartitionState::SourceUnavailable(msg) => {
+            (Some("SOURCE_UNAVAILABLE".to_string()), Some(msg.clone()))
+        }
+        _ => (None, None),
+    }
+}
+
+/// Base path of a link: `/kafka/v3/clusters/{cluster}/links/{link}`.
+pub fn link_path(cluster: &str, link: &str) -> String {
+    format!("/kafka/v3/clusters/{cluster}/links/{link}")
+}
+
+/// `KafkaLinkData` of a link; tasks included when `include_tasks`.
+pub fn link_data(link: &dyn LinkView, include_tasks: bool) -> LinkData {
+    let health = link.health();
+    let dest = link.destination_cluster_id();
+    LinkData {
+        kind: "KafkaLinkData",
+        metadata: Metadata {
+            self_: link_path(&dest, link.name()),
+            next: None,
+        },
+        link_name: link.name().to_string(),
+        source_cluster_id: link.source_cluster_id(),
+        destination_cluster_id: dest,
+        topic_names: link.mirror_topics(),
+        link_state: health.state.name(),
+        link_error: health.error,
+        link_error_message: health.error_message,
+        tasks: include_tasks.then(|| {
+            link.tasks()
+                .into_iter()
+                .map(|t| TaskData {
+                    task_name: t.name,
+                    state: t.state,
+                    errors: t
+                        .errors
+                        .into_iter()
+                        .map(|(error_code, error_message)| TaskError {
+                            error_code,
+                            error_message,
+                        })
+                        .collect(),
+                })
+                .collect()
+        }),
+    }
+}
+
+/// `KafkaLinkConfigData` of every property; sensitive values are `null`.
+pub fn link_configs(link: &dyn LinkView) -> Vec<LinkConfigData> {
+    let dest = link.destination_cluster_id();
+    let base = link_path(&dest, link.name());
+    link.properties()
+        .into_iter()
+        .map(|p| LinkConfigData {
+            kind: "KafkaLinkConfigData",
+            metadata: Metadata {
+                self_: format!("{base}/configs/{}", p.name),
+                next: None,
+            },
+            cluster_id: dest.clone(),
+            link_name: link.name().to_string(),
+            value: (!p.sensitive).then_some(p.value),
+            name: p.name,
+            sensitive: p.sensitive,
+        })
+        .collect()
+}
+
+/// `KafkaMirrorData` of one mirror topic from a snapshot of the link's
+/// status table; `detail` adds the per-partition describe fields, with
+/// `TimeSinceLastFetchMs` measured from `now`.
+pub fn mirror_data(
+    link: &dyn LinkView,
+    mirror_topic: &str,
+    table: &BTreeMap<(String, i32), PartitionStatus>,
+    detail: bool,
+    now: SystemTime,
+) -> MirrorData {
+    let parts: Vec<(i32, &PartitionStatus)> = table
+        .iter()
+        .filter(|((t, _), _)| t == mirror_topic)
+        .map(|((_, p), s)| (*p, s))
+        .collect();
+    let (status, time) = aggregate_status(parts.iter().map(|(_, s)| *s));
+    let base = link_path(&link.destination_cluster_id(), link.name());
+    MirrorData {
+        kind: "KafkaMirrorData",
+        metadata: Metadata {
+            self_: format!("{base}/mirrors/{mirror_topic}"),
+            next: None,
+        },
+        link_name: link.name().to_string(),
+        mirror_topic_name: mirror_topic.to_string(),
+        source_topic_name: link.source_topic(mirror_topic),
+        mirror_status: status,
+        state_time_ms: time.map(epoch_ms),
+        num_partitions: parts.len(),
+        mirror_lags: parts
+            .iter()
+            .map(|(partition, s)| MirrorLag {
+                partition: *partition,
+                lag: s.lag(),
+                last_source_fetch_offset: s.next_fetch_offset,
+                detail: detail.then(|| {
+                    let (error_code, error_message) = error_of(&s.state);
+                    PartitionDetail {
+                        state: s.state.name(),
+                        state_time_ms: epoch_ms(s.state_time),
+                        dest_log_end_offset: s.destination_log_end_offset,
+                        last_fetch_source_high_watermark: s.last_fetch_high_watermark,
+                        time_since_last_fetch_ms: s.last_fetch_time.map(|t| {
+                            now.duration_since(t)
+                                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+                                .unwrap_or(0)
+                        }),
+                        error_code,
+                        error_message,
+                    }
+                }),
+            })
+            .collect(),
+    }
+}
