@@ -1,6 +1,7 @@
 //! Assembles a running gateway from a validated config: the plugin registry
 //! (every plugin loaded, plugin files watched for hot swap), one
-//! [`MirrorLink`] per link, and the config file watcher. The binary's `run`
+//! [`MirrorLink`] per link, the REST API (read side) and the config file
+//! watcher. The binary's `run`
 //! command is a thin shell around [`Gateway::start`] and [`Gateway::stop`].
 //!
 //! Config reload (the file changes on disk, debounced): the new file is
@@ -21,8 +22,10 @@ use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{GatewayConfig, PluginConfig, PluginSource};
+use crate::api::{ApiServer, LinkProperty, LinkView, ServeError};
+use crate::config::{GatewayConfig, LinkConfig, PluginConfig, PluginSource};
 use crate::mirror::link::chain_names;
+use crate::mirror::LinkStatus;
 use crate::mirror::MirrorLink;
 use crate::plugin::{
     bundled, ChainNames, PluginError, PluginHost, PluginRegistry, PluginSpec, WatchHandle,
@@ -36,9 +39,52 @@ type LinkChains = Vec<(String, Arc<ArcSwap<ChainNames>>)>;
 /// Metric: config file reloads by `result` (`ok`, `failed`).
 pub const CONFIG_RELOADS: &str = "linkgate_config_reloads_total";
 
+/// Why a gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A plugin could not be loaded, or a watcher could not start.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// The configured REST API address cannot be served.
+    #[error(transparent)]
+    Api(#[from] ServeError),
+}
+
+/// What the REST API sees of a running link: its config as started and its
+/// live status table.
+struct RunningLinkView {
+    config: LinkConfig,
+    status: LinkStatus,
+}
+
+impl LinkView for RunningLinkView {
+    fn config(&self) -> &LinkConfig {
+        &self.config
+    }
+
+    fn status(&self) -> &LinkStatus {
+        &self.status
+    }
+
+    fn properties(&self) -> Vec<LinkProperty> {
+        self.config
+            .properties
+            .iter()
+            .map(|(name, value)| LinkProperty::new(name.clone(), value.clone()))
+            .collect()
+    }
+
+    fn source_topic(&self, mirror_topic: &str) -> String {
+        self.status
+            .source_topic(mirror_topic)
+            .unwrap_or_else(|| mirror_topic.to_string())
+    }
+}
+
 /// A running gateway.
 pub struct Gateway {
     links: Vec<MirrorLink>,
+    api: Option<ApiServer>,
     plugins: Arc<PluginRegistry>,
     watch: Arc<Mutex<Option<WatchHandle>>>,
     config_watch: Option<ConfigWatch>,
@@ -113,13 +159,18 @@ impl Gateway {
     /// files and, when `config_path` is given, the config file, and starts
     /// the links in the background.
     ///
+    /// The REST API is served on `[gateway] api_listen`; when that is the
+    /// default address and it is taken, the gateway runs without the API
+    /// (error log).
+    ///
     /// # Errors
     /// The first plugin that cannot be read, compiled, initialised or
-    /// self-checked, or a watcher that cannot start.
+    /// self-checked, a watcher that cannot start, or a configured API
+    /// address that cannot be bound.
     pub async fn start(
         cfg: &GatewayConfig,
         config_path: Option<&Path>,
-    ) -> Result<Gateway, PluginError> {
+    ) -> Result<Gateway, StartError> {
         let plugins = Arc::new(PluginRegistry::new(PluginHost::new()?));
         for p in &cfg.plugins {
             plugins.reload(plugin_spec(p)?).await?;
@@ -143,6 +194,28 @@ impl Gateway {
                 )
             })
             .collect();
+        let views: Vec<Arc<dyn LinkView>> = links
+            .iter()
+            .map(|l| {
+                Arc::new(RunningLinkView {
+                    config: l.config().clone(),
+                    status: l.status().clone(),
+                }) as Arc<dyn LinkView>
+            })
+            .collect();
+        let api = match crate::api::serve(cfg.api_listen, Arc::new(views), shutdown.child_token())
+            .await
+        {
+            Ok(server) => {
+                tracing::info!(api = %server.local_addr(), "REST API listening");
+                Some(server)
+            }
+            Err(e) if !cfg.api_listen_explicit => {
+                tracing::error!(error = %e, "REST API disabled: its default address is not available; set [gateway] api_listen");
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
         let chains: LinkChains = links
             .iter()
             .map(|l| (l.name().to_string(), l.chains_handle()))
@@ -159,6 +232,7 @@ impl Gateway {
         };
         Ok(Gateway {
             links,
+            api,
             plugins,
             watch,
             config_watch,
@@ -183,6 +257,11 @@ impl Gateway {
         drop(self.config_watch);
         drop(self.watch.lock().unwrap_or_else(|p| p.into_inner()).take());
         self.shutdown.cancel();
+        if let Some(api) = self.api {
+            if let Err(e) = api.join().await {
+                tracing::warn!(error = %e, "REST API stopped with an error");
+            }
+        }
         tokio::time::timeout(
             grace,
             futures::future::join_all(self.links.into_iter().map(|l| l.join())),

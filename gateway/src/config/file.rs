@@ -58,6 +58,8 @@ pub struct GatewaySection {
     pub client_id: Option<String>,
     /// Internal state topic on destination clusters.
     pub state_topic: Option<String>,
+    /// REST API address, `host:port`.
+    pub api_listen: Option<String>,
 }
 
 /// `[clusters.ALIAS]`, with Kafka client property names.

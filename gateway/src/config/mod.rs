@@ -180,6 +180,9 @@ pub struct LinkConfig {
     pub acl_mappers: Vec<String>,
     /// Record transform chain (plugin names, in sequence).
     pub record_transforms: Vec<String>,
+    /// The `[links.config]` properties as written (text values), for
+    /// display (`GET .../links/{link}/configs`).
+    pub properties: Vec<(String, String)>,
 }
 
 /// The validated gateway config: one immutable value per (re)load.
@@ -196,7 +199,17 @@ pub struct GatewayConfig {
     /// Every plugin instance: the `[[plugins]]` entries, then the ones that
     /// serve link properties.
     pub plugins: Vec<PluginConfig>,
+    /// Address of the REST API (`[gateway] api_listen`, default
+    /// [`DEFAULT_API_LISTEN`]).
+    pub api_listen: SocketAddr,
+    /// Whether `api_listen` was set in the file (a default address that is
+    /// taken only disables the API with an error log; a configured one that
+    /// cannot be bound stops the start).
+    pub api_listen_explicit: bool,
 }
+
+/// Default REST API address (loopback only).
+pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8090";
 
 impl GatewayConfig {
     /// Reads and validates a config file.
@@ -245,6 +258,18 @@ impl GatewayConfig {
                 invalid(
                     "gateway.metrics_listen".into(),
                     format!("expected host:port with a numeric IP, e.g. 127.0.0.1:9464 ({e})"),
+                )
+            })?;
+        let api_listen_explicit = gw.api_listen.is_some();
+        let api_listen: SocketAddr = gw
+            .api_listen
+            .as_deref()
+            .unwrap_or(DEFAULT_API_LISTEN)
+            .parse()
+            .map_err(|e| {
+                invalid(
+                    "gateway.api_listen".into(),
+                    format!("expected host:port with a numeric IP, e.g. 127.0.0.1:8090 ({e})"),
                 )
             })?;
         let client_id = gw.client_id.unwrap_or_else(|| "linkgate".to_string());
@@ -364,11 +389,13 @@ impl GatewayConfig {
             let mut prefix: Option<String> = None;
             let mut group_prefix = false;
             let mut filters_json: Option<String> = None;
+            let mut properties = Vec::new();
             for (prop, value) in &l.config {
                 let pkey = format!("{key}.config.\"{prop}\"");
                 let text = property_text(value).ok_or_else(|| {
                     invalid(pkey.clone(), "expected a string, number or boolean".into())
                 })?;
+                properties.push((prop.clone(), text.clone()));
                 match prop.as_str() {
                     "mirror.start.offset.spec" => {
                         start_offset =
@@ -493,6 +520,7 @@ impl GatewayConfig {
                 renamers,
                 acl_mappers,
                 record_transforms,
+                properties,
             });
         }
         Ok(Self {
@@ -501,6 +529,8 @@ impl GatewayConfig {
             state_topic,
             links,
             plugins,
+            api_listen,
+            api_listen_explicit,
         })
     }
 }

@@ -128,6 +128,7 @@ impl LinkCtx {
 /// A started link: its status table and its tasks.
 pub struct MirrorLink {
     name: String,
+    config: LinkConfig,
     status: LinkStatus,
     chain_names: Arc<ArcSwap<ChainNames>>,
     task: tokio::task::JoinHandle<()>,
@@ -156,6 +157,7 @@ impl MirrorLink {
     ) -> Self {
         let status = LinkStatus::default();
         let name = config.name.clone();
+        let kept = config.clone();
         let st = status.clone();
         let chains = Arc::new(ArcSwap::from_pointee(chain_names(&config)));
         let ch = chains.clone();
@@ -164,6 +166,7 @@ impl MirrorLink {
         });
         Self {
             name,
+            config: kept,
             status,
             chain_names: chains,
             task,
@@ -191,6 +194,11 @@ impl MirrorLink {
     /// The link name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The link's config as started.
+    pub fn config(&self) -> &LinkConfig {
+        &self.config
     }
 
     /// Status of every mirror partition.
@@ -478,6 +486,7 @@ async fn setup_topic(
         })?;
     let topic_id = info.topic_id.to_string();
     let mirror = mirror_name(ctx, names, source, &topic_id).await?;
+    ctx.status.set_source_topic(&mirror, source);
     let topic = mirror.as_str();
     let partitions = info.partitions.len();
     let dest_info = match ctx.destination.topic(topic).await.map_err(dst)? {

@@ -145,7 +145,9 @@ pub struct PartitionStatus {
     pub state: PartitionState,
     /// When `state` last changed.
     pub state_time: SystemTime,
-    /// Next source offset to fetch (the "last source fetch offset" + 1).
+    /// Next source offset to fetch: every source offset below it has been
+    /// fetched (what Confluent reports as the last source fetch offset, and
+    /// what the REST API shows as `last_source_fetch_offset`).
     pub next_fetch_offset: i64,
     /// Source high watermark seen by the last fetch (-1 before any fetch).
     pub last_fetch_high_watermark: i64,
@@ -171,6 +173,8 @@ pub type PartitionKey = (String, i32);
 #[derive(Debug, Clone, Default)]
 pub struct LinkStatus {
     inner: Arc<Mutex<BTreeMap<PartitionKey, PartitionStatus>>>,
+    /// Source topic of each mirror topic.
+    sources: Arc<Mutex<BTreeMap<String, String>>>,
 }
 
 impl LinkStatus {
@@ -182,5 +186,22 @@ impl LinkStatus {
     /// A copy of the whole table.
     pub fn snapshot(&self) -> BTreeMap<PartitionKey, PartitionStatus> {
         self.lock().clone()
+    }
+
+    /// Records which source topic a mirror topic mirrors.
+    pub fn set_source_topic(&self, mirror_topic: &str, source_topic: &str) {
+        self.sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(mirror_topic.to_string(), source_topic.to_string());
+    }
+
+    /// The source topic of a mirror topic, when known.
+    pub fn source_topic(&self, mirror_topic: &str) -> Option<String> {
+        self.sources
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(mirror_topic)
+            .cloned()
     }
 }

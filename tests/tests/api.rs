@@ -1,0 +1,135 @@
+//! End-to-end test of the REST API (read side, Kafka REST v3 shapes) of a
+//! running gateway mirroring between two real brokers.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use linkgate_tests::{
+    consume_partition, create_topic, free_port, now_ms, produce, wait_until, Broker, Gateway,
+    TestRecord,
+};
+
+const DEADLINE: Duration = Duration::from_secs(120);
+
+/// GET `url`: (HTTP status, JSON body).
+fn get(url: &str) -> anyhow::Result<(u16, serde_json::Value)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    let mut response = agent
+        .get(url)
+        .call()
+        .with_context(|| format!("GET {url}"))?;
+    let status = response.status().as_u16();
+    let body = response.body_mut().read_to_string()?;
+    let json =
+        serde_json::from_str(&body).with_context(|| format!("GET {url}: not JSON: {body}"))?;
+    Ok((status, json))
+}
+
+/// Links, link configs and mirror topics are listed and described; the
+/// mirror's partitions show their lag, and unknown names answer 404 with the
+/// Kafka REST error JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_api_lists_and_describes_links_and_mirrors() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    create_topic(&src.bootstrap(), "orders", 2, &[]).await?;
+    let records: Vec<TestRecord> = (0..20)
+        .map(|i| {
+            TestRecord::new(
+                i % 2,
+                Some(format!("k{i}").as_bytes()),
+                Some(b"v"),
+                now_ms() - 1000 + i as i64,
+            )
+        })
+        .collect();
+    produce(&src.bootstrap(), "orders", &records, "lz4").await?;
+    let api_port = free_port();
+    let config = format!(
+        r#"
+[gateway]
+metrics_listen = "127.0.0.1:{metrics}"
+api_listen = "127.0.0.1:{api_port}"
+[clusters.src]
+"bootstrap.servers" = "{src}"
+[clusters.dst]
+"bootstrap.servers" = "{dst}"
+[[links]]
+name = "east"
+source = "src"
+destination = "dst"
+mirror_topics = ["orders"]
+[links.config]
+"mirror.start.offset.spec" = "earliest"
+"#,
+        metrics = free_port(),
+        src = src.bootstrap(),
+        dst = dst.bootstrap(),
+    );
+    let gw = Gateway::start(&config)?;
+    for p in 0..2 {
+        consume_partition(&dst.bootstrap(), "orders", p, 10, DEADLINE).await?;
+    }
+    let base = format!("http://127.0.0.1:{api_port}/kafka/v3/clusters");
+
+    let (status, links) = get(&format!("{base}/-/links?include_tasks=true"))?;
+    assert_eq!(status, 200, "{links}");
+    let link = &links["data"][0];
+    assert_eq!(link["link_name"], "east", "{links}");
+    assert_eq!(link["destination_cluster_id"], "dst");
+    assert_eq!(link["link_state"], "ACTIVE");
+    assert!(
+        link["tasks"].as_array().is_some_and(|t| t.len() == 4),
+        "{link}"
+    );
+
+    let (status, configs) = get(&format!("{base}/dst/links/east/configs"))?;
+    assert_eq!(status, 200);
+    let spec = configs["data"]
+        .as_array()
+        .and_then(|c| c.iter().find(|c| c["name"] == "mirror.start.offset.spec"))
+        .context("mirror.start.offset.spec listed")?;
+    assert_eq!(spec["value"], "earliest");
+
+    // Lag reaches 0 on both partitions, as the API reports it.
+    wait_until("lag 0 in the API", DEADLINE, || async {
+        get(&format!("{base}/-/links/east/mirrors/orders")).is_ok_and(|(s, m)| {
+            s == 200
+                && m["mirror_status"] == "ACTIVE"
+                && m["mirror_lags"].as_array().is_some_and(|l| {
+                    l.len() == 2
+                        && l.iter()
+                            .all(|p| p["lag"] == 0 && p["last_source_fetch_offset"] == 10)
+                })
+        })
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "{:?}\n{}",
+            get(&format!("{base}/-/links/east/mirrors/orders")),
+            gw.log_tail(20)
+        )
+    })?;
+    let (_, mirrors) = get(&format!("{base}/-/links/east/mirrors"))?;
+    assert_eq!(
+        mirrors["data"][0]["mirror_topic_name"], "orders",
+        "{mirrors}"
+    );
+    assert_eq!(mirrors["data"][0]["source_topic_name"], "orders");
+
+    let (status, err) = get(&format!("{base}/-/links/nope"))?;
+    assert_eq!(status, 404);
+    assert_eq!(err["error_code"], 404);
+    assert!(
+        err["message"].as_str().is_some_and(|m| m.contains("nope")),
+        "{err}"
+    );
+    let (status, _) = get(&format!("{base}/-/links/east/mirrors/ghost"))?;
+    assert_eq!(status, 404);
+    Ok(())
+}
