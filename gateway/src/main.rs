@@ -1,5 +1,9 @@
 //! The `linkgate` binary: `linkgate run --config FILE` runs the gateway
-//! daemon; `linkgate check --config FILE` validates a config file.
+//! daemon; `linkgate check --config FILE` validates a config file;
+//! `linkgate link ...` and `linkgate mirror ...` query a running gateway's
+//! REST API (see [`cli`]).
+
+mod cli;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,6 +35,10 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Cluster links of a running gateway: list, describe, task-list.
+    Link(cli::LinkArgs),
+    /// Mirror topics of a running gateway: list, describe.
+    Mirror(cli::MirrorArgs),
 }
 
 /// How long shutdown waits for links to finish in-flight rounds.
@@ -69,6 +77,14 @@ fn main() -> anyhow::Result<()> {
                 .build()
                 .context("cannot start the tokio runtime")?
                 .block_on(run(cfg, config))
+        }
+        Command::Link(args) => {
+            cli::exit_on_error(cli::run_link(&args));
+            Ok(())
+        }
+        Command::Mirror(args) => {
+            cli::exit_on_error(cli::run_mirror(&args));
+            Ok(())
         }
     }
 }

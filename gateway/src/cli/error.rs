@@ -1,0 +1,56 @@
+//! The one error type of the CLI commands ([`CliError`]): which side failed
+//! (the network path to the API, the API itself, the answer's shape, or the
+//! local output) and whether running the command again can help.
+
+/// Why a `linkgate link|mirror` command failed. Messages are one line, name
+/// the API URL (without any user info) or the API's own message, and never
+/// contain link property values.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// No HTTP answer from the API: connection refused, unresolvable host,
+    /// timeout, malformed URL. Retriable once the gateway runs and listens
+    /// on `[gateway] api_listen`.
+    #[error("cannot reach the linkgate API at {url}: {reason}")]
+    Unreachable {
+        /// URL asked for.
+        url: String,
+        /// The HTTP client's reason.
+        reason: String,
+    },
+    /// The API answered with its error JSON (`{"error_code", "message"}`,
+    /// Kafka REST v3). Not retriable as is, except "not found" (404): the
+    /// link or mirror may exist later.
+    #[error("{message} (HTTP {status} from {url})")]
+    Api {
+        /// URL asked for.
+        url: String,
+        /// HTTP status.
+        status: u16,
+        /// The API's `message` (or the body when it is not error JSON).
+        message: String,
+    },
+    /// The API answered 2xx with a body that is not the expected JSON: a
+    /// different server or an incompatible gateway version. Not retriable.
+    #[error("unexpected answer from {url}: {reason}")]
+    BadResponse {
+        /// URL asked for.
+        url: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Writing to stdout failed (e.g. a closed pipe). Not retriable.
+    #[error("cannot write the output: {0}")]
+    Output(String),
+}
+
+impl CliError {
+    /// Whether running the same command again can succeed.
+    #[allow(dead_code)] // part of the error contract; the binary only prints errors
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } => true,
+            Self::Api { status, .. } => *status == 404 || *status >= 500,
+            Self::BadResponse { .. } | Self::Output(_) => false,
+        }
+    }
+}
