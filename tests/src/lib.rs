@@ -16,6 +16,7 @@ mod paths;
 mod process;
 pub mod prometheus;
 mod records;
+mod scenario;
 mod wait;
 
 pub use broker::{Broker, Storage, BROKER_LOG_ENV, BROKER_READY_DEADLINE};
@@ -28,4 +29,5 @@ pub use records::{
     assert_same_records, consume_partition, create_topic, fetch_watermarks, first_difference,
     now_ms, partition_count, produce, random_payload, TestRecord, CLIENT_DEADLINE, CODECS,
 };
+pub use scenario::ApiScenario;
 pub use wait::{free_port, wait_until, POLL_INTERVAL};

@@ -4,10 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use linkgate_tests::{
-    consume_partition, create_topic, free_port, now_ms, produce, wait_until, Broker, Gateway,
-    TestRecord,
-};
+use linkgate_tests::{wait_until, ApiScenario};
 
 const DEADLINE: Duration = Duration::from_secs(120);
 
@@ -34,47 +31,9 @@ fn get(url: &str) -> anyhow::Result<(u16, serde_json::Value)> {
 /// Kafka REST error JSON.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_api_lists_and_describes_links_and_mirrors() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    create_topic(&src.bootstrap(), "orders", 2, &[]).await?;
-    let records: Vec<TestRecord> = (0..20)
-        .map(|i| {
-            TestRecord::new(
-                i % 2,
-                Some(format!("k{i}").as_bytes()),
-                Some(b"v"),
-                now_ms() - 1000 + i as i64,
-            )
-        })
-        .collect();
-    produce(&src.bootstrap(), "orders", &records, "lz4").await?;
-    let api_port = free_port();
-    let config = format!(
-        r#"
-[gateway]
-metrics_listen = "127.0.0.1:{metrics}"
-api_listen = "127.0.0.1:{api_port}"
-[clusters.src]
-"bootstrap.servers" = "{src}"
-[clusters.dst]
-"bootstrap.servers" = "{dst}"
-[[links]]
-name = "east"
-source = "src"
-destination = "dst"
-mirror_topics = ["orders"]
-[links.config]
-"mirror.start.offset.spec" = "earliest"
-"#,
-        metrics = free_port(),
-        src = src.bootstrap(),
-        dst = dst.bootstrap(),
-    );
-    let gw = Gateway::start(&config)?;
-    for p in 0..2 {
-        consume_partition(&dst.bootstrap(), "orders", p, 10, DEADLINE).await?;
-    }
-    let base = format!("http://127.0.0.1:{api_port}/kafka/v3/clusters");
+    let scenario = ApiScenario::start(DEADLINE).await?;
+    let gw = &scenario.gateway;
+    let base = format!("{}/kafka/v3/clusters", scenario.api);
 
     let (status, links) = get(&format!("{base}/-/links?include_tasks=true"))?;
     assert_eq!(status, 200, "{links}");
