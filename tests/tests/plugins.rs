@@ -173,6 +173,8 @@ async fn record_filter_drops_exactly_the_matching_records() -> anyhow::Result<()
 name = "no-debug"
 bundled = "record-filter"
 kind = "record-transform"
+# generous: a loaded CI machine must not turn this test into a timeout test
+timeout_ms = 5000
 [plugins.config]
 "drop.header" = "debug"
 "#;
@@ -233,7 +235,7 @@ async fn hot_swap_of_a_record_plugin_under_load_loses_and_duplicates_nothing() -
     let plugin_path = dir.path().join("swap.wasm");
     std::fs::copy(fixture("keep_all"), &plugin_path)?;
     let plugins = format!(
-        "[[plugins]]\nname = \"swap\"\npath = {:?}\nkind = \"record-transform\"\n[plugins.config]\nversion = \"2\"\n",
+        "[[plugins]]\nname = \"swap\"\npath = {:?}\nkind = \"record-transform\"\ntimeout_ms = 5000\n[plugins.config]\nversion = \"2\"\n",
         plugin_path.display().to_string()
     );
     let gw = Gateway::start(&link_config(
