@@ -12,7 +12,7 @@ pub mod conn;
 pub mod error;
 
 #[cfg(test)]
-mod testutil;
+pub(crate) mod testutil;
 
 #[cfg(test)]
 mod integration_tests;

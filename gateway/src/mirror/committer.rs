@@ -103,7 +103,7 @@ pub(crate) async fn run(
     }
 }
 
-async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &CancellationToken) {
+pub(crate) async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &CancellationToken) {
     let work = prepare(ctx, round);
     if work.is_empty() {
         return;

@@ -131,7 +131,7 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
 /// Normalizes the round's batches and runs the record transform chain on
 /// them (one snapshot of the chain for the whole round). Partitions left
 /// without data, or failed, are removed from the round.
-fn make_ready(ctx: &LinkCtx, round: &mut Round) {
+pub(crate) fn make_ready(ctx: &LinkCtx, round: &mut Round) {
     if round.partitions.is_empty() {
         return;
     }
@@ -171,17 +171,18 @@ fn make_ready(ctx: &LinkCtx, round: &mut Round) {
     }
 }
 
+/// One partition of a Fetch request, with the slot state it was built from.
 #[derive(Debug, Clone)]
-struct Target {
+pub(crate) struct Target {
     /// Mirror partition (mirror topic name, partition).
-    key: PartitionKey,
+    pub(crate) key: PartitionKey,
     /// Source partition (source topic name, partition).
-    source: PartitionKey,
+    pub(crate) source: PartitionKey,
     /// Source topic id recorded for the mirror (nil if unknown).
-    topic_id: uuid::Uuid,
-    generation: u64,
-    offset: i64,
-    max_bytes: i32,
+    pub(crate) topic_id: uuid::Uuid,
+    pub(crate) generation: u64,
+    pub(crate) offset: i64,
+    pub(crate) max_bytes: i32,
 }
 
 fn active_targets(ctx: &LinkCtx) -> Vec<Target> {
@@ -272,7 +273,7 @@ async fn fetch_from(
 }
 
 /// Applies one partition's fetch result; returns data to produce, if any.
-async fn handle_partition(
+pub(crate) async fn handle_partition(
     ctx: &LinkCtx,
     t: &Target,
     data: PartitionData,

@@ -23,6 +23,9 @@ pub mod state;
 pub mod status;
 pub mod wire;
 
+#[cfg(test)]
+mod pipeline_tests;
+
 pub use error::{MirrorError, Side};
 pub use link::MirrorLink;
 pub use state::{Checkpoint, OffsetMap, StateSnapshot, StateStore};
