@@ -2,8 +2,9 @@
 # The test command of linkgate: installs the test prerequisites
 # (tests/bin/setup.sh), builds the plugins (tests/bin/build-plugins.sh) and
 # every target of the workspace, then runs all
-# tests (doc tests, then unit and end-to-end tests with 2 threads). Exits
-# non-zero on any failure.
+# tests (doc tests, then unit and end-to-end tests with 2 threads) and ends
+# with the runner's summary line (nextest's, or one added up over cargo
+# test's per-binary results). Exits non-zero on any failure.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -27,5 +28,12 @@ if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --test-threads 2 --no-fail-fast
 else
     echo "[test] cargo test --workspace (2 threads; cargo-nextest not installed)"
-    cargo test --workspace --no-fail-fast -- --test-threads=2
+    log="$(mktemp)"
+    trap 'rm -f "$log"' EXIT
+    status=0
+    cargo test --workspace --no-fail-fast -- --test-threads=2 2>&1 | tee "$log" || status=$?
+    # One summary line over every test binary (cargo prints one per binary).
+    awk '/^test result:/ { for (i = 1; i < NF; i++) if ($(i + 1) ~ /^(passed|failed|ignored);?$/) { k = $(i + 1); sub(/;/, "", k); n[k] += $i } }
+         END { printf "[test] summary: %d passed, %d failed, %d ignored\n", n["passed"], n["failed"], n["ignored"] }' "$log"
+    exit "$status"
 fi
