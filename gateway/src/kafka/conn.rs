@@ -103,6 +103,26 @@ pub fn api_name(api_key: i16) -> String {
     }
 }
 
+/// [`api_name`] as a metric label value. The names of the APIs that
+/// `kafka-protocol` knows are built once and shared, so counting a request
+/// allocates nothing; an unknown key gets a fresh name.
+fn api_label(api_key: i16) -> metrics::SharedString {
+    static NAMES: std::sync::OnceLock<HashMap<i16, metrics::SharedString>> =
+        std::sync::OnceLock::new();
+    let names = NAMES.get_or_init(|| {
+        ApiKey::iter()
+            .map(|k| {
+                let name = metrics::SharedString::from(Arc::<str>::from(api_name(k as i16)));
+                (k as i16, name)
+            })
+            .collect()
+    });
+    match names.get(&api_key) {
+        Some(name) => name.clone(),
+        None => metrics::SharedString::from_owned(api_name(api_key)),
+    }
+}
+
 /// A byte stream to a broker: plain TCP today, TLS later. Anything that is
 /// `AsyncRead + AsyncWrite + Send + Unpin + 'static` qualifies.
 pub trait BrokerStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
@@ -195,6 +215,8 @@ struct State {
 /// State shared by the connection handle and its reader/writer tasks.
 struct Shared {
     cluster: String,
+    /// `cluster` as a metric label value, shared (no allocation per request).
+    cluster_label: metrics::SharedString,
     addr: String,
     closed: AtomicBool,
     state: Mutex<State>,
@@ -345,6 +367,7 @@ impl BrokerConnection {
     fn start(settings: &ClusterSettings, node_id: i32, addr: &str, stream: BoxedStream) -> Self {
         let shared = Arc::new(Shared {
             cluster: settings.name.clone(),
+            cluster_label: metrics::SharedString::from(Arc::<str>::from(settings.name.as_str())),
             addr: addr.to_string(),
             closed: AtomicBool::new(false),
             state: Mutex::new(State::default()),
@@ -533,8 +556,8 @@ impl BrokerConnection {
             .await;
         metrics::counter!(
             "linkgate_kafka_requests_total",
-            "cluster" => self.shared.cluster.clone(),
-            "api" => api_name(api_key)
+            "cluster" => self.shared.cluster_label.clone(),
+            "api" => api_label(api_key)
         )
         .increment(1);
         if let Err(e) = &res {
@@ -804,6 +827,9 @@ mod tests {
         assert_eq!(version_cap(ApiKey::ListOffsets as i16), None);
         assert_eq!(api_name(1), "Fetch");
         assert_eq!(api_name(9999), "api key 9999");
+        assert_eq!(&*api_label(1), "Fetch");
+        assert_eq!(&*api_label(ApiKey::ApiVersions as i16), "ApiVersions");
+        assert_eq!(&*api_label(9999), "api key 9999");
     }
 
     /// A scripted broker on the other end of an in-memory stream.
