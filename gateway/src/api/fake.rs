@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::view::{LinkHealth, LinkProperty, LinkState, LinkView};
+use super::view::{LinkHealth, LinkProperty, LinkView};
 use crate::config::{ConfigError, GatewayConfig, LinkConfig};
 use crate::mirror::LinkStatus;
 
@@ -86,13 +86,9 @@ impl LinkView for FakeLink {
     }
 
     fn health(&self) -> LinkHealth {
-        self.health.clone().unwrap_or_else(|| {
-            LinkHealth::ok(if self.config.paused {
-                LinkState::Paused
-            } else {
-                LinkState::Active
-            })
-        })
+        self.health
+            .clone()
+            .unwrap_or_else(|| LinkHealth::configured(&self.config))
     }
 
     fn source_topic(&self, mirror_topic: &str) -> String {

@@ -108,6 +108,16 @@ impl LinkHealth {
             error_message: String::new(),
         }
     }
+
+    /// The health a link has from its config alone: `PAUSED` when
+    /// `cluster.link.paused`, else `ACTIVE`; error `NO_ERROR`.
+    pub fn configured(config: &LinkConfig) -> Self {
+        Self::ok(if config.paused {
+            LinkState::Paused
+        } else {
+            LinkState::Active
+        })
+    }
 }
 
 /// One link task (Confluent `link task list`): `AclSync`,
@@ -195,11 +205,7 @@ pub trait LinkView: Send + Sync {
     /// State and error (default: `PAUSED` when `cluster.link.paused`, else
     /// `ACTIVE`, error `NO_ERROR`).
     fn health(&self) -> LinkHealth {
-        LinkHealth::ok(if self.config().paused {
-            LinkState::Paused
-        } else {
-            LinkState::Active
-        })
+        LinkHealth::configured(self.config())
     }
 
     /// Task statuses (default: [`default_tasks`]).
