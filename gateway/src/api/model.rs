@@ -175,11 +175,14 @@ pub struct MirrorData {
     pub mirror_lags: Vec<MirrorLag>,
 }
 
+/// ms from `earlier` to `t`; 0 when `t` is before `earlier`, saturating.
+fn ms_since(t: SystemTime, earlier: SystemTime) -> i64 {
+    t.duration_since(earlier)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 fn epoch_ms(t: SystemTime) -> i64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
-        Err(_) => 0,
-    }
+    ms_since(t, UNIX_EPOCH)
 }
 
 /// Rank of a partition state: the worst (highest) rank wins.
@@ -339,11 +342,7 @@ pub fn mirror_data(
                         state_time_ms: epoch_ms(s.state_time),
                         dest_log_end_offset: s.destination_log_end_offset,
                         last_fetch_source_high_watermark: s.last_fetch_high_watermark,
-                        time_since_last_fetch_ms: s.last_fetch_time.map(|t| {
-                            now.duration_since(t)
-                                .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-                                .unwrap_or(0)
-                        }),
+                        time_since_last_fetch_ms: s.last_fetch_time.map(|t| ms_since(now, t)),
                         error_code,
                         error_message,
                     }
