@@ -240,8 +240,10 @@ fn gateway_command(bin: &Path, config: &Path) -> Command {
     cmd
 }
 
-/// Blocking `GET url`; returns status and body.
-fn http_get(url: &str) -> anyhow::Result<(u16, String)> {
+/// Blocking `GET url` (ureq, 5 s timeout): the HTTP status and the body as
+/// text. Any status is returned, not an error; errors are transport failures
+/// (connection refused, timeout) or a body that is not UTF-8.
+pub fn http_get(url: &str) -> anyhow::Result<(u16, String)> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(HTTP_TIMEOUT))

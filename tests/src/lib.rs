@@ -21,7 +21,8 @@ mod wait;
 
 pub use broker::{Broker, Storage, BROKER_LOG_ENV, BROKER_READY_DEADLINE};
 pub use gateway::{
-    Gateway, GATEWAY_LOG_ENV, GATEWAY_READY_DEADLINE, GATEWAY_RUST_LOG, GATEWAY_TERMINATE_DEADLINE,
+    http_get, Gateway, GATEWAY_LOG_ENV, GATEWAY_READY_DEADLINE, GATEWAY_RUST_LOG,
+    GATEWAY_TERMINATE_DEADLINE,
 };
 pub use paths::{cache_dir, gateway_bin, nisshi_bin, CACHE_DIR_ENV, GATEWAY_ENV, NISSHI_ENV};
 pub use process::KEEP_TEMP_ENV;

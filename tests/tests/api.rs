@@ -4,23 +4,13 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use linkgate_tests::{wait_until, ApiScenario};
+use linkgate_tests::{http_get, wait_until, ApiScenario};
 
 const DEADLINE: Duration = Duration::from_secs(120);
 
 /// GET `url`: (HTTP status, JSON body).
 fn get(url: &str) -> anyhow::Result<(u16, serde_json::Value)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    let mut response = agent
-        .get(url)
-        .call()
-        .with_context(|| format!("GET {url}"))?;
-    let status = response.status().as_u16();
-    let body = response.body_mut().read_to_string()?;
+    let (status, body) = http_get(url)?;
     let json =
         serde_json::from_str(&body).with_context(|| format!("GET {url}: not JSON: {body}"))?;
     Ok((status, json))

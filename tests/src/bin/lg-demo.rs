@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use linkgate_tests::{
-    consume_partition, create_topic, fetch_watermarks, partition_count, produce, random_payload,
-    wait_until, TestRecord,
+    consume_partition, create_topic, fetch_watermarks, now_ms, partition_count, produce,
+    random_payload, wait_until, TestRecord,
 };
 
 const USAGE: &str = "usage:
@@ -37,9 +37,7 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .context("no such topic")? as i32;
             let mut rng = rand::rng();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)?
-                .as_millis() as i64;
+            let now = now_ms();
             let records: Vec<TestRecord> = (0..count)
                 .map(|i| {
                     let value = format!("order {i}: {}", hex(&random_payload(&mut rng, 24)));
