@@ -672,23 +672,11 @@ fn property_text(value: &toml::Value) -> Option<String> {
     }
 }
 
-/// Kafka's topic name rule (`org.apache.kafka.common.internals.Topic.validate`):
-/// 1 to 249 characters of ASCII letters, digits, `.`, `_`, `-`; not `.` or `..`.
+/// Kafka's topic name rule (`org.apache.kafka.common.internals.Topic.validate`),
+/// the same check the plugin host applies to renamer results.
 fn validate_topic_name(name: &str) -> Result<(), String> {
-    if name.is_empty() || name.len() > 249 || name == "." || name == ".." {
-        return Err(format!(
-            "{name:?} is not a valid topic name (1 to 249 characters, not . or ..)"
-        ));
-    }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-    {
-        return Err(format!(
-            "{name:?} is not a valid topic name (only ASCII letters, digits, '.', '_' and '-')"
-        ));
-    }
-    Ok(())
+    crate::plugin::validate::check_topic_name(name)
+        .map_err(|m| format!("{name:?} is not a valid topic name: {m}"))
 }
 
 #[cfg(test)]

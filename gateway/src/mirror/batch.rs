@@ -688,6 +688,16 @@ pub struct AbortedTxn {
     pub first_offset: i64,
 }
 
+impl From<&kafka_protocol::messages::fetch_response::AbortedTransaction> for AbortedTxn {
+    /// From a Fetch response's `aborted_transactions` entry (v4+).
+    fn from(t: &kafka_protocol::messages::fetch_response::AbortedTransaction) -> Self {
+        AbortedTxn {
+            producer_id: t.producer_id.0,
+            first_offset: t.first_offset,
+        }
+    }
+}
+
 /// Result of `read_committed` filtering for one fetched partition.
 #[derive(Debug, Clone)]
 pub struct CommittedBatches {
@@ -2006,10 +2016,7 @@ mod tests {
             .aborted_transactions
             .iter()
             .flatten()
-            .map(|t| AbortedTxn {
-                producer_id: t.producer_id.0,
-                first_offset: t.first_offset,
-            })
+            .map(AbortedTxn::from)
             .collect();
         ensure!(
             aborted

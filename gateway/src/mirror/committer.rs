@@ -24,7 +24,7 @@ use crate::mirror::batch::{self, RawBatch};
 use crate::mirror::fetcher::{FetchedPartition, Round};
 use crate::mirror::link::LinkCtx;
 use crate::mirror::state::{Checkpoint, StateEntry};
-use crate::mirror::status::{FailureCause, PartitionKey, PartitionState};
+use crate::mirror::status::{FailureCause, PartitionKey};
 use crate::mirror::{metrics as m, wire};
 
 /// Kafka error codes the committer treats specially.
@@ -207,16 +207,16 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
             next_fetch_offset,
             ..
         } = fp;
+        if normalized.is_empty() {
+            continue;
+        }
         let status = ctx.status.lock();
         let slots = ctx.slots();
         let Some(slot) = slots.get(&key) else {
             continue;
         };
-        let active = matches!(
-            status.get(&key).map(|s| &s.state),
-            Some(PartitionState::Active) | Some(PartitionState::SourceUnavailable(_))
-        );
-        if slot.generation != generation || !active {
+        let fetching = status.get(&key).is_some_and(|s| s.state.is_fetching());
+        if slot.generation != generation || !fetching {
             continue;
         }
         let destination_start = slot.destination_next;
@@ -232,11 +232,8 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
                 last = Some((b.header.base_offset, dst));
             }
             layout.push((b.header.base_offset, b.header.record_count));
-            dst += i64::from(b.header.record_count.max(0));
+            dst += i64::from(b.header.record_count);
             byte_count += b.bytes.len() as u64;
-        }
-        if normalized.is_empty() {
-            continue;
         }
         out.push(Work {
             checkpoint: Checkpoint {

@@ -189,12 +189,7 @@ fn active_targets(ctx: &LinkCtx) -> Vec<Target> {
     let status = ctx.status.lock();
     ctx.slots()
         .iter()
-        .filter(|(k, _)| {
-            matches!(
-                status.get(*k).map(|s| &s.state),
-                Some(PartitionState::Active) | Some(PartitionState::SourceUnavailable(_))
-            )
-        })
+        .filter(|(k, _)| status.get(*k).is_some_and(|s| s.state.is_fetching()))
         .map(|(k, s)| Target {
             key: k.clone(),
             source: (s.source_topic.clone(), k.1),
@@ -333,12 +328,9 @@ pub(crate) async fn handle_partition(
     };
     let aborted: Vec<AbortedTxn> = data
         .aborted_transactions
-        .unwrap_or_default()
         .iter()
-        .map(|a| AbortedTxn {
-            producer_id: a.producer_id.0,
-            first_offset: a.first_offset,
-        })
+        .flatten()
+        .map(AbortedTxn::from)
         .collect();
     let grow = split.batches.is_empty() && split.partial_trailing_bytes > 0;
     let committed = batch::filter_committed(split.batches, &aborted, t.offset);

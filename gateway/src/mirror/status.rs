@@ -128,6 +128,12 @@ impl PartitionState {
         }
     }
 
+    /// Whether the partition is fetched and produced: `ACTIVE`, or
+    /// `SOURCE_UNAVAILABLE` (fetches go on, so it recovers by itself).
+    pub fn is_fetching(&self) -> bool {
+        matches!(self, Self::Active | Self::SourceUnavailable(_))
+    }
+
     /// All state names, for zeroing the state gauge.
     pub const NAMES: [&'static str; 5] = [
         "PENDING",
