@@ -192,6 +192,7 @@ impl PluginHost {
         )?;
         guest.warm_up()?;
         let plugin = LoadedPlugin {
+            labels: super::metrics::CallLabels::new(&name, &version),
             name,
             kind,
             version,

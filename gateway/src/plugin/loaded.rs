@@ -89,6 +89,8 @@ pub struct LoadedPlugin {
     pub(crate) memory_limit: usize,
     pub(crate) loaded_at: SystemTime,
     pub(crate) backend: Backend,
+    /// `plugin` and `version` metric labels of every call.
+    pub(crate) labels: metrics::CallLabels,
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -165,7 +167,7 @@ impl LoadedPlugin {
     fn observed<R>(&self, f: impl FnOnce() -> Result<R, PluginError>) -> Result<R, PluginError> {
         let start = Instant::now();
         let result = f();
-        metrics::observe_call(&self.name, &self.version, start.elapsed().as_secs_f64());
+        metrics::observe_call(&self.labels, start.elapsed().as_secs_f64());
         if let Err(e) = &result {
             metrics::add_error(&self.name, &self.version, e.kind());
         }
@@ -246,7 +248,7 @@ impl LoadedPlugin {
             .iter()
             .filter(|v| !matches!(v, Verdict::Drop))
             .count();
-        metrics::add_records(&self.name, &self.version, batch.records.len(), out);
+        metrics::add_records(&self.labels, batch.records.len(), out);
         Ok(verdicts)
     }
 
@@ -310,6 +312,7 @@ impl LoadedPlugin {
             memory_limit: 1 << 20,
             loaded_at: SystemTime::now(),
             backend: Backend::Fake(Box::new(guest)),
+            labels: metrics::CallLabels::new(name, "fake"),
         }
     }
 }

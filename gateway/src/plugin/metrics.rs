@@ -5,7 +5,9 @@
 //!
 //! [`PluginError::kind`]: super::PluginError::kind
 
-use metrics::{counter, gauge, histogram};
+use std::sync::Arc;
+
+use metrics::{counter, gauge, histogram, Label, SharedString};
 
 /// Counter: calls into a plugin (calls), self-check calls excluded.
 pub const CALLS: &str = "linkgate_plugin_calls_total";
@@ -32,24 +34,33 @@ pub const ON_ERROR: &str = "linkgate_plugin_on_error_total";
 /// `on_error = skip` (records).
 pub const SKIPPED_RECORDS: &str = "linkgate_plugin_skipped_records_total";
 
+/// The `plugin` (name) and `version` labels of one plugin version, built
+/// once per load: the values are shared, so counting a call clones no
+/// strings.
+#[derive(Debug, Clone)]
+pub struct CallLabels([Label; 2]);
+
+impl CallLabels {
+    /// Labels for plugin `plugin` at content version `version`.
+    pub fn new(plugin: &str, version: &str) -> Self {
+        let shared = |v: &str| SharedString::from(Arc::<str>::from(v));
+        CallLabels([
+            Label::new("plugin", shared(plugin)),
+            Label::new("version", shared(version)),
+        ])
+    }
+}
+
 /// Counts one call and records its duration (seconds).
-pub fn observe_call(plugin: &str, version: &str, seconds: f64) {
-    let labels = [
-        ("plugin", plugin.to_string()),
-        ("version", version.to_string()),
-    ];
-    counter!(CALLS, &labels).increment(1);
-    histogram!(CALL_SECONDS, &labels).record(seconds);
+pub fn observe_call(labels: &CallLabels, seconds: f64) {
+    counter!(CALLS, labels.0.iter()).increment(1);
+    histogram!(CALL_SECONDS, labels.0.iter()).record(seconds);
 }
 
 /// Counts records into and out of a record transform call.
-pub fn add_records(plugin: &str, version: &str, records_in: usize, records_out: usize) {
-    let labels = [
-        ("plugin", plugin.to_string()),
-        ("version", version.to_string()),
-    ];
-    counter!(RECORDS_IN, &labels).increment(records_in as u64);
-    counter!(RECORDS_OUT, &labels).increment(records_out as u64);
+pub fn add_records(labels: &CallLabels, records_in: usize, records_out: usize) {
+    counter!(RECORDS_IN, labels.0.iter()).increment(records_in as u64);
+    counter!(RECORDS_OUT, labels.0.iter()).increment(records_out as u64);
 }
 
 /// Counts one error of `kind` ([`super::PluginError::kind`]).
