@@ -212,33 +212,38 @@ impl MirrorLink {
     }
 }
 
-async fn connect_with_retry(
-    settings: &ClusterSettings,
+/// Runs `attempt` until it succeeds, with exponential backoff (200 ms
+/// doubling to 10 s, backon), counting and logging each failure; `None`
+/// when `shutdown` is cancelled first.
+async fn retry_until_shutdown<T, F, Fut>(
     link: &str,
-    side: Side,
+    what: &str,
     shutdown: &CancellationToken,
-) -> Option<Arc<ClusterClient>> {
-    let mut backoff = Duration::from_millis(200);
+    mut attempt: F,
+) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, MirrorError>>,
+{
+    use backon::BackoffBuilder;
+    let mut delays = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(10))
+        .without_max_times()
+        .build();
     loop {
-        match ClusterClient::connect(settings.clone()).await {
-            Ok(c) => return Some(c),
+        match attempt().await {
+            Ok(v) => return Some(v),
             Err(e) => {
-                m::add_error(
-                    link,
-                    if side == Side::Source {
-                        "source"
-                    } else {
-                        "destination"
-                    },
-                );
-                tracing::warn!(link, %side, error = %e, "cannot connect, retrying in {backoff:?}");
+                let delay = delays.next().unwrap_or(Duration::from_secs(10));
+                m::add_error(link, e.kind());
+                tracing::warn!(link, error = %e, "{what} failed, retrying in {delay:?}");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return None,
+                    _ = tokio::time::sleep(delay) => {}
+                }
             }
         }
-        tokio::select! {
-            _ = shutdown.cancelled() => return None,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
     }
 }
 
@@ -251,19 +256,40 @@ async fn run_link(
     shutdown: CancellationToken,
 ) {
     let link = config.name.clone();
-    let Some(source) = connect_with_retry(&config.source, &link, Side::Source, &shutdown).await
+    let connect = |settings: &ClusterSettings, side: Side| {
+        let settings = settings.clone();
+        move || {
+            let settings = settings.clone();
+            async move {
+                ClusterClient::connect(settings)
+                    .await
+                    .map_err(|e| MirrorError::kafka(side, e))
+            }
+        }
+    };
+    let Some(source) = retry_until_shutdown(
+        &link,
+        "connecting to the source cluster",
+        &shutdown,
+        connect(&config.source, Side::Source),
+    )
+    .await
     else {
         return;
     };
-    let Some(destination) =
-        connect_with_retry(&config.destination, &link, Side::Destination, &shutdown).await
+    let Some(destination) = retry_until_shutdown(
+        &link,
+        "connecting to the destination cluster",
+        &shutdown,
+        connect(&config.destination, Side::Destination),
+    )
+    .await
     else {
         return;
     };
-    // State store and producer id: retried until they work.
-    let mut backoff = Duration::from_millis(200);
-    let (state, snapshot, producer) = loop {
-        let attempt = async {
+    // State store and producer id.
+    let Some((state, snapshot, producer)) =
+        retry_until_shutdown(&link, "reading the link state", &shutdown, || async {
             let state = StateStore::open(destination.clone(), &state_topic).await?;
             let snapshot = state.load().await?;
             let producer = destination
@@ -271,20 +297,10 @@ async fn run_link(
                 .await
                 .map_err(|e| MirrorError::kafka(Side::Destination, e))?;
             Ok::<_, MirrorError>((state, snapshot, producer))
-        }
-        .await;
-        match attempt {
-            Ok(v) => break v,
-            Err(e) => {
-                m::add_error(&link, e.kind());
-                tracing::warn!(link = %link, error = %e, "cannot read link state, retrying in {backoff:?}");
-            }
-        }
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(10));
+        })
+        .await
+    else {
+        return;
     };
     tracing::info!(link = %link, producer_id = producer.0, "link state loaded");
     let ctx = Arc::new(LinkCtx {
