@@ -6,11 +6,14 @@
 //! - [`Gateway`]: the `linkgate` binary run with a TOML config, ready once
 //!   `GET /metrics` answers 200.
 //! - [`produce`], [`consume_partition`], [`create_topic`]: the real client side.
+//! - [`link_config`]: the config text of a gateway with one link between two
+//!   brokers.
 //! - [`wait_until`]: polling with a deadline instead of sleeps.
 //!
 //! Missing binaries make tests panic with an instruction, never skip.
 
 mod broker;
+mod config;
 mod gateway;
 mod paths;
 mod process;
@@ -20,6 +23,7 @@ mod scenario;
 mod wait;
 
 pub use broker::{Broker, Storage, BROKER_LOG_ENV, BROKER_READY_DEADLINE};
+pub use config::link_config;
 pub use gateway::{
     http_get, Gateway, GATEWAY_LOG_ENV, GATEWAY_READY_DEADLINE, GATEWAY_RUST_LOG,
     GATEWAY_TERMINATE_DEADLINE,

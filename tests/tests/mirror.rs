@@ -14,7 +14,7 @@ use linkgate::kafka::{ClusterClient, ClusterSettings};
 use linkgate::mirror::batch::split_batches;
 use linkgate::mirror::wire;
 use linkgate_tests::{
-    assert_same_records, consume_partition, create_topic, fetch_watermarks, free_port, produce,
+    assert_same_records, consume_partition, create_topic, fetch_watermarks, link_config, produce,
     random_payload, wait_until, Broker, Gateway, TestRecord, CODECS,
 };
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -28,27 +28,13 @@ fn config(src: &Broker, dst: &Broker, topics: &[&str], extra: &str) -> String {
         .map(|t| format!("{t:?}"))
         .collect::<Vec<_>>()
         .join(", ");
-    format!(
-        r#"
-[gateway]
-metrics_listen = "127.0.0.1:{port}"
-
-[clusters.src]
-"bootstrap.servers" = "{src}"
-[clusters.dst]
-"bootstrap.servers" = "{dst}"
-
-[[links]]
-name = "test-link"
-source = "src"
-destination = "dst"
-mirror_topics = [{list}]
-[links.config]
-{extra}
-"#,
-        port = free_port(),
-        src = src.bootstrap(),
-        dst = dst.bootstrap(),
+    link_config(
+        src,
+        dst,
+        "test-link",
+        "",
+        &format!("mirror_topics = [{list}]"),
+        extra,
     )
 }
 

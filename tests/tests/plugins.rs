@@ -11,45 +11,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use linkgate_tests::{
-    consume_partition, create_topic, fetch_watermarks, free_port, now_ms, partition_count, produce,
-    random_payload, wait_until, Broker, Gateway, TestRecord,
+    consume_partition, create_topic, fetch_watermarks, link_config, now_ms, partition_count,
+    produce, random_payload, wait_until, Broker, Gateway, TestRecord,
 };
 use rand::{rngs::StdRng, SeedableRng};
 
 const DEADLINE: Duration = Duration::from_secs(120);
-
-fn link_config(
-    src: &Broker,
-    dst: &Broker,
-    link_extra: &str,
-    properties: &str,
-    plugins: &str,
-) -> String {
-    format!(
-        r#"
-[gateway]
-metrics_listen = "127.0.0.1:{port}"
-
-[clusters.src]
-"bootstrap.servers" = "{src}"
-[clusters.dst]
-"bootstrap.servers" = "{dst}"
-
-{plugins}
-
-[[links]]
-name = "east"
-source = "src"
-destination = "dst"
-{link_extra}
-[links.config]
-{properties}
-"#,
-        port = free_port(),
-        src = src.bootstrap(),
-        dst = dst.bootstrap(),
-    )
-}
 
 fn records(rng: &mut StdRng, partitions: i32, per_partition: usize) -> Vec<TestRecord> {
     let ts = now_ms() - 60_000;
@@ -109,7 +76,7 @@ async fn topic_filter_and_prefix_choose_and_name_mirror_topics() -> anyhow::Resu
     let properties = format!(
         "\"auto.create.mirror.topics.enable\" = true\n\"auto.create.mirror.topics.filters\" = '{filters}'\n\"cluster.link.prefix\" = \"east.\"\n\"metadata.max.age.ms\" = 1000\n"
     );
-    let gw = Gateway::start(&link_config(&src, &dst, "", &properties, ""))?;
+    let gw = Gateway::start(&link_config(&src, &dst, "east", "", "", &properties))?;
 
     for (topic, r) in &data {
         let mirrored = topic.starts_with("orders.") && !topic.starts_with("orders.internal");
@@ -181,9 +148,10 @@ timeout_ms = 5000
     let gw = Gateway::start(&link_config(
         &src,
         &dst,
+        "east",
+        plugins,
         "mirror_topics = [\"clicks\"]\nrecord_transforms = [\"no-debug\"]",
         "",
-        plugins,
     ))?;
     for p in 0..2 {
         let want: Vec<TestRecord> = all
@@ -241,9 +209,10 @@ async fn hot_swap_of_a_record_plugin_under_load_loses_and_duplicates_nothing() -
     let gw = Gateway::start(&link_config(
         &src,
         &dst,
+        "east",
+        &plugins,
         "mirror_topics = [\"events\"]\nrecord_transforms = [\"swap\"]",
         "",
-        &plugins,
     ))?;
 
     let mut rng = StdRng::seed_from_u64(3);
@@ -363,9 +332,10 @@ async fn bad_plugin_swap_keeps_the_running_version_and_config_reload_applies() -
     let config = link_config(
         &src,
         &dst,
+        "east",
+        &plugins("debug"),
         "mirror_topics = [\"logs\"]\nrecord_transforms = [\"f\"]",
         "",
-        &plugins("debug"),
     );
     let gw = Gateway::start(&config)?;
     let ts = now_ms();

@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use linkgate_tests::prometheus::metric_value;
-use linkgate_tests::{create_topic, free_port, Broker, Gateway, GATEWAY_LOG_ENV};
+use linkgate_tests::{create_topic, link_config, Broker, Gateway, GATEWAY_LOG_ENV};
 
 use crate::cpu::{broker_pid, CpuClock};
 use crate::load::{compare_samples, Load, Watermarks, RECORD_BYTES};
@@ -193,27 +193,13 @@ fn gateway_config(src: &Broker, dst: &Broker, plugin: Option<&Path>) -> String {
         Some(path) => (plugin::plugins_section(path), plugin::link_line()),
         None => (String::new(), String::new()),
     };
-    format!(
-        r#"[gateway]
-metrics_listen = "127.0.0.1:{port}"
-
-[clusters.src]
-"bootstrap.servers" = "{src}"
-[clusters.dst]
-"bootstrap.servers" = "{dst}"
-
-{plugins}
-[[links]]
-name = "bench"
-source = "src"
-destination = "dst"
-mirror_topics = ["{TOPIC}"]
-{chain}[links.config]
-"mirror.start.offset.spec" = "earliest"
-"#,
-        port = free_port(),
-        src = src.bootstrap(),
-        dst = dst.bootstrap(),
+    link_config(
+        src,
+        dst,
+        "bench",
+        &plugins,
+        &format!("mirror_topics = [\"{TOPIC}\"]\n{chain}"),
+        "\"mirror.start.offset.spec\" = \"earliest\"",
     )
 }
 
