@@ -164,18 +164,7 @@ pub(crate) fn encode(
             "record timestamps {min_ts} and {max_ts} ms are too far apart for one batch"
         ));
     }
-    let mut out = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut out,
-        records.iter(),
-        &RecordEncodeOptions {
-            version: MAGIC_V2,
-            compression: codec,
-        },
-    )
-    .map_err(|e| format!("{e:#}"))?;
-    let encoded = RawBatch::parse(out.freeze())
-        .map_err(|e| format!("the encoder did not produce exactly one valid batch: {e}"))?;
+    let encoded = encode_v2(&records, codec)?;
     let n = records.len();
     if usize::try_from(encoded.header.record_count).ok() != Some(n)
         || encoded.header.has_offset_gaps()
@@ -186,6 +175,23 @@ pub(crate) fn encode(
         ));
     }
     Ok(encoded)
+}
+
+/// `records` as they are (offsets, sequences, writer fields) through
+/// kafka-protocol's v2 encoder in `codec`, parsed back as one batch.
+fn encode_v2(records: &[Record], codec: Compression) -> Result<RawBatch, String> {
+    let mut out = BytesMut::new();
+    RecordBatchEncoder::encode(
+        &mut out,
+        records.iter(),
+        &RecordEncodeOptions {
+            version: MAGIC_V2,
+            compression: codec,
+        },
+    )
+    .map_err(|e| format!("{e:#}"))?;
+    RawBatch::parse(out.freeze())
+        .map_err(|e| format!("the encoder did not produce exactly one valid batch: {e}"))
 }
 
 #[cfg(test)]
@@ -229,17 +235,7 @@ pub(crate) mod tests {
 
     /// One source batch (as fetched) holding `records`.
     pub(crate) fn source_batch(records: &[Record], codec: Compression) -> RawBatch {
-        let mut out = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut out,
-            records.iter(),
-            &RecordEncodeOptions {
-                version: MAGIC_V2,
-                compression: codec,
-            },
-        )
-        .unwrap();
-        RawBatch::parse(out.freeze()).unwrap()
+        encode_v2(records, codec).unwrap()
     }
 
     #[test]
