@@ -64,6 +64,21 @@ pub struct TransformOutcome {
     pub reencoded: bool,
 }
 
+impl TransformOutcome {
+    /// Every one of the `records_in` records dropped: nothing to produce.
+    fn all_dropped(records_in: usize, plugin_errors: usize) -> Self {
+        TransformOutcome {
+            batch: None,
+            records_in,
+            records_out: 0,
+            dropped: records_in,
+            replaced: 0,
+            plugin_errors,
+            reencoded: false,
+        }
+    }
+}
+
 /// Logs and counts a failure absorbed by `skip` / `pass`.
 fn absorbed(plugin: &LoadedPlugin, action: OnError, err: &PluginError, what: &str, records: usize) {
     tracing::warn!(
@@ -249,15 +264,7 @@ impl Chains {
             return Ok(unchanged(0));
         }
         if h.record_count <= 0 {
-            return Ok(TransformOutcome {
-                batch: None,
-                records_in: 0,
-                records_out: 0,
-                dropped: 0,
-                replaced: 0,
-                plugin_errors: 0,
-                reencoded: false,
-            });
+            return Ok(TransformOutcome::all_dropped(0, 0));
         }
         let source: Vec<Record> = records::decode(batch).map_err(|message| ChainError::Decode {
             topic: topic.to_string(),
@@ -300,15 +307,7 @@ impl Chains {
                                 ),
                                 records_in,
                             );
-                            return Ok(TransformOutcome {
-                                batch: None,
-                                records_in,
-                                records_out: 0,
-                                dropped: records_in,
-                                replaced: 0,
-                                plugin_errors,
-                                reencoded: false,
-                            });
+                            return Ok(TransformOutcome::all_dropped(records_in, plugin_errors));
                         }
                         OnError::Pass => {
                             absorbed(
@@ -361,15 +360,7 @@ impl Chains {
         let records_out = current.records.len();
         let mut replaced_out = 0usize;
         if records_out == 0 {
-            return Ok(TransformOutcome {
-                batch: None,
-                records_in,
-                records_out: 0,
-                dropped: records_in,
-                replaced: 0,
-                plugin_errors,
-                reencoded: false,
-            });
+            return Ok(TransformOutcome::all_dropped(records_in, plugin_errors));
         }
         let mut source: Vec<Option<Record>> = source.into_iter().map(Some).collect();
         let mut out = Vec::with_capacity(records_out);
