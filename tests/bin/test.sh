@@ -2,7 +2,8 @@
 # The test command of linkgate: installs the test prerequisites
 # (tests/bin/setup.sh), builds the plugins (tests/bin/build-plugins.sh) and
 # every target of the workspace, then runs all
-# tests (doc tests, then unit and end-to-end tests with 2 threads) and ends
+# tests (doc tests, the plugins' own unit tests, then unit and end-to-end
+# tests with 2 threads) and ends
 # with the runner's summary line (nextest's, or one added up over cargo
 # test's per-binary results). Exits non-zero on any failure.
 set -euo pipefail
@@ -22,6 +23,10 @@ cargo build --workspace --all-targets
 
 echo "[test] doc tests"
 cargo test --workspace --doc
+
+# plugins/ is a cargo workspace of its own (excluded from the root one).
+echo "[test] plugin unit tests (plugins/ workspace, native)"
+cargo test --manifest-path plugins/Cargo.toml
 
 if cargo nextest --version >/dev/null 2>&1; then
     echo "[test] cargo nextest run --workspace (2 threads)"
