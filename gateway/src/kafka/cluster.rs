@@ -303,11 +303,6 @@ impl ClusterClient {
             .collect()
     }
 
-    /// The cached metadata of a topic, without any request (may be stale).
-    pub fn cached_topic(&self, name: &str) -> Option<TopicInfo> {
-        self.lock_meta().topics.get(name).map(|t| t.info.clone())
-    }
-
     fn lock_meta(&self) -> std::sync::MutexGuard<'_, MetaCache> {
         self.meta.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -307,18 +307,6 @@ impl KafkaError {
         }
     }
 
-    /// True when the error means the connection it came from is unusable
-    /// (disconnect, timeout, malformed bytes): callers should stop using that
-    /// [`super::BrokerConnection`] (the pool replaces closed ones).
-    pub fn is_connection_error(&self) -> bool {
-        matches!(
-            self,
-            KafkaError::Disconnected { .. }
-                | KafkaError::Timeout { .. }
-                | KafkaError::Malformed { .. }
-        )
-    }
-
     /// Attach the broker's `error_message` to a `Broker` error (no-op for
     /// other variants and for `None`/empty messages).
     pub fn with_message(mut self, msg: Option<&str>) -> Self {
