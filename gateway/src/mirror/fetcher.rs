@@ -332,7 +332,10 @@ pub(crate) async fn handle_partition(
         .flatten()
         .map(AbortedTxn::from)
         .collect();
-    let grow = split.batches.is_empty() && split.partial_trailing_bytes > 0;
+    // No whole batch: the next one is larger than the fetch size. Its size
+    // is known once its length field arrived; else double the fetch size.
+    let grow_to = (split.batches.is_empty() && split.partial_trailing_bytes > 0)
+        .then(|| split.partial_batch_size.and_then(|n| i32::try_from(n).ok()));
     let committed = batch::filter_committed(split.batches, &aborted, t.offset);
     m::add_skipped(&ctx.name, "control", committed.skipped_control);
     m::add_skipped(&ctx.name, "aborted", committed.skipped_aborted);
@@ -345,11 +348,23 @@ pub(crate) async fn handle_partition(
             return None;
         }
         slot.fetch_offset = next;
-        if grow {
-            slot.fetch_max_bytes = slot
-                .fetch_max_bytes
-                .saturating_mul(2)
-                .min(MAX_PARTITION_FETCH_BYTES);
+        if let Some(size) = grow_to {
+            let want = size.unwrap_or_else(|| slot.fetch_max_bytes.saturating_mul(2));
+            if want > MAX_PARTITION_FETCH_BYTES {
+                drop(slots);
+                ctx.fail(
+                    &t.key,
+                    FailureCause::Error {
+                        code: "RECORD_BATCH_TOO_LARGE".into(),
+                        message: format!(
+                            "source topic {} partition {}: the record batch at offset {} is {want} bytes, above the {MAX_PARTITION_FETCH_BYTES}-byte fetch limit",
+                            t.source.0, t.source.1, t.offset
+                        ),
+                    },
+                );
+                return None;
+            }
+            slot.fetch_max_bytes = want.max(slot.fetch_max_bytes);
             tracing::info!(link = %ctx.name, topic = %t.key.0, partition = t.key.1,
                 bytes = slot.fetch_max_bytes, "next batch is larger than the fetch size; growing it");
         }
