@@ -87,7 +87,8 @@ fn by_partition(records: &[TestRecord]) -> BTreeMap<i32, Vec<TestRecord>> {
 }
 
 /// Reads every partition of `topic` on `bootstrap` and compares it with
-/// `expected`, record by record.
+/// `expected`, record by record; the partition's high watermark must be the
+/// expected count (no extra records after them, e.g. a duplicated tail).
 async fn assert_mirrored(
     bootstrap: &str,
     topic: &str,
@@ -99,6 +100,13 @@ async fn assert_mirrored(
             .with_context(|| format!("reading mirror {topic}/{p}"))?;
         let got: Vec<TestRecord> = got.into_iter().map(|(_, r)| r).collect();
         assert_same_records(&want, &got);
+        let (_, high) = fetch_watermarks(bootstrap, topic, p).await?;
+        assert_eq!(
+            usize::try_from(high).ok(),
+            Some(want.len()),
+            "{topic}/{p}: high watermark {high}, expected {} records",
+            want.len()
+        );
     }
     Ok(())
 }
