@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The test command of linkgate: installs the test prerequisites
 # (tests/bin/setup.sh), builds the plugins (tests/bin/build-plugins.sh) and
-# every target of the workspace, then runs all
-# tests (doc tests, the plugins' own unit tests, then unit and end-to-end
-# tests with 2 threads) and ends
+# every target of the workspace, then runs all tests (doc tests, the plugins'
+# own unit tests, then unit and end-to-end tests with 2 threads) and ends
 # with the runner's summary line (nextest's, or one added up over cargo
 # test's per-binary results). Exits non-zero on any failure.
 set -euo pipefail
