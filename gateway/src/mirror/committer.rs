@@ -310,13 +310,7 @@ async fn produce_layers(
                         ctx.destination.invalidate(&w.key.0);
                         broken.push((*i, true));
                     } else {
-                        ctx.fail(
-                            &w.key,
-                            FailureCause::Error {
-                                code: e.kind().to_string(),
-                                message: e.to_string(),
-                            },
-                        );
+                        ctx.fail(&w.key, FailureCause::from(&e));
                         broken.push((*i, false));
                     }
                 }

@@ -300,13 +300,7 @@ pub(crate) async fn handle_partition(
             if e.is_retriable() {
                 unavailable(ctx, &t.key, &e);
             } else {
-                ctx.fail(
-                    &t.key,
-                    FailureCause::Error {
-                        code: e.kind().to_string(),
-                        message: e.to_string(),
-                    },
-                );
+                ctx.fail(&t.key, FailureCause::from(&e));
             }
             return None;
         }

@@ -73,6 +73,21 @@ impl FailureCause {
     }
 }
 
+impl From<&crate::kafka::KafkaError> for FailureCause {
+    /// A non-retriable Kafka error: its code is the Kafka error name
+    /// (e.g. `INVALID_TIMESTAMP`) when the broker sent one, else the
+    /// client error kind.
+    fn from(e: &crate::kafka::KafkaError) -> Self {
+        Self::Error {
+            code: e
+                .error_code()
+                .map(crate::kafka::error::error_name)
+                .unwrap_or_else(|| e.kind().to_string()),
+            message: e.to_string(),
+        }
+    }
+}
+
 impl std::fmt::Display for FailureCause {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -209,5 +224,21 @@ impl LinkStatus {
             .unwrap_or_else(|p| p.into_inner())
             .get(mirror_topic)
             .cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kafka_errors_become_causes_named_after_the_kafka_error() {
+        let e = crate::kafka::error::broker_error("dst", "produce to t partition 0", 32);
+        let cause = FailureCause::from(&e);
+        assert_eq!(cause.code(), "INVALID_TIMESTAMP");
+        assert!(
+            cause.to_string().contains("produce to t partition 0"),
+            "{cause}"
+        );
     }
 }
