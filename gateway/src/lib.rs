@@ -10,10 +10,12 @@
 //!   ApiVersions, metadata, leader routing, admin requests).
 //! - [`mirror`]: the data plane (fetch, batch pass-through, produce, offset map).
 //! - [`plugin`]: the WebAssembly plugin host (wasmtime components, chains, hot swap).
+//! - [`control`]: the mutating control-plane operations (links, mirror topics).
 //! - [`runtime`]: a running gateway assembled from a config (plugins, links).
 
 pub mod api;
 pub mod config;
+pub mod control;
 pub mod kafka;
 pub mod mirror;
 pub mod plugin;

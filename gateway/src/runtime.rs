@@ -26,7 +26,8 @@ use crate::api::{ApiServer, LinkProperty, LinkView, ServeError};
 use crate::config::{GatewayConfig, LinkConfig, PluginConfig, PluginSource};
 use crate::mirror::link::chain_names;
 use crate::mirror::LinkStatus;
-use crate::mirror::MirrorLink;
+use crate::mirror::registry::MirrorRegistry;
+use crate::mirror::{LinkDeps, MirrorLink};
 use crate::plugin::{
     bundled, ChainNames, PluginError, PluginHost, PluginRegistry, PluginSpec, WatchHandle,
     WatchedPlugin, DEBOUNCE,
@@ -181,18 +182,16 @@ impl Gateway {
         let watch = Arc::new(Mutex::new(None));
         watch_plugin_files(&plugins, cfg, &watch)?;
         let shutdown = CancellationToken::new();
+        let deps = LinkDeps {
+            state_topic: cfg.state_topic.clone(),
+            plugins: plugins.clone(),
+            registry: Arc::new(MirrorRegistry::new()),
+        };
         let links: Vec<MirrorLink> = cfg
             .links
             .iter()
             .cloned()
-            .map(|l| {
-                MirrorLink::start(
-                    l,
-                    cfg.state_topic.clone(),
-                    plugins.clone(),
-                    shutdown.child_token(),
-                )
-            })
+            .map(|l| MirrorLink::start(l, deps.clone(), shutdown.child_token()))
             .collect();
         let views: Vec<Arc<dyn LinkView>> = links
             .iter()

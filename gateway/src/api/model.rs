@@ -193,6 +193,8 @@ fn rank(state: &PartitionState) -> u8 {
         PartitionState::Paused => 2,
         PartitionState::SourceUnavailable(_) => 3,
         PartitionState::Failed(_) => 4,
+        PartitionState::PendingStopped => 5,
+        PartitionState::Stopped => 6,
     }
 }
 

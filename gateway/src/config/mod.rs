@@ -183,6 +183,12 @@ pub struct LinkConfig {
     /// The `[links.config]` properties as written (text values), for
     /// display (`GET .../links/{link}/configs`).
     pub properties: Vec<(String, String)>,
+    /// `linkgate.mirror.write.deny.enable` (default false) with
+    /// `linkgate.mirror.write.deny.principals` (default `User:*`): principals
+    /// the gateway denies WRITE on its mirror topics with DENY ACL bindings,
+    /// removed at promote/failover. Empty: protection off (foreign writes
+    /// are still detected and fail the mirror with `FOREIGN_WRITE`).
+    pub write_deny_principals: Vec<String>,
 }
 
 /// The validated gateway config: one immutable value per (re)load.
@@ -521,6 +527,7 @@ impl GatewayConfig {
                 acl_mappers,
                 record_transforms,
                 properties,
+                write_deny_principals: Vec::new(),
             });
         }
         Ok(Self {

@@ -19,7 +19,9 @@ use crate::mirror::state::{
 use crate::mirror::status::{
     FailureCause, LinkStatus, PartitionKey, PartitionState, PartitionStatus,
 };
-use crate::mirror::{committer, fetcher, metrics as m};
+use crate::control::{ControlError, MirrorAction, MirrorActionResult, NewMirror};
+use crate::mirror::registry::MirrorRegistry;
+use crate::mirror::{committer, discover, fetcher, metrics as m};
 use crate::plugin::{ChainNames, PluginRegistry};
 use arc_swap::ArcSwap;
 
@@ -125,6 +127,17 @@ impl LinkCtx {
     }
 }
 
+/// What a link needs from the gateway besides its own config.
+#[derive(Clone)]
+pub struct LinkDeps {
+    /// The gateway's state topic on the destination (`[gateway] state_topic`).
+    pub state_topic: String,
+    /// Loaded plugins.
+    pub plugins: Arc<PluginRegistry>,
+    /// Every mirror topic of every link of this gateway (loop prevention).
+    pub registry: Arc<MirrorRegistry>,
+}
+
 /// A started link: its status table and its tasks.
 pub struct MirrorLink {
     name: String,
@@ -149,12 +162,12 @@ impl MirrorLink {
     /// once; partitions go from `PENDING` to `ACTIVE` (or `PAUSED`) as set-up
     /// completes. Connection failures are retried with backoff until
     /// `shutdown` is cancelled.
-    pub fn start(
-        config: LinkConfig,
-        state_topic: String,
-        plugins: Arc<PluginRegistry>,
-        shutdown: CancellationToken,
-    ) -> Self {
+    pub fn start(config: LinkConfig, deps: LinkDeps, shutdown: CancellationToken) -> Self {
+        let LinkDeps {
+            state_topic,
+            plugins,
+            registry: _registry,
+        } = deps;
         let status = LinkStatus::default();
         let name = config.name.clone();
         let kept = config.clone();
@@ -204,6 +217,38 @@ impl MirrorLink {
     /// Status of every mirror partition.
     pub fn status(&self) -> &LinkStatus {
         &self.status
+    }
+
+    /// Creates a mirror topic on this running link (REST `POST .../mirrors`):
+    /// records it in the state topic, creates the topic on the destination
+    /// and starts mirroring it.
+    ///
+    /// # Errors
+    /// See [`crate::control::ControlPlane::create_mirror`].
+    pub async fn create_mirror(&self, req: &NewMirror) -> Result<(), ControlError> {
+        let _ = req;
+        Err(ControlError::Unsupported(
+            "creating mirror topics through the API is not implemented yet".into(),
+        ))
+    }
+
+    /// Applies a mirror action to one mirror topic of this link (pause,
+    /// resume, promote, failover); the result carries the error, if any.
+    pub async fn alter_mirror(
+        &self,
+        mirror_topic: &str,
+        action: MirrorAction,
+        validate_only: bool,
+    ) -> MirrorActionResult {
+        let _ = validate_only;
+        MirrorActionResult {
+            mirror_topic_name: mirror_topic.to_string(),
+            error: Some(ControlError::Unsupported(format!(
+                "{} is not implemented yet",
+                action.as_str()
+            ))),
+            lags: Vec::new(),
+        }
     }
 
     /// Waits until the link's tasks ended (after `shutdown` was cancelled).
@@ -333,7 +378,7 @@ async fn run_link(
     }
     let mut next_scan = tokio::time::Instant::now();
     if config.auto_create {
-        discover(&ctx, &names, &mut pending).await;
+        discover::discover(&ctx, &names, &mut pending).await;
         next_scan += config.metadata_max_age;
     }
     setup_pending(&ctx, &config, &snapshot, &mut names, &mut pending).await;
@@ -349,7 +394,7 @@ async fn run_link(
             _ = tokio::time::sleep(WATCH_INTERVAL) => {}
         }
         if config.auto_create && tokio::time::Instant::now() >= next_scan {
-            discover(&ctx, &names, &mut pending).await;
+            discover::discover(&ctx, &names, &mut pending).await;
             next_scan = tokio::time::Instant::now() + config.metadata_max_age;
         }
         if !pending.is_empty() {
@@ -360,61 +405,6 @@ async fn run_link(
     let _ = fetch.await;
     let _ = commit.await;
     tracing::info!(link = %link, "link stopped");
-}
-
-/// Auto-create (`auto.create.mirror.topics.enable`): lists the source
-/// topics and adds to `pending` every one that is not mirrored yet, not
-/// internal (`__`-prefixed or flagged internal, or the state topic), and
-/// passes the topic filter chain (with its source configs).
-async fn discover(ctx: &LinkCtx, names: &BTreeMap<String, String>, pending: &mut Vec<String>) {
-    let topics = match ctx.source.topics().await {
-        Ok(t) => t,
-        Err(e) => {
-            m::add_error(&ctx.name, "source");
-            tracing::warn!(link = %ctx.name, error = %e, "cannot list source topics for auto-create");
-            return;
-        }
-    };
-    let chains = match ctx.plugins.chains_for(&ctx.chain_names.load()) {
-        Ok(c) => c,
-        Err(e) => {
-            m::add_error(&ctx.name, "plugin");
-            tracing::warn!(link = %ctx.name, error = %e, "topic filter chain unavailable");
-            return;
-        }
-    };
-    for t in topics {
-        if t.is_internal
-            || t.name.starts_with("__")
-            || t.name == ctx.state_topic
-            || names.contains_key(&t.name)
-            || pending.contains(&t.name)
-        {
-            continue;
-        }
-        let configs = ctx
-            .source
-            .describe_topic_configs(&t.name)
-            .await
-            .unwrap_or_default();
-        let topic = crate::plugin::SourceTopic {
-            name: t.name.clone(),
-            partitions: t.partitions.len() as u32,
-            configs,
-            internal: t.is_internal,
-        };
-        match tokio::task::block_in_place(|| chains.mirror_topic(&topic)) {
-            Ok(true) => {
-                tracing::info!(link = %ctx.name, topic = %t.name, "auto-create: new mirror topic");
-                pending.push(t.name);
-            }
-            Ok(false) => {}
-            Err(e) => {
-                m::add_error(&ctx.name, "plugin");
-                tracing::warn!(link = %ctx.name, topic = %t.name, error = %e, "topic filter failed; topic not mirrored");
-            }
-        }
-    }
 }
 
 /// Sets up every pending source topic; topics that fail stay pending and

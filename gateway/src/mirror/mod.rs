@@ -14,11 +14,13 @@
 
 pub mod batch;
 mod committer;
+mod discover;
 pub mod error;
 mod fetcher;
 pub mod link;
 pub mod metrics;
 mod ready;
+pub mod registry;
 pub mod state;
 pub mod status;
 pub mod wire;
@@ -27,6 +29,6 @@ pub mod wire;
 mod pipeline_tests;
 
 pub use error::{MirrorError, Side};
-pub use link::MirrorLink;
+pub use link::{LinkDeps, MirrorLink};
 pub use state::{Checkpoint, OffsetMap, StateSnapshot, StateStore};
 pub use status::{FailureCause, LinkStatus, PartitionState, PartitionStatus};

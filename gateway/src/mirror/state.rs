@@ -16,6 +16,12 @@
 //!   is created, so a mirror's name is decided once (a later change of the
 //!   renaming plugins does not move it).
 //!
+//! - `link/{link}`: the definition of a cluster link created through the
+//!   REST API (JSON owned by the control plane; see
+//!   [`StateSnapshot::link_definitions`]), tombstoned when the link is
+//!   deleted.
+//!
+//! Keys of other kinds are skipped when read (written by a newer linkgate).
 //! Topic and link names cannot contain `/`, so keys split unambiguously.
 
 use std::collections::{BTreeMap, HashMap};
@@ -199,6 +205,9 @@ pub struct StateSnapshot {
     pub maps: HashMap<MirrorPartitionId, OffsetMap>,
     /// Mirror topics per `(link, mirror topic)`.
     pub mirror_topics: HashMap<(String, String), MirrorTopicRecord>,
+    /// Link definitions written by the control plane, by link name (raw
+    /// JSON; the control plane parses it).
+    pub link_definitions: HashMap<String, Vec<u8>>,
 }
 
 impl StateSnapshot {
@@ -250,6 +259,15 @@ impl StateEntry {
         }
     }
 
+    /// The definition of a link created through the API (`None`: the link
+    /// was deleted).
+    pub fn link_definition(link: &str, json: Option<Vec<u8>>) -> Self {
+        Self {
+            key: format!("link/{link}"),
+            value: json,
+        }
+    }
+
     /// An offset map segment start (`tombstone`: delete it).
     pub fn segment(id: &MirrorPartitionId, source: i64, destination: i64, tombstone: bool) -> Self {
         let value = SegmentValue {
@@ -293,6 +311,27 @@ impl StateStore {
             destination,
             topic: topic.to_string(),
         })
+    }
+
+    /// Opens the state topic only when it exists already (reading the
+    /// links persisted on a cluster without creating anything there):
+    /// `Ok(None)` when the cluster has no state topic.
+    ///
+    /// # Errors
+    /// [`MirrorError::Kafka`] with [`Side::State`] when the cluster cannot
+    /// be asked.
+    pub async fn open_existing(
+        destination: Arc<ClusterClient>,
+        topic: &str,
+    ) -> Result<Option<Self>, MirrorError> {
+        let found = destination
+            .topic(topic)
+            .await
+            .map_err(|e| MirrorError::kafka(Side::State, e))?;
+        Ok(found.map(|_| Self {
+            destination,
+            topic: topic.to_string(),
+        }))
     }
 
     /// The state topic's name.
@@ -455,7 +494,17 @@ impl StateStore {
                     }
                 }
             }
-            _ => return Err(bad("unknown key kind")),
+            ["link", link] => match &r.value {
+                None => {
+                    snap.link_definitions.remove(*link);
+                }
+                Some(v) => {
+                    snap.link_definitions.insert((*link).to_string(), v.to_vec());
+                }
+            },
+            _ => {
+                tracing::debug!(topic = %self.topic, offset = r.offset, key, "state record of an unknown kind skipped");
+            }
         }
         Ok(())
     }

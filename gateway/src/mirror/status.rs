@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
+use crate::api::{LinkHealth, LinkState};
+
 /// Why a mirror partition stopped. A failed partition waits for an operator;
 /// it is never silently resumed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,6 +131,13 @@ pub enum PartitionState {
     SourceUnavailable(String),
     /// Stopped with a cause; needs an operator.
     Failed(FailureCause),
+    /// Promote or failover asked for: fetching has stopped and in-flight
+    /// rounds are landing; `STOPPED` follows.
+    PendingStopped,
+    /// Promoted or failed over: no longer mirrored, the topic is an
+    /// ordinary writable topic. Kept (with its last source fetch offset and
+    /// state time) until the link is deleted.
+    Stopped,
 }
 
 impl PartitionState {
@@ -140,6 +149,8 @@ impl PartitionState {
             Self::Paused => "PAUSED",
             Self::SourceUnavailable(_) => "SOURCE_UNAVAILABLE",
             Self::Failed(_) => "FAILED",
+            Self::PendingStopped => "PENDING_STOPPED",
+            Self::Stopped => "STOPPED",
         }
     }
 
@@ -150,12 +161,14 @@ impl PartitionState {
     }
 
     /// All state names, for zeroing the state gauge.
-    pub const NAMES: [&'static str; 5] = [
+    pub const NAMES: [&'static str; 7] = [
         "PENDING",
         "ACTIVE",
         "PAUSED",
         "SOURCE_UNAVAILABLE",
         "FAILED",
+        "PENDING_STOPPED",
+        "STOPPED",
     ];
 }
 
@@ -189,13 +202,30 @@ impl PartitionStatus {
 /// `(mirror topic, partition)`.
 pub type PartitionKey = (String, i32);
 
-/// The status of every mirror partition of one link. Cheap to clone (shared).
-/// Locks are held only for short, synchronous updates.
-#[derive(Debug, Clone, Default)]
+/// The status of every mirror partition of one link, the link's health
+/// (state and error) and its task errors. Cheap to clone (shared). Locks
+/// are held only for short, synchronous updates.
+#[derive(Debug, Clone)]
 pub struct LinkStatus {
     inner: Arc<Mutex<BTreeMap<PartitionKey, PartitionStatus>>>,
     /// Source topic of each mirror topic.
     sources: Arc<Mutex<BTreeMap<String, String>>>,
+    /// Link state and error (`ACTIVE` until the link task says otherwise).
+    health: Arc<Mutex<LinkHealth>>,
+    /// Errors of link tasks by task name (`AutoCreateMirror`, ...):
+    /// `(error_code, error_message)` pairs; a task with errors is `IN_ERROR`.
+    task_errors: Arc<Mutex<BTreeMap<String, Vec<(String, String)>>>>,
+}
+
+impl Default for LinkStatus {
+    fn default() -> Self {
+        Self {
+            inner: Arc::default(),
+            sources: Arc::default(),
+            health: Arc::new(Mutex::new(LinkHealth::ok(LinkState::Active))),
+            task_errors: Arc::default(),
+        }
+    }
 }
 
 impl LinkStatus {
@@ -215,6 +245,40 @@ impl LinkStatus {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(mirror_topic.to_string(), source_topic.to_string());
+    }
+
+    /// The link's current state and error.
+    pub fn health(&self) -> LinkHealth {
+        self.health
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Sets the link's state and error (logged by the caller).
+    pub fn set_health(&self, health: LinkHealth) {
+        *self.health.lock().unwrap_or_else(|p| p.into_inner()) = health;
+    }
+
+    /// Errors of a link task (`AutoCreateMirror`, `ConsumerOffsetSync`,
+    /// `AclSync`, `TopicConfigsSync`); empty when it has none.
+    pub fn task_errors(&self, task: &str) -> Vec<(String, String)> {
+        self.task_errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(task)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Replaces a link task's errors (empty: the task is healthy again).
+    pub fn set_task_errors(&self, task: &str, errors: Vec<(String, String)>) {
+        let mut map = self.task_errors.lock().unwrap_or_else(|p| p.into_inner());
+        if errors.is_empty() {
+            map.remove(task);
+        } else {
+            map.insert(task.to_string(), errors);
+        }
     }
 
     /// The source topic of a mirror topic, when known.
