@@ -62,12 +62,14 @@ pub struct NewMirror {
     /// Link name.
     pub link_name: String,
     /// Source topic (`source_topic_name`, `--source-topic`). `None`: the
-    /// mirror topic's name, which must then be the name the link's
-    /// renamers give it (e.g. `cluster.link.prefix` + source name).
+    /// same name as the mirror topic (only for a link that does not rename).
     pub source_topic_name: Option<String>,
     /// Mirror topic name on the destination (`mirror_topic_name`,
-    /// `--mirror-topic`).
-    pub mirror_topic_name: String,
+    /// `--mirror-topic`). `None`: the name the link's renamers give the
+    /// source topic (e.g. `cluster.link.prefix` + source name). When both
+    /// are given, the mirror name must be that name. At least one of the
+    /// two is given.
+    pub mirror_topic_name: Option<String>,
     /// Replication factor of the mirror topic (`replication_factor`,
     /// `--replication-factor`); `None`: the destination's default.
     pub replication_factor: Option<i16>,
