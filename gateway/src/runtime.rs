@@ -25,8 +25,8 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{ApiServer, LinkProperty, LinkView, ServeError};
 use crate::config::{GatewayConfig, LinkConfig, PluginConfig, PluginSource};
 use crate::mirror::link::chain_names;
-use crate::mirror::LinkStatus;
 use crate::mirror::registry::MirrorRegistry;
+use crate::mirror::LinkStatus;
 use crate::mirror::{LinkDeps, MirrorLink};
 use crate::plugin::{
     bundled, ChainNames, PluginError, PluginHost, PluginRegistry, PluginSpec, WatchHandle,
@@ -202,8 +202,13 @@ impl Gateway {
                 }) as Arc<dyn LinkView>
             })
             .collect();
-        let api = match crate::api::serve(cfg.api_listen, Arc::new(views), shutdown.child_token())
-            .await
+        let api = match crate::api::serve(
+            cfg.api_listen,
+            Arc::new(views),
+            None,
+            shutdown.child_token(),
+        )
+        .await
         {
             Ok(server) => {
                 tracing::info!(api = %server.local_addr(), "REST API listening");

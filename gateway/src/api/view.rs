@@ -255,6 +255,12 @@ pub trait ApiState: Send + Sync {
             .map(|l| l.destination_cluster_id())
             .collect()
     }
+
+    /// The mutating side, when this state supports it (the runtime's link
+    /// manager does). Default `None`: mutating endpoints answer 501.
+    fn control(&self) -> Option<&dyn crate::control::ControlPlane> {
+        None
+    }
 }
 
 impl ApiState for Vec<Arc<dyn LinkView>> {

@@ -249,6 +249,7 @@ impl ClusterClient {
             connecting: Mutex::new(HashMap::new()),
         });
         let mut tried = Vec::new();
+        let mut codes = Vec::new();
         for (i, addr) in client.settings.bootstrap_servers.iter().enumerate() {
             let id = -1 - i as i32;
             let attempt = async {
@@ -262,11 +263,13 @@ impl ClusterClient {
                 }
                 Err(e) => {
                     tracing::debug!(cluster = %client.settings.name, bootstrap = %addr, error = %e, "bootstrap server failed");
+                    codes.push(crate::kafka::error::link_error_code(&e));
                     tried.push((addr.clone(), short_reason(&e)));
                 }
             }
         }
         let err = KafkaError::Bootstrap {
+            codes,
             cluster: client.settings.name.clone(),
             tried,
         };
@@ -650,13 +653,18 @@ impl ClusterClient {
                 .map(|(i, a)| (-1 - i as i32, a.clone())),
         );
         let mut tried = Vec::new();
+        let mut codes = Vec::new();
         for (id, addr) in candidates {
             match self.connect_node(id, &addr).await {
                 Ok(c) => return Ok(c),
-                Err(e) => tried.push((addr, short_reason(&e))),
+                Err(e) => {
+                    codes.push(crate::kafka::error::link_error_code(&e));
+                    tried.push((addr, short_reason(&e)));
+                }
             }
         }
         let err = KafkaError::Bootstrap {
+            codes,
             cluster: self.settings.name.clone(),
             tried,
         };

@@ -62,6 +62,9 @@ pub enum KafkaError {
         cluster: String,
         /// Every address tried, with the reason it failed.
         tried: Vec<(String, String)>,
+        /// The link error code of each failure, in the order of `tried`
+        /// (see [`link_error_code`]).
+        codes: Vec<&'static str>,
     },
     /// An operation did not finish within its deadline (connect timeout or
     /// request timeout). Retriable.
@@ -348,6 +351,53 @@ pub fn broker_error(cluster: &str, context: impl Into<String>, code: i16) -> Kaf
     err
 }
 
+/// Kafka error code `CLUSTER_AUTHORIZATION_FAILED` (31).
+const CLUSTER_AUTHORIZATION_FAILED: i16 = 31;
+/// Kafka error codes of SASL failures: `UNSUPPORTED_SASL_MECHANISM` (33),
+/// `ILLEGAL_SASL_STATE` (34), `SASL_AUTHENTICATION_FAILED` (58).
+const SASL_ERRORS: [i16; 3] = [33, 34, 58];
+
+/// The Confluent cluster link error code of a client error, as listed in
+/// Confluent's Cluster Linking troubleshooting guide:
+/// `UNRESOLVABLE_BOOTSTRAP_ERROR` (no bootstrap address resolves),
+/// `BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR` (TCP connect refused or
+/// unreachable), `AUTHENTICATION_ERROR` (SASL failed or the cluster refused
+/// the gateway's principal), `TIMEOUT_ERROR` (connect or request deadline
+/// passed), `UNKNOWN` otherwise.
+///
+/// For [`KafkaError::Bootstrap`] the codes of the addresses tried decide:
+/// an authentication failure anywhere wins; then unresolvable when no
+/// address resolved; then a refused connection; then a timeout.
+pub fn link_error_code(e: &KafkaError) -> &'static str {
+    match e {
+        KafkaError::Resolve { .. } => "UNRESOLVABLE_BOOTSTRAP_ERROR",
+        KafkaError::Connect { .. } => "BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR",
+        KafkaError::Timeout { .. } => "TIMEOUT_ERROR",
+        KafkaError::Broker { code, .. }
+            if SASL_ERRORS.contains(code) || *code == CLUSTER_AUTHORIZATION_FAILED =>
+        {
+            "AUTHENTICATION_ERROR"
+        }
+        KafkaError::Bootstrap { codes, .. } => {
+            let any = |c: &str| codes.contains(&c);
+            if any("AUTHENTICATION_ERROR") {
+                "AUTHENTICATION_ERROR"
+            } else if !codes.is_empty()
+                && codes.iter().all(|c| *c == "UNRESOLVABLE_BOOTSTRAP_ERROR")
+            {
+                "UNRESOLVABLE_BOOTSTRAP_ERROR"
+            } else if any("BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR") {
+                "BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR"
+            } else if any("TIMEOUT_ERROR") {
+                "TIMEOUT_ERROR"
+            } else {
+                "UNKNOWN"
+            }
+        }
+        _ => "UNKNOWN",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -409,7 +459,9 @@ mod tests {
                 ("a:1".into(), "refused".into()),
                 ("b:2".into(), "timeout".into()),
             ],
+            codes: vec!["BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR", "TIMEOUT_ERROR"],
         };
+        assert_eq!(link_error_code(&b), "BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR");
         assert_eq!(
             b.to_string(),
             "cluster `s`: no bootstrap server reachable; tried a:1 (refused); b:2 (timeout)"

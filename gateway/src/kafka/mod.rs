@@ -21,4 +21,4 @@ pub use cluster::{
     ClusterClient, ClusterSettings, CreateOutcome, OffsetSpec, PartitionInfo, TopicInfo,
 };
 pub use conn::{BoxedStream, BrokerConnection, BrokerStream, MAX_FRAME_BYTES, VERSION_CAPS};
-pub use error::{broker_error, KafkaError};
+pub use error::{broker_error, link_error_code, KafkaError};

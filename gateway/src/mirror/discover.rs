@@ -11,7 +11,11 @@ use crate::mirror::metrics as m;
 /// topics and adds to `pending` every one that is not mirrored yet, not
 /// internal (`__`-prefixed or flagged internal, or the state topic), and
 /// passes the topic filter chain (with its source configs).
-pub(crate) async fn discover(ctx: &LinkCtx, names: &BTreeMap<String, String>, pending: &mut Vec<String>) {
+pub(crate) async fn discover(
+    ctx: &LinkCtx,
+    names: &BTreeMap<String, String>,
+    pending: &mut Vec<String>,
+) {
     let topics = match ctx.source.topics().await {
         Ok(t) => t,
         Err(e) => {
@@ -61,4 +65,3 @@ pub(crate) async fn discover(ctx: &LinkCtx, names: &BTreeMap<String, String>, pe
         }
     }
 }
-

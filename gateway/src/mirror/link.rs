@@ -11,16 +11,16 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{LinkConfig, StartOffsetSpec};
+use crate::control::{ControlError, MirrorAction, MirrorActionResult, NewMirror};
 use crate::kafka::{ClusterClient, ClusterSettings, KafkaError, OffsetSpec};
 use crate::mirror::error::{MirrorError, Side};
+use crate::mirror::registry::MirrorRegistry;
 use crate::mirror::state::{
     Checkpoint, MirrorPartitionId, MirrorTopicRecord, StateEntry, StateSnapshot, StateStore,
 };
 use crate::mirror::status::{
     FailureCause, LinkStatus, PartitionKey, PartitionState, PartitionStatus,
 };
-use crate::control::{ControlError, MirrorAction, MirrorActionResult, NewMirror};
-use crate::mirror::registry::MirrorRegistry;
 use crate::mirror::{committer, discover, fetcher, metrics as m};
 use crate::plugin::{ChainNames, PluginRegistry};
 use arc_swap::ArcSwap;

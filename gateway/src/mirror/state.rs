@@ -499,7 +499,8 @@ impl StateStore {
                     snap.link_definitions.remove(*link);
                 }
                 Some(v) => {
-                    snap.link_definitions.insert((*link).to_string(), v.to_vec());
+                    snap.link_definitions
+                        .insert((*link).to_string(), v.to_vec());
                 }
             },
             _ => {

@@ -202,6 +202,9 @@ impl PartitionStatus {
 /// `(mirror topic, partition)`.
 pub type PartitionKey = (String, i32);
 
+/// `(error_code, error_message)` pairs by link task name.
+type TaskErrors = BTreeMap<String, Vec<(String, String)>>;
+
 /// The status of every mirror partition of one link, the link's health
 /// (state and error) and its task errors. Cheap to clone (shared). Locks
 /// are held only for short, synchronous updates.
@@ -214,7 +217,7 @@ pub struct LinkStatus {
     health: Arc<Mutex<LinkHealth>>,
     /// Errors of link tasks by task name (`AutoCreateMirror`, ...):
     /// `(error_code, error_message)` pairs; a task with errors is `IN_ERROR`.
-    task_errors: Arc<Mutex<BTreeMap<String, Vec<(String, String)>>>>,
+    task_errors: Arc<Mutex<TaskErrors>>,
 }
 
 impl Default for LinkStatus {
