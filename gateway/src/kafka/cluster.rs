@@ -332,7 +332,7 @@ impl ClusterClient {
 
     /// Run `op` until it succeeds, fails with an error `retry_if` rejects, or
     /// the backoff budget is spent (then the last error is returned).
-    async fn retry<T, F, Fut>(
+    pub(super) async fn retry<T, F, Fut>(
         &self,
         what: &str,
         retry_if: impl FnMut(&KafkaError) -> bool,

@@ -22,6 +22,9 @@ pub const NOT_LEADER_OR_FOLLOWER: i16 = 6;
 pub const UNSUPPORTED_VERSION: i16 = 35;
 /// Kafka error code `TOPIC_ALREADY_EXISTS` (36).
 pub const TOPIC_ALREADY_EXISTS: i16 = 36;
+/// Kafka error code `SECURITY_DISABLED` (54): the cluster has no authorizer,
+/// so ACL requests (CreateAcls, DeleteAcls, DescribeAcls) are refused.
+pub const SECURITY_DISABLED: i16 = 54;
 
 /// An error of the Kafka client layer.
 ///

@@ -19,7 +19,8 @@ use kafka_protocol::records::{
 
 use super::testutil::{free_port, Broker};
 use super::{
-    BrokerConnection, ClusterClient, ClusterSettings, CreateOutcome, KafkaError, OffsetSpec,
+    deny_write_binding, link_error_code, probe, BrokerConnection, ClusterClient, ClusterSettings,
+    CreateOutcome, KafkaError, OffsetSpec, SECURITY_DISABLED,
 };
 
 /// Connect a cluster client, retrying briefly: the broker may accept TCP a
@@ -362,6 +363,81 @@ async fn unresolvable_host_errors_clearly() {
         .unwrap_err();
     assert!(
         e.to_string().contains("no bootstrap servers configured"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn closed_port_is_bootstrap_tcp_connection_failed() {
+    let addr = format!("127.0.0.1:{}", free_port()); // bound then released
+    let mut settings = ClusterSettings::new("src-cluster", vec![addr.clone()]);
+    settings.connect_timeout = Duration::from_secs(5);
+    let e = ClusterClient::connect(settings.clone()).await.unwrap_err();
+    assert_eq!(
+        link_error_code(&e),
+        "BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR",
+        "{e}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("`src-cluster`") && msg.contains(&addr),
+        "{msg}"
+    );
+    let e = probe(&settings).await.unwrap_err();
+    assert_eq!(
+        link_error_code(&e),
+        "BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR",
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn unresolvable_host_is_unresolvable_bootstrap() {
+    let addr = "no-such-host.invalid:9092";
+    let mut settings = ClusterSettings::new("dest-cluster", vec![addr.to_string()]);
+    settings.connect_timeout = Duration::from_secs(5);
+    let e = ClusterClient::connect(settings).await.unwrap_err();
+    // `.invalid` never resolves (RFC 6761); the resolver answers at once
+    // even without network access.
+    assert_eq!(link_error_code(&e), "UNRESOLVABLE_BOOTSTRAP_ERROR", "{e}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("`dest-cluster`") && msg.contains(addr),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn probe_returns_cluster_id() {
+    let broker = Broker::start("probe-cluster");
+    let _ready = client(&broker, "warmup").await;
+    let id = probe(&broker.settings("source")).await.expect("probe");
+    assert_eq!(id.cluster_id, "probe-cluster");
+}
+
+#[tokio::test]
+async fn acls_without_authorizer_fail_with_security_disabled() {
+    let broker = Broker::start("acl-cluster");
+    let client = client(&broker, "destination").await;
+    client.create_acls(&[]).await.expect("nothing to create");
+    let binding = deny_write_binding("mirrored", "User:*");
+    let e = client
+        .create_acls(std::slice::from_ref(&binding))
+        .await
+        .unwrap_err();
+    assert_eq!(e.error_code(), Some(SECURITY_DISABLED), "{e}");
+    assert!(!e.is_retriable());
+    let msg = e.to_string();
+    assert!(
+        msg.contains("SECURITY_DISABLED")
+            && msg.contains("DENY WRITE on TOPIC `mirrored` (LITERAL) for User:*")
+            && msg.contains("`destination`"),
+        "{msg}"
+    );
+    let e = client.delete_acls(&[binding]).await.unwrap_err();
+    assert_eq!(e.error_code(), Some(SECURITY_DISABLED), "{e}");
+    assert!(
+        e.to_string().contains("DeleteAcls matching DENY WRITE"),
         "{e}"
     );
 }
