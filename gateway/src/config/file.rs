@@ -60,6 +60,9 @@ pub struct GatewaySection {
     pub state_topic: Option<String>,
     /// REST API address, `host:port`.
     pub api_listen: Option<String>,
+    /// Bearer token of the REST API's mutating calls (secret: redacted in
+    /// `Debug`).
+    pub api_token: Option<super::Secret>,
 }
 
 /// `[clusters.ALIAS]`, with Kafka client property names.

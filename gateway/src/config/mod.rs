@@ -147,7 +147,8 @@ pub struct PluginConfig {
 }
 
 /// One cluster link: which source topics are mirrored to which destination,
-/// with the link's Confluent properties already parsed.
+/// with the link's Confluent properties already parsed. Two configs are
+/// equal when every field is (cluster settings compared field by field).
 #[derive(Debug, Clone)]
 pub struct LinkConfig {
     /// The cluster link name (unique in the gateway).
@@ -191,6 +192,55 @@ pub struct LinkConfig {
     pub write_deny_principals: Vec<String>,
 }
 
+impl PartialEq for LinkConfig {
+    fn eq(&self, other: &Self) -> bool {
+        same_cluster(&self.source, &other.source)
+            && same_cluster(&self.destination, &other.destination)
+            && self.name == other.name
+            && self.mirror_topics == other.mirror_topics
+            && self.start_offset == other.start_offset
+            && self.paused == other.paused
+            && self.auto_create == other.auto_create
+            && self.metadata_max_age == other.metadata_max_age
+            && self.topic_filters == other.topic_filters
+            && self.renamers == other.renamers
+            && self.acl_mappers == other.acl_mappers
+            && self.record_transforms == other.record_transforms
+            && self.properties == other.properties
+            && self.write_deny_principals == other.write_deny_principals
+    }
+}
+
+impl LinkConfig {
+    /// Whether `other` differs from this config only in its plugin chains
+    /// (topic filters, renamers, ACL mappers, record transforms): such a
+    /// change is applied to a running link by swapping its chains.
+    pub fn same_but_chains(&self, other: &Self) -> bool {
+        let strip = |c: &Self| {
+            let mut c = c.clone();
+            c.topic_filters.clear();
+            c.renamers.clear();
+            c.acl_mappers.clear();
+            c.record_transforms.clear();
+            c
+        };
+        strip(self) == strip(other)
+    }
+}
+
+/// Field-by-field equality of cluster settings (`ClusterSettings` has no
+/// `PartialEq` of its own).
+fn same_cluster(a: &ClusterSettings, b: &ClusterSettings) -> bool {
+    a.name == b.name
+        && a.bootstrap_servers == b.bootstrap_servers
+        && a.client_id == b.client_id
+        && a.request_timeout == b.request_timeout
+        && a.connect_timeout == b.connect_timeout
+        && a.retry_backoff == b.retry_backoff
+        && a.retry_backoff_max == b.retry_backoff_max
+        && a.metadata_max_age == b.metadata_max_age
+}
+
 /// The validated gateway config: one immutable value per (re)load.
 #[derive(Debug, Clone)]
 pub struct GatewayConfig {
@@ -212,6 +262,38 @@ pub struct GatewayConfig {
     /// taken only disables the API with an error log; a configured one that
     /// cannot be bound stops the start).
     pub api_listen_explicit: bool,
+    /// `[gateway] api_token`: the bearer token every mutating REST call
+    /// must carry (`Authorization: Bearer <token>`). Required when
+    /// `api_listen` is not a loopback address. Redacted in `Debug`.
+    pub api_token: Option<Secret>,
+    /// `[clusters.ALIAS]` client settings by alias (destinations of API
+    /// links, sources named by `source_cluster_id`).
+    pub clusters: BTreeMap<String, ClusterSettings>,
+}
+
+/// A secret config value (`[gateway] api_token`): its `Debug` output is
+/// redacted, so it never reaches a log line through a config dump. Read
+/// it with [`Secret::expose`] where it is needed.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value itself (never log it).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
 }
 
 /// Default REST API address (loopback only).
@@ -278,6 +360,25 @@ impl GatewayConfig {
                     format!("expected host:port with a numeric IP, e.g. 127.0.0.1:8090 ({e})"),
                 )
             })?;
+        let api_token = gw.api_token;
+        if api_token
+            .as_ref()
+            .is_some_and(|t| t.expose().trim().is_empty())
+        {
+            return Err(invalid(
+                "gateway.api_token".into(),
+                "must not be empty; remove it or set a long random value".into(),
+            ));
+        }
+        if api_token.is_none() && !api_listen.ip().is_loopback() {
+            return Err(invalid(
+                "gateway.api_listen".into(),
+                format!(
+                    "{api_listen} is not a loopback address: set [gateway] api_token so that \
+                     mutating REST calls need `Authorization: Bearer <token>`, or listen on 127.0.0.1"
+                ),
+            ));
+        }
         let client_id = gw.client_id.unwrap_or_else(|| "linkgate".to_string());
         let state_topic = gw
             .state_topic
@@ -287,29 +388,10 @@ impl GatewayConfig {
         let mut clusters = BTreeMap::new();
         for (alias, c) in &file.clusters {
             let key = format!("clusters.{alias}");
-            let servers: Vec<String> = c
-                .bootstrap_servers
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect();
-            if servers.is_empty() {
-                return Err(invalid(
-                    format!("{key}.\"bootstrap.servers\""),
-                    "must list at least one host:port".into(),
-                ));
-            }
-            for s in &servers {
-                let ok = s
-                    .rsplit_once(':')
-                    .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
-                if !ok {
-                    return Err(invalid(
-                        format!("{key}.\"bootstrap.servers\""),
-                        format!("{s:?} is not host:port"),
-                    ));
-                }
-            }
+            let servers = parse_bootstrap(
+                &c.bootstrap_servers,
+                &format!("{key}.\"bootstrap.servers\""),
+            )?;
             let mut settings = ClusterSettings::new(alias.clone(), servers);
             settings.client_id = client_id.clone();
             if let Some(ms) = c.request_timeout_ms {
@@ -338,21 +420,17 @@ impl GatewayConfig {
             ));
         }
 
+        let ctx = LinkContext {
+            clusters: &clusters,
+            declared: &declared,
+            state_topic: &state_topic,
+            client_id: &client_id,
+        };
         let mut links = Vec::new();
         let mut names = std::collections::BTreeSet::new();
         for (i, l) in file.links.into_iter().enumerate() {
             let key = format!("links[{i}]");
-            if l.name.is_empty()
-                || !l
-                    .name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
-            {
-                return Err(invalid(
-                    format!("{key}.name"),
-                    format!("{:?}: a link name is non-empty and uses only ASCII letters, digits, '.', '_' and '-'", l.name),
-                ));
-            }
+            validate_link_name(&l.name).map_err(|m| invalid(format!("{key}.name"), m))?;
             if !names.insert(l.name.clone()) {
                 return Err(invalid(
                     format!("{key}.name"),
@@ -372,163 +450,34 @@ impl GatewayConfig {
             };
             let source = cluster(&l.source, "source")?;
             let destination = cluster(&l.destination, "destination")?;
-            let mut seen = std::collections::BTreeSet::new();
-            for t in &l.mirror_topics {
-                validate_topic_name(t).map_err(|m| invalid(format!("{key}.mirror_topics"), m))?;
-                if t == &state_topic || t.starts_with("__") {
-                    return Err(invalid(
-                        format!("{key}.mirror_topics"),
-                        format!("{t:?} is an internal topic and cannot be mirrored"),
-                    ));
-                }
-                if !seen.insert(t.clone()) {
-                    return Err(invalid(
-                        format!("{key}.mirror_topics"),
-                        format!("{t:?} is listed twice"),
-                    ));
-                }
-            }
-            let mut start_offset = StartOffsetSpec::Earliest;
-            let mut paused = false;
-            let mut auto_create = false;
-            let mut metadata_max_age = Duration::from_millis(300_000);
-            let mut prefix: Option<String> = None;
-            let mut group_prefix = false;
-            let mut filters_json: Option<String> = None;
             let mut properties = Vec::new();
             for (prop, value) in &l.config {
-                let pkey = format!("{key}.config.\"{prop}\"");
                 let text = property_text(value).ok_or_else(|| {
-                    invalid(pkey.clone(), "expected a string, number or boolean".into())
+                    invalid(
+                        format!("{key}.config.\"{prop}\""),
+                        "expected a string, number or boolean".into(),
+                    )
                 })?;
-                properties.push((prop.clone(), text.clone()));
-                match prop.as_str() {
-                    "mirror.start.offset.spec" => {
-                        start_offset =
-                            StartOffsetSpec::parse(&text).map_err(|m| invalid(pkey, m))?;
-                    }
-                    "cluster.link.paused" => paused = parse_bool(&pkey, &text)?,
-                    "auto.create.mirror.topics.enable" => auto_create = parse_bool(&pkey, &text)?,
-                    "consumer.group.prefix.enable" => group_prefix = parse_bool(&pkey, &text)?,
-                    "cluster.link.prefix" => {
-                        if !text.is_empty() {
-                            validate_topic_name(&text).map_err(|m| {
-                                invalid(
-                                    pkey,
-                                    format!("the prefix must be usable in topic names: {m}"),
-                                )
-                            })?;
-                            prefix = Some(text);
-                        }
-                    }
-                    "auto.create.mirror.topics.filters" => {
-                        serde_json::from_str::<serde_json::Value>(&text).map_err(|e| {
-                            invalid(
-                                pkey,
-                                format!(
-                                    "expected a JSON object like {{\"topicFilters\":[...]}}: {e}"
-                                ),
-                            )
-                        })?;
-                        filters_json = Some(text);
-                    }
-                    "metadata.max.age.ms" => {
-                        let ms: u64 = text.parse().map_err(|_| {
-                            invalid(
-                                pkey.clone(),
-                                format!("expected a number of ms, got {text:?}"),
-                            )
-                        })?;
-                        metadata_max_age = positive_ms(ms, &pkey)?;
-                    }
-                    other => {
-                        return Err(invalid(
-                            pkey,
-                            format!(
-                                "unknown or not yet supported link property {other:?} (supported: {})",
-                                SUPPORTED_LINK_PROPERTIES.join(", ")
-                            ),
-                        ));
-                    }
-                }
+                properties.push((prop.clone(), text));
             }
-            // Chains: declared plugins of the right kind, plus the ones that
-            // serve link properties (bundled plugins).
-            let chain = |names: Vec<String>, kind: PluginKind, field: &str| {
-                for n in &names {
-                    match declared.get(n) {
-                        Some(k) if *k == kind => {}
-                        Some(k) => {
-                            return Err(invalid(
-                                format!("{key}.{field}"),
-                                format!(
-                                    "plugin {n:?} is a {}, not a {}",
-                                    k.as_str(),
-                                    kind.as_str()
-                                ),
-                            ))
-                        }
-                        None => {
-                            return Err(invalid(
-                                format!("{key}.{field}"),
-                                format!("no plugin named {n:?} in [[plugins]]"),
-                            ))
-                        }
-                    }
-                }
-                Ok(names)
-            };
-            let mut topic_filters =
-                chain(l.topic_filters, PluginKind::TopicFilter, "topic_filters")?;
-            let mut renamers = chain(l.renamers, PluginKind::Renamer, "renamers")?;
-            let acl_mappers = chain(l.acl_mappers, PluginKind::AclMapper, "acl_mappers")?;
-            let record_transforms = chain(
-                l.record_transforms,
-                PluginKind::RecordTransform,
-                "record_transforms",
-            )?;
-            if let Some(json) = filters_json {
-                let name = format!("{}/auto.create.mirror.topics.filters", l.name);
-                plugins.push(bundled(
-                    &name,
-                    "topic-filter",
-                    PluginKind::TopicFilter,
-                    vec![("filters".into(), json)],
-                ));
-                topic_filters.insert(0, name);
-            }
-            if let Some(prefix) = prefix {
-                let name = format!("{}/cluster.link.prefix", l.name);
-                plugins.push(bundled(
-                    &name,
-                    "prefix",
-                    PluginKind::Renamer,
-                    vec![
-                        ("prefix".into(), prefix),
-                        (
-                            "consumer.group.prefix.enable".into(),
-                            group_prefix.to_string(),
-                        ),
-                    ],
-                ));
-                renamers.push(name);
-            }
-            links.push(LinkConfig {
+            let input = LinkInput {
                 name: l.name,
-                source,
+                source: LinkSource::Cluster(source),
                 destination,
                 mirror_topics: l.mirror_topics,
-                start_offset,
-                paused,
-                auto_create,
-                metadata_max_age,
-                topic_filters,
-                renamers,
-                acl_mappers,
-                record_transforms,
                 properties,
-                write_deny_principals: Vec::new(),
-            });
+                chains: [
+                    l.topic_filters,
+                    l.renamers,
+                    l.acl_mappers,
+                    l.record_transforms,
+                ],
+            };
+            let prop_key = |p: &str| format!("{key}.config.\"{p}\"");
+            let field_key = |f: &str| format!("{key}.{f}");
+            let built = build_link(input, &ctx, &prop_key, &field_key)?;
+            plugins.extend(built.plugins);
+            links.push(built.link);
         }
         Ok(Self {
             metrics_listen,
@@ -538,9 +487,500 @@ impl GatewayConfig {
             plugins,
             api_listen,
             api_listen_explicit,
+            api_token,
+            clusters,
         })
     }
+
+    /// The `[[plugins]]` entries by name and kind (not the ones that serve
+    /// link properties, whose names hold a `/`).
+    fn declared_plugins(&self) -> BTreeMap<String, PluginKind> {
+        self.plugins
+            .iter()
+            .filter(|p| !p.name.contains('/'))
+            .map(|p| (p.name.clone(), p.kind))
+            .collect()
+    }
+
+    /// Validates a link created through the REST API (or read back from a
+    /// destination's state topic) into its [`LinkConfig`] and the bundled
+    /// plugins that serve its properties, with the same rules as a
+    /// `[[links]]` entry of the file.
+    ///
+    /// - `destination`: a `[clusters]` alias.
+    /// - `source_cluster_id`: a `[clusters]` alias (its client settings are
+    ///   the source's) or a Kafka cluster id (only a label here; checked
+    ///   against the source when the link is validated).
+    /// - `properties`: Confluent link properties by name
+    ///   ([`SUPPORTED_LINK_PROPERTIES`], [`SOURCE_CLIENT_PROPERTIES`],
+    ///   [`LINKGATE_LINK_PROPERTIES`]), text values, each name at most once.
+    ///   `bootstrap.servers` is required unless `source_cluster_id` is an
+    ///   alias.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] whose `key` is the property at fault (e.g.
+    /// `bootstrap.servers`), or `link_name` / `destination`. Messages never
+    /// hold the value of a sensitive property.
+    pub fn api_link(
+        &self,
+        name: &str,
+        destination: &str,
+        source_cluster_id: Option<&str>,
+        properties: &[(String, String)],
+    ) -> Result<LinkBuild, ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_string(),
+            message,
+        };
+        validate_link_name(name).map_err(|m| invalid("link_name", m))?;
+        let destination = self.clusters.get(destination).cloned().ok_or_else(|| {
+            invalid(
+                "destination",
+                format!(
+                    "no cluster {destination:?} in [clusters] (known: {})",
+                    self.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })?;
+        let mut seen = std::collections::BTreeSet::new();
+        for (k, _) in properties {
+            if !seen.insert(k.as_str()) {
+                return Err(invalid(k, "given more than once".into()));
+            }
+        }
+        let source = match source_cluster_id.and_then(|id| self.clusters.get(id)) {
+            Some(settings) => LinkSource::Api {
+                label: settings.name.clone(),
+                base: Some(settings.clone()),
+            },
+            None => LinkSource::Api {
+                label: source_cluster_id
+                    .map(str::to_string)
+                    .unwrap_or_else(|| format!("{name}-source")),
+                base: None,
+            },
+        };
+        let declared = self.declared_plugins();
+        let ctx = LinkContext {
+            clusters: &self.clusters,
+            declared: &declared,
+            state_topic: &self.state_topic,
+            client_id: &self.client_id,
+        };
+        let input = LinkInput {
+            name: name.to_string(),
+            source,
+            destination,
+            mirror_topics: Vec::new(),
+            properties: properties.to_vec(),
+            chains: Default::default(),
+        };
+        let key = |p: &str| p.to_string();
+        build_link(input, &ctx, &key, &key)
+    }
 }
+
+/// A link validated from its properties: its config and the bundled plugin
+/// instances that serve its properties (`{link}/cluster.link.prefix`,
+/// `{link}/auto.create.mirror.topics.filters`), which must be loaded before
+/// the link starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkBuild {
+    /// The link.
+    pub link: LinkConfig,
+    /// Plugins serving its properties (names start with `{link}/`).
+    pub plugins: Vec<PluginConfig>,
+}
+
+/// Where a link's source cluster settings come from.
+enum LinkSource {
+    /// A `[clusters]` alias of the file (file links): source client
+    /// properties are refused (they belong in `[clusters.ALIAS]`).
+    Cluster(ClusterSettings),
+    /// An API link: `bootstrap.servers` and the client timeouts come from
+    /// the properties, over `base` (the alias named by `source_cluster_id`)
+    /// when given. `label` names the cluster in errors and metrics.
+    Api {
+        label: String,
+        base: Option<ClusterSettings>,
+    },
+}
+
+/// One link before validation.
+struct LinkInput {
+    name: String,
+    source: LinkSource,
+    destination: ClusterSettings,
+    mirror_topics: Vec<String>,
+    /// Properties as text, in the order given.
+    properties: Vec<(String, String)>,
+    /// Chains named in the file's link fields: topic filters, renamers,
+    /// ACL mappers, record transforms.
+    chains: [Vec<String>; 4],
+}
+
+/// What link validation needs from the rest of the config.
+struct LinkContext<'a> {
+    clusters: &'a BTreeMap<String, ClusterSettings>,
+    declared: &'a BTreeMap<String, PluginKind>,
+    state_topic: &'a str,
+    client_id: &'a str,
+}
+
+/// The chain kinds in [`LinkInput::chains`] order: kind, file field,
+/// link property.
+const CHAINS: [(PluginKind, &str, &str); 4] = [
+    (
+        PluginKind::TopicFilter,
+        "topic_filters",
+        "linkgate.topic.filters",
+    ),
+    (PluginKind::Renamer, "renamers", "linkgate.renamers"),
+    (PluginKind::AclMapper, "acl_mappers", "linkgate.acl.mappers"),
+    (
+        PluginKind::RecordTransform,
+        "record_transforms",
+        "linkgate.record.transforms",
+    ),
+];
+
+/// The one link validation, for file links and API links: parses every
+/// property, checks the chains against the declared plugins and adds the
+/// bundled plugins that serve properties. `prop_key` names a property in
+/// errors, `field_key` a file field.
+fn build_link(
+    input: LinkInput,
+    ctx: &LinkContext<'_>,
+    prop_key: &dyn Fn(&str) -> String,
+    field_key: &dyn Fn(&str) -> String,
+) -> Result<LinkBuild, ConfigError> {
+    let invalid = |key: String, message: String| ConfigError::Invalid { key, message };
+    let name = input.name;
+    let mut seen = std::collections::BTreeSet::new();
+    for t in &input.mirror_topics {
+        validate_topic_name(t).map_err(|m| invalid(field_key("mirror_topics"), m))?;
+        if t == ctx.state_topic || t.starts_with("__") {
+            return Err(invalid(
+                field_key("mirror_topics"),
+                format!("{t:?} is an internal topic and cannot be mirrored"),
+            ));
+        }
+        if !seen.insert(t.clone()) {
+            return Err(invalid(
+                field_key("mirror_topics"),
+                format!("{t:?} is listed twice"),
+            ));
+        }
+    }
+    let api = matches!(input.source, LinkSource::Api { .. });
+    let mut start_offset = StartOffsetSpec::Earliest;
+    let mut paused = false;
+    let mut auto_create = false;
+    let mut metadata_max_age = Duration::from_millis(300_000);
+    let mut prefix: Option<String> = None;
+    let mut group_prefix = false;
+    let mut filters_json: Option<String> = None;
+    let mut deny_enable = false;
+    let mut deny_principals = vec!["User:*".to_string()];
+    let mut bootstrap: Option<Vec<String>> = None;
+    let mut request_timeout: Option<Duration> = None;
+    let mut connect_timeout: Option<Duration> = None;
+    let mut chains = input.chains;
+    let mut property_chains: [Vec<String>; 4] = Default::default();
+    for (prop, text) in &input.properties {
+        let pkey = prop_key(prop);
+        match prop.as_str() {
+            "mirror.start.offset.spec" => {
+                start_offset = StartOffsetSpec::parse(text).map_err(|m| invalid(pkey, m))?;
+            }
+            "cluster.link.paused" => paused = parse_bool(&pkey, text)?,
+            "auto.create.mirror.topics.enable" => auto_create = parse_bool(&pkey, text)?,
+            "consumer.group.prefix.enable" => group_prefix = parse_bool(&pkey, text)?,
+            "cluster.link.prefix" => {
+                if !text.is_empty() {
+                    validate_topic_name(text).map_err(|m| {
+                        invalid(
+                            pkey,
+                            format!("the prefix must be usable in topic names: {m}"),
+                        )
+                    })?;
+                    prefix = Some(text.clone());
+                }
+            }
+            "auto.create.mirror.topics.filters" => {
+                serde_json::from_str::<serde_json::Value>(text).map_err(|e| {
+                    invalid(
+                        pkey,
+                        format!("expected a JSON object like {{\"topicFilters\":[...]}}: {e}"),
+                    )
+                })?;
+                filters_json = Some(text.clone());
+            }
+            "metadata.max.age.ms" => metadata_max_age = parse_ms(&pkey, text)?,
+            "linkgate.mirror.write.deny.enable" => deny_enable = parse_bool(&pkey, text)?,
+            "linkgate.mirror.write.deny.principals" => {
+                deny_principals = parse_principals(&pkey, text)?;
+            }
+            p if SOURCE_CLIENT_PROPERTIES.contains(&p) && !api => {
+                return Err(invalid(
+                    pkey,
+                    "a source client property of a config-file link belongs in its \
+                     [clusters.ALIAS] section"
+                        .into(),
+                ));
+            }
+            "bootstrap.servers" => bootstrap = Some(parse_bootstrap(text, &pkey)?),
+            "request.timeout.ms" => request_timeout = Some(parse_ms(&pkey, text)?),
+            "socket.connection.setup.timeout.ms" => connect_timeout = Some(parse_ms(&pkey, text)?),
+            other => {
+                let Some(i) = CHAINS.iter().position(|c| c.2 == other) else {
+                    return Err(invalid(
+                        pkey,
+                        format!(
+                            "unknown or not yet supported link property {other:?} (supported: {})",
+                            supported_properties(api).join(", ")
+                        ),
+                    ));
+                };
+                let names: Vec<String> = text
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if let Some(slot) = property_chains.get_mut(i) {
+                    *slot = names;
+                }
+            }
+        }
+    }
+    // Chains: declared plugins of the right kind, plus the ones that serve
+    // link properties (bundled plugins).
+    for (i, (kind, field, prop)) in CHAINS.iter().enumerate() {
+        let check = |names: &[String], key: String| -> Result<(), ConfigError> {
+            for n in names {
+                match ctx.declared.get(n) {
+                    Some(k) if k == kind => {}
+                    Some(k) => {
+                        return Err(invalid(
+                            key,
+                            format!("plugin {n:?} is a {}, not a {}", k.as_str(), kind.as_str()),
+                        ))
+                    }
+                    None => {
+                        return Err(invalid(
+                            key,
+                            format!("no plugin named {n:?} in [[plugins]]"),
+                        ))
+                    }
+                }
+            }
+            Ok(())
+        };
+        if let (Some(from_fields), Some(from_prop)) = (chains.get_mut(i), property_chains.get(i)) {
+            check(from_fields, field_key(field))?;
+            check(from_prop, prop_key(prop))?;
+            from_fields.extend(from_prop.iter().cloned());
+        }
+    }
+    let [mut topic_filters, mut renamers, acl_mappers, record_transforms] = chains;
+    let mut plugins = Vec::new();
+    if let Some(json) = filters_json {
+        let plugin = format!("{name}/auto.create.mirror.topics.filters");
+        plugins.push(bundled(
+            &plugin,
+            "topic-filter",
+            PluginKind::TopicFilter,
+            vec![("filters".into(), json)],
+        ));
+        topic_filters.insert(0, plugin);
+    }
+    if let Some(prefix) = prefix {
+        let plugin = format!("{name}/cluster.link.prefix");
+        plugins.push(bundled(
+            &plugin,
+            "prefix",
+            PluginKind::Renamer,
+            vec![
+                ("prefix".into(), prefix),
+                (
+                    "consumer.group.prefix.enable".into(),
+                    group_prefix.to_string(),
+                ),
+            ],
+        ));
+        renamers.push(plugin);
+    }
+    let source = match input.source {
+        LinkSource::Cluster(settings) => settings,
+        LinkSource::Api { label, base } => {
+            let mut settings = match (base, bootstrap) {
+                (Some(mut base), servers) => {
+                    if let Some(servers) = servers {
+                        base.bootstrap_servers = servers;
+                    }
+                    base
+                }
+                (None, Some(servers)) => {
+                    let mut s = ClusterSettings::new(label, servers);
+                    s.client_id = ctx.client_id.to_string();
+                    s
+                }
+                (None, None) => {
+                    return Err(invalid(
+                        prop_key("bootstrap.servers"),
+                        format!(
+                            "required: the source cluster's host:port list (or name one of the \
+                             [clusters] aliases as source_cluster_id: {})",
+                            ctx.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    ))
+                }
+            };
+            if let Some(t) = request_timeout {
+                settings.request_timeout = t;
+            }
+            if let Some(t) = connect_timeout {
+                settings.connect_timeout = t;
+            }
+            settings
+        }
+    };
+    Ok(LinkBuild {
+        link: LinkConfig {
+            name,
+            source,
+            destination: input.destination,
+            mirror_topics: input.mirror_topics,
+            start_offset,
+            paused,
+            auto_create,
+            metadata_max_age,
+            topic_filters,
+            renamers,
+            acl_mappers,
+            record_transforms,
+            properties: input.properties,
+            write_deny_principals: if deny_enable {
+                deny_principals
+            } else {
+                Vec::new()
+            },
+        },
+        plugins,
+    })
+}
+
+/// The link name rule: non-empty, at most 249 characters, ASCII letters,
+/// digits, `.`, `_` and `-` (so it fits in state topic keys and plugin
+/// names, which use `/` as separator).
+///
+/// # Errors
+/// A message stating the rule.
+pub fn validate_link_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 249
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(format!(
+            "{name:?}: a link name is 1 to 249 characters of ASCII letters, digits, '.', '_' and '-'"
+        ));
+    }
+    Ok(())
+}
+
+/// A comma-separated `host:port` list (`bootstrap.servers`).
+fn parse_bootstrap(text: &str, key: &str) -> Result<Vec<String>, ConfigError> {
+    let invalid = |message: String| ConfigError::Invalid {
+        key: key.to_string(),
+        message,
+    };
+    let servers: Vec<String> = text
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if servers.is_empty() {
+        return Err(invalid("must list at least one host:port".into()));
+    }
+    for s in &servers {
+        let ok = s
+            .rsplit_once(':')
+            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+        if !ok {
+            return Err(invalid(format!("{s:?} is not host:port")));
+        }
+    }
+    Ok(servers)
+}
+
+/// A positive number of ms given as text.
+fn parse_ms(key: &str, text: &str) -> Result<Duration, ConfigError> {
+    let ms: u64 = text.trim().parse().map_err(|_| ConfigError::Invalid {
+        key: key.to_string(),
+        message: format!("expected a number of ms, got {text:?}"),
+    })?;
+    positive_ms(ms, key)
+}
+
+/// `linkgate.mirror.write.deny.principals`: a comma-separated list of
+/// Kafka principals `Type:name` (e.g. `User:*`, `User:alice`).
+fn parse_principals(key: &str, text: &str) -> Result<Vec<String>, ConfigError> {
+    let principals: Vec<String> = text
+        .split(',')
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if principals.is_empty() {
+        return Err(ConfigError::Invalid {
+            key: key.to_string(),
+            message: "must list at least one principal like User:*".into(),
+        });
+    }
+    for p in &principals {
+        if !p
+            .split_once(':')
+            .is_some_and(|(t, n)| !t.is_empty() && !n.is_empty())
+        {
+            return Err(ConfigError::Invalid {
+                key: key.to_string(),
+                message: format!("{p:?} is not a principal of the form Type:name, e.g. User:alice"),
+            });
+        }
+    }
+    Ok(principals)
+}
+
+/// Every property name a link accepts: file links take the link
+/// properties, API links also the source client properties.
+fn supported_properties(api: bool) -> Vec<&'static str> {
+    let mut all: Vec<&'static str> = SUPPORTED_LINK_PROPERTIES.to_vec();
+    all.extend(LINKGATE_LINK_PROPERTIES);
+    if api {
+        all.extend(SOURCE_CLIENT_PROPERTIES);
+    }
+    all
+}
+
+/// Source cluster client properties of a link created through the API
+/// (Kafka client names). Config-file links set these in `[clusters.ALIAS]`.
+pub const SOURCE_CLIENT_PROPERTIES: [&str; 3] = [
+    "bootstrap.servers",
+    "request.timeout.ms",
+    "socket.connection.setup.timeout.ms",
+];
+
+/// linkgate's own link properties: plugin chains (comma-separated
+/// `[[plugins]]` names) and the DENY WRITE protection of mirror topics.
+pub const LINKGATE_LINK_PROPERTIES: [&str; 6] = [
+    "linkgate.topic.filters",
+    "linkgate.renamers",
+    "linkgate.acl.mappers",
+    "linkgate.record.transforms",
+    "linkgate.mirror.write.deny.enable",
+    "linkgate.mirror.write.deny.principals",
+];
 
 /// Link properties linkgate understands (Confluent's names).
 pub const SUPPORTED_LINK_PROPERTIES: [&str; 7] = [
@@ -885,5 +1325,287 @@ topic_filters = ["orders-only"]
             err(&PLUGINS.replace("\"east.\"", "\"bad prefix!\"")).contains("cluster.link.prefix")
         );
         assert!(err(&PLUGINS.replace("'{\"topicFilters\"", "'{oops")).contains("JSON"));
+    }
+
+    #[test]
+    fn api_token_is_redacted_and_required_off_loopback() {
+        let with_token = format!(
+            "[gateway]\napi_listen = \"0.0.0.0:8090\"\napi_token = \"s3cret-token\"\n{}",
+            GOOD.replace("[gateway]", "")
+        );
+        let c = GatewayConfig::parse(&with_token, "t").unwrap();
+        assert_eq!(
+            c.api_token.as_ref().map(Secret::expose),
+            Some("s3cret-token")
+        );
+        let dump = format!("{c:?}");
+        assert!(!dump.contains("s3cret-token"), "{dump}");
+        assert!(dump.contains("<redacted>"));
+        let open = GOOD.replace("[gateway]", "[gateway]\napi_listen = \"0.0.0.0:8090\"");
+        let e = err(&open);
+        assert!(
+            e.contains("gateway.api_listen") && e.contains("api_token"),
+            "{e}"
+        );
+        let loopback = GOOD.replace("[gateway]", "[gateway]\napi_listen = \"127.0.0.1:18090\"");
+        assert!(GatewayConfig::parse(&loopback, "t")
+            .unwrap()
+            .api_token
+            .is_none());
+        assert!(
+            err(&GOOD.replace("[gateway]", "[gateway]\napi_token = \" \""))
+                .contains("gateway.api_token")
+        );
+    }
+
+    fn props(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn api_err(c: &GatewayConfig, source: Option<&str>, list: &[(&str, &str)]) -> (String, String) {
+        match c.api_link("api", "dst", source, &props(list)) {
+            Err(ConfigError::Invalid { key, message }) => (key, message),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn api_links_take_source_client_properties() {
+        let c = GatewayConfig::parse(GOOD, "t").unwrap();
+        let b = c
+            .api_link(
+                "api",
+                "dst",
+                None,
+                &props(&[
+                    ("bootstrap.servers", "10.0.0.1:9092, 10.0.0.2:9092"),
+                    ("request.timeout.ms", "1500"),
+                    ("socket.connection.setup.timeout.ms", "700"),
+                    ("cluster.link.paused", "true"),
+                ]),
+            )
+            .unwrap();
+        let l = &b.link;
+        assert_eq!(l.name, "api");
+        assert_eq!(l.source.name, "api-source");
+        assert_eq!(
+            l.source.bootstrap_servers,
+            vec!["10.0.0.1:9092", "10.0.0.2:9092"]
+        );
+        assert_eq!(l.source.request_timeout, Duration::from_millis(1500));
+        assert_eq!(l.source.connect_timeout, Duration::from_millis(700));
+        assert_eq!(l.source.client_id, c.client_id);
+        assert_eq!(l.destination.name, "dst");
+        assert!(l.paused);
+        assert!(l.mirror_topics.is_empty());
+        assert!(b.plugins.is_empty());
+        assert!(l.write_deny_principals.is_empty());
+        assert_eq!(l.properties.len(), 4);
+
+        // A [clusters] alias as source_cluster_id: its settings.
+        let b = c.api_link("api", "dst", Some("src"), &[]).unwrap();
+        assert_eq!(b.link.source.name, "src");
+        assert_eq!(b.link.source.bootstrap_servers, vec!["127.0.0.1:9092"]);
+        // A Kafka cluster id is only a label.
+        let b = c
+            .api_link(
+                "api",
+                "dst",
+                Some("kafka-id-1"),
+                &props(&[("bootstrap.servers", "h:1")]),
+            )
+            .unwrap();
+        assert_eq!(b.link.source.name, "kafka-id-1");
+        // Equal inputs give equal configs; a changed property does not.
+        let a1 = c.api_link("api", "dst", Some("src"), &[]).unwrap();
+        let a2 = c.api_link("api", "dst", Some("src"), &[]).unwrap();
+        assert_eq!(a1, a2);
+        let a3 = c
+            .api_link(
+                "api",
+                "dst",
+                Some("src"),
+                &props(&[("request.timeout.ms", "5")]),
+            )
+            .unwrap();
+        assert_ne!(a1.link, a3.link);
+    }
+
+    #[test]
+    fn api_link_errors_name_the_property() {
+        let c = GatewayConfig::parse(GOOD, "t").unwrap();
+        let (k, m) = api_err(&c, None, &[]);
+        assert_eq!(k, "bootstrap.servers");
+        assert!(m.contains("required"), "{m}");
+        assert_eq!(
+            api_err(&c, None, &[("bootstrap.servers", "nohost")]).0,
+            "bootstrap.servers"
+        );
+        assert_eq!(
+            api_err(&c, Some("src"), &[("request.timeout.ms", "0")]).0,
+            "request.timeout.ms"
+        );
+        assert_eq!(
+            api_err(
+                &c,
+                Some("src"),
+                &[("socket.connection.setup.timeout.ms", "x")]
+            )
+            .0,
+            "socket.connection.setup.timeout.ms"
+        );
+        let (k, m) = api_err(&c, Some("src"), &[("sasl.jaas.config", "secret-value")]);
+        assert_eq!(k, "sasl.jaas.config");
+        assert!(
+            m.contains("not yet supported") && !m.contains("secret-value"),
+            "{m}"
+        );
+        let (k, m) = api_err(
+            &c,
+            Some("src"),
+            &[
+                ("cluster.link.paused", "true"),
+                ("cluster.link.paused", "false"),
+            ],
+        );
+        assert_eq!(k, "cluster.link.paused");
+        assert!(m.contains("more than once"));
+        assert_eq!(
+            api_err(&c, Some("src"), &[("linkgate.renamers", "nope")]).0,
+            "linkgate.renamers"
+        );
+        assert_eq!(
+            api_err(
+                &c,
+                Some("src"),
+                &[("linkgate.mirror.write.deny.principals", "alice")]
+            )
+            .0,
+            "linkgate.mirror.write.deny.principals"
+        );
+        assert_eq!(
+            api_err(
+                &c,
+                Some("src"),
+                &[("linkgate.mirror.write.deny.enable", "yes")]
+            )
+            .0,
+            "linkgate.mirror.write.deny.enable"
+        );
+        match c.api_link("bad name", "dst", Some("src"), &[]) {
+            Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "link_name"),
+            other => panic!("{other:?}"),
+        }
+        match c.api_link("ok", "nope", Some("src"), &[]) {
+            Err(ConfigError::Invalid { key, .. }) => assert_eq!(key, "destination"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn write_deny_principals() {
+        let c = GatewayConfig::parse(GOOD, "t").unwrap();
+        let on = |extra: &[(&str, &str)]| {
+            let mut list = vec![("linkgate.mirror.write.deny.enable", "true")];
+            list.extend_from_slice(extra);
+            c.api_link("api", "dst", Some("src"), &props(&list))
+                .unwrap()
+                .link
+                .write_deny_principals
+        };
+        assert_eq!(on(&[]), vec!["User:*"]);
+        assert_eq!(
+            on(&[(
+                "linkgate.mirror.write.deny.principals",
+                "User:alice, User:bob"
+            )]),
+            vec!["User:alice", "User:bob"]
+        );
+        let off = c
+            .api_link(
+                "api",
+                "dst",
+                Some("src"),
+                &props(&[("linkgate.mirror.write.deny.principals", "User:alice")]),
+            )
+            .unwrap();
+        assert!(off.link.write_deny_principals.is_empty());
+        // File links take the same properties.
+        let file = GOOD.replace(
+            "\"cluster.link.paused\" = true",
+            "\"linkgate.mirror.write.deny.enable\" = true",
+        );
+        let c = GatewayConfig::parse(&file, "t").unwrap();
+        assert_eq!(c.links[0].write_deny_principals, vec!["User:*"]);
+    }
+
+    #[test]
+    fn chain_properties_and_property_plugins_for_api_links() {
+        let c = GatewayConfig::parse(PLUGINS, "t").unwrap();
+        let b = c
+            .api_link(
+                "west",
+                "src",
+                Some("src"),
+                &props(&[
+                    ("linkgate.record.transforms", "mask"),
+                    ("linkgate.topic.filters", " orders-only ,"),
+                    ("cluster.link.prefix", "west."),
+                ]),
+            )
+            .unwrap();
+        assert_eq!(b.link.record_transforms, vec!["mask"]);
+        assert_eq!(b.link.topic_filters, vec!["orders-only"]);
+        assert_eq!(b.link.renamers, vec!["west/cluster.link.prefix"]);
+        assert_eq!(b.plugins.len(), 1);
+        assert_eq!(b.plugins[0].name, "west/cluster.link.prefix");
+        // A property-served plugin of another link is not a [[plugins]] name.
+        let e = c.api_link(
+            "west",
+            "src",
+            Some("src"),
+            &props(&[("linkgate.renamers", "east/cluster.link.prefix")]),
+        );
+        assert!(matches!(e, Err(ConfigError::Invalid { key, .. }) if key == "linkgate.renamers"));
+        let e = c.api_link(
+            "west",
+            "src",
+            Some("src"),
+            &props(&[("linkgate.topic.filters", "mask")]),
+        );
+        assert!(
+            matches!(&e, Err(ConfigError::Invalid { message, .. }) if message.contains("not a topic-filter")),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn file_links_take_chain_properties_but_not_source_client_properties() {
+        let file = PLUGINS.replace(
+            "\"metadata.max.age.ms\" = 1000",
+            "\"metadata.max.age.ms\" = 1000\n\"linkgate.record.transforms\" = \"mask\"",
+        );
+        let c = GatewayConfig::parse(&file, "t").unwrap();
+        assert_eq!(c.links[0].record_transforms, vec!["mask", "mask"]);
+        let e = err(&GOOD.replace(
+            "\"cluster.link.paused\" = true",
+            "\"bootstrap.servers\" = \"127.0.0.1:1\"",
+        ));
+        assert!(
+            e.contains("links[0].config.\"bootstrap.servers\"") && e.contains("[clusters"),
+            "{e}"
+        );
+        let c = GatewayConfig::parse(GOOD, "t").unwrap();
+        assert_eq!(c.clusters.len(), 2);
+        let changed =
+            GatewayConfig::parse(&GOOD.replace("\"cluster.link.paused\" = true", ""), "t").unwrap();
+        assert_ne!(c.links[0], changed.links[0]);
+        assert!(!c.links[0].same_but_chains(&changed.links[0]));
+        let mut chains_only = c.links[0].clone();
+        chains_only.renamers.push("x".into());
+        assert!(c.links[0].same_but_chains(&chains_only));
+        assert_ne!(c.links[0], chains_only);
     }
 }
