@@ -9,25 +9,34 @@
 //! - [`link_config`]: the config text of a gateway with one link between two
 //!   brokers.
 //! - [`wait_until`]: polling with a deadline instead of sleeps.
+//! - [`Api`], [`control_config`]: the REST API with JSON bodies and a bearer
+//!   token, and a gateway config without links (links made through the API).
+//! - [`run_cli`]: the operator CLI as a child process.
+//! - [`list_topics`]: a cluster's topic names.
 //!
 //! Missing binaries make tests panic with an instruction, never skip.
 
 mod broker;
+pub mod cli;
 mod config;
 mod gateway;
+pub mod http;
 mod paths;
 mod process;
 pub mod prometheus;
 mod records;
 mod scenario;
+pub mod topics;
 mod wait;
 
 pub use broker::{Broker, Storage, BROKER_LOG_ENV, BROKER_READY_DEADLINE};
+pub use cli::{run_cli, CliRun};
 pub use config::link_config;
 pub use gateway::{
     http_get, Gateway, GATEWAY_LOG_ENV, GATEWAY_READY_DEADLINE, GATEWAY_RUST_LOG,
     GATEWAY_TERMINATE_DEADLINE,
 };
+pub use http::{control_config, http_request, Api, ApiResponse, CLUSTERS};
 pub use paths::{cache_dir, gateway_bin, nisshi_bin, CACHE_DIR_ENV, GATEWAY_ENV, NISSHI_ENV};
 pub use process::KEEP_TEMP_ENV;
 pub use records::{
@@ -35,4 +44,5 @@ pub use records::{
     now_ms, partition_count, produce, random_payload, TestRecord, CLIENT_DEADLINE, CODECS,
 };
 pub use scenario::ApiScenario;
+pub use topics::list_topics;
 pub use wait::{free_port, wait_until, POLL_INTERVAL};
