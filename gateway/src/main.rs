@@ -1,7 +1,7 @@
 //! The `linkgate` binary: `linkgate run --config FILE` runs the gateway
 //! daemon; `linkgate check --config FILE` validates a config file;
-//! `linkgate link ...` and `linkgate mirror ...` query a running gateway's
-//! REST API (see [`cli`]).
+//! `linkgate link ...` and `linkgate mirror ...` query and change a running
+//! gateway's links and mirror topics through its REST API (see [`cli`]).
 
 mod cli;
 
@@ -35,9 +35,11 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Cluster links of a running gateway: list, describe, task-list.
+    /// Cluster links of a running gateway: create, list, describe,
+    /// task-list, alter, delete.
     Link(cli::LinkArgs),
-    /// Mirror topics of a running gateway: list, describe.
+    /// Mirror topics of a running gateway: create, list, describe, promote,
+    /// failover, pause, unpause.
     Mirror(cli::MirrorArgs),
 }
 
@@ -79,11 +81,11 @@ fn main() -> anyhow::Result<()> {
                 .block_on(run(cfg, config))
         }
         Command::Link(args) => {
-            cli::exit_on_error(cli::run_link(&args));
+            cli::exit_on_error(cli::run_link(&args, &mut std::io::stdout().lock()));
             Ok(())
         }
         Command::Mirror(args) => {
-            cli::exit_on_error(cli::run_mirror(&args));
+            cli::exit_on_error(cli::run_mirror(&args, &mut std::io::stdout().lock()));
             Ok(())
         }
     }

@@ -1,30 +1,93 @@
-//! Blocking HTTP client of a running gateway's REST API (`ureq`): GET one
-//! path, return its JSON body or a [`CliError`] naming the URL.
+//! Blocking HTTP client of a running gateway's REST API (`ureq`): the
+//! Kafka REST v3 cluster-linking paths under
+//! `/kafka/v3/clusters/{cluster}/links` (`{cluster}` from `--cluster`, `-`
+//! for any destination), GETs without credentials and mutating calls
+//! (`POST`, `PUT`, `DELETE`) with `Authorization: Bearer <token>` when a
+//! token is given. Answers are JSON bodies or [`CliError`]s naming the URL
+//! and the HTTP status.
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
+
+use serde_json::Value;
 
 use super::error::CliError;
 
 /// Default base URL of the API (`[gateway] api_listen` default).
 pub const DEFAULT_API: &str = "http://127.0.0.1:8090";
 
-/// Deadline of one request, connect to last byte.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Deadline of one request, connect to last byte. Mutating calls may
+/// connect to clusters (link validation, promote's final checks), so this
+/// is well above a Kafka request timeout (30 s by default).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Base path of the cluster-link endpoints for any destination cluster
-/// (Kafka REST v3 `{cluster_id}` = `-`).
-const LINKS: &str = "/kafka/v3/clusters/-/links";
+/// The bearer token of the API (`--token` / `LINKGATE_API_TOKEN`,
+/// `[gateway] api_token` on the gateway). A secret: its `Debug` output is
+/// redacted and it is sent only in the `Authorization` header of mutating
+/// calls, never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(String);
 
-/// A client of one gateway's REST API.
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(***)")
+    }
+}
+
+impl FromStr for ApiToken {
+    type Err = std::convert::Infallible;
+
+    /// Takes any text: checking happens when the token is used (see
+    /// [`ApiToken::header`]), so that a bad token is never echoed by the
+    /// argument parser's error message.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
+    }
+}
+
+impl ApiToken {
+    /// `Bearer <token>`.
+    ///
+    /// # Errors
+    /// [`CliError::Usage`] when the token has characters other than
+    /// visible ASCII (what an HTTP header value and RFC 6750's `b64token`
+    /// allow); the message never contains the token.
+    fn header(&self) -> Result<String, CliError> {
+        if self.0.bytes().all(|b| b.is_ascii_graphic()) {
+            Ok(format!("Bearer {}", self.0))
+        } else {
+            Err(CliError::Usage(
+                "--token / LINKGATE_API_TOKEN: the API token may only contain visible ASCII characters"
+                    .to_string(),
+            ))
+        }
+    }
+}
+
+/// HTTP methods the client uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    Get,
+    Post,
+    Put,
+    Delete,
+}
+
+/// A client of one gateway's REST API, for one `{cluster_id}`.
 pub struct ApiClient {
     base: String,
+    cluster: String,
+    token: Option<ApiToken>,
     agent: ureq::Agent,
 }
 
 impl ApiClient {
     /// A client of the API at `base` (e.g. `http://127.0.0.1:8090`; a
-    /// trailing `/` is ignored). Nothing is sent yet.
-    pub fn new(base: &str) -> Self {
+    /// trailing `/` is ignored) for destination cluster `cluster` (an alias
+    /// of the gateway's `[clusters]`, or `-` for any). `token` is sent on
+    /// mutating calls; an empty token counts as none. Nothing is sent yet.
+    pub fn new(base: &str, cluster: &str, token: Option<ApiToken>) -> Self {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(REQUEST_TIMEOUT))
@@ -32,8 +95,25 @@ impl ApiClient {
             .into();
         Self {
             base: base.trim_end_matches('/').to_string(),
+            cluster: cluster.to_string(),
+            token: token.filter(|t| !t.0.is_empty()),
             agent,
         }
+    }
+
+    /// The API base URL as given (for error messages), without user info.
+    pub fn base(&self) -> String {
+        redact_userinfo(&self.base)
+    }
+
+    /// `/kafka/v3/clusters/{cluster}/links`.
+    fn links_path(&self) -> String {
+        format!("/kafka/v3/clusters/{}/links", segment(&self.cluster))
+    }
+
+    /// `/kafka/v3/clusters/{cluster}/links/{link}`.
+    fn link_path(&self, link: &str) -> String {
+        format!("{}/{}", self.links_path(), segment(link))
     }
 
     /// GET `path` (starting with `/`): the JSON body of a 2xx answer.
@@ -41,74 +121,213 @@ impl ApiClient {
     /// Errors: [`CliError::Unreachable`] without an HTTP answer,
     /// [`CliError::Api`] for a non-2xx answer (with the API's `message`),
     /// [`CliError::BadResponse`] for a 2xx body that is not JSON.
-    pub fn get(&self, path: &str) -> Result<serde_json::Value, CliError> {
+    pub fn get(&self, path: &str) -> Result<Value, CliError> {
+        self.send(Verb::Get, path, None)
+    }
+
+    /// Sends one request; `body` is sent as JSON. Mutating verbs carry the
+    /// bearer token. A 2xx answer without a body (204) is `Value::Null`.
+    fn send(&self, verb: Verb, path: &str, body: Option<&Value>) -> Result<Value, CliError> {
         let url = format!("{}{path}", self.base);
         let shown = redact_userinfo(&url);
-        let mut response = self
-            .agent
-            .get(&url)
-            .call()
-            .map_err(|e| CliError::Unreachable {
-                url: shown.clone(),
-                reason: one_line(&e.to_string()),
-            })?;
+        let unreachable = |e: ureq::Error| CliError::Unreachable {
+            url: shown.clone(),
+            reason: one_line(&e.to_string()),
+        };
+        let auth = match (&self.token, verb) {
+            (Some(t), Verb::Post | Verb::Put | Verb::Delete) => Some(t.header()?),
+            _ => None,
+        };
+        let json = body.map(Value::to_string);
+        let result = match verb {
+            Verb::Get => with_auth(self.agent.get(&url), auth).call(),
+            Verb::Delete => with_auth(self.agent.delete(&url), auth).call(),
+            Verb::Post | Verb::Put => {
+                let request = if verb == Verb::Post {
+                    self.agent.post(&url)
+                } else {
+                    self.agent.put(&url)
+                };
+                let request = with_auth(request, auth);
+                match json {
+                    Some(json) => request
+                        .header("Content-Type", "application/json")
+                        .send(json),
+                    None => request.send_empty(),
+                }
+            }
+        };
+        let mut response = result.map_err(unreachable)?;
         let status = response.status().as_u16();
-        let body = response
+        let text = response
             .body_mut()
             .read_to_string()
             .map_err(|e| CliError::BadResponse {
                 url: shown.clone(),
                 reason: one_line(&e.to_string()),
             })?;
-        let json = serde_json::from_str::<serde_json::Value>(&body);
         if !(200..300).contains(&status) {
-            let message = json
+            let message = serde_json::from_str::<Value>(&text)
                 .ok()
-                .and_then(|j| {
-                    j.get("message")
-                        .and_then(|m| m.as_str())
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| one_line(&body));
+                .and_then(|j| j.get("message").and_then(|m| m.as_str()).map(one_line))
+                .unwrap_or_else(|| one_line(&text));
             return Err(CliError::Api {
                 url: shown,
                 status,
                 message,
             });
         }
-        json.map_err(|e| CliError::BadResponse {
+        if text.trim().is_empty() {
+            return Ok(Value::Null);
+        }
+        serde_json::from_str::<Value>(&text).map_err(|e| CliError::BadResponse {
             url: shown,
             reason: format!("not JSON: {e}"),
         })
     }
 
-    /// `GET /kafka/v3/clusters/-/links[/{link}]?include_tasks=...`.
-    pub fn links(
-        &self,
-        link: Option<&str>,
-        include_tasks: bool,
-    ) -> Result<serde_json::Value, CliError> {
-        let one = link.map(|l| format!("/{}", segment(l))).unwrap_or_default();
-        self.get(&format!("{LINKS}{one}?include_tasks={include_tasks}"))
+    /// `GET .../links[/{link}]?include_tasks=...`.
+    pub fn links(&self, link: Option<&str>, include_tasks: bool) -> Result<Value, CliError> {
+        let path = match link {
+            Some(l) => self.link_path(l),
+            None => self.links_path(),
+        };
+        self.get(&format!("{path}?include_tasks={include_tasks}"))
     }
 
-    /// `GET /kafka/v3/clusters/-/links/{link}/configs`.
-    pub fn configs(&self, link: &str) -> Result<serde_json::Value, CliError> {
-        self.get(&format!("{LINKS}/{}/configs", segment(link)))
+    /// `GET .../links/{link}/configs`.
+    pub fn configs(&self, link: &str) -> Result<Value, CliError> {
+        self.get(&format!("{}/configs", self.link_path(link)))
     }
 
-    /// `GET /kafka/v3/clusters/-/links/{link}/mirrors`.
-    pub fn mirrors(&self, link: &str) -> Result<serde_json::Value, CliError> {
-        self.get(&format!("{LINKS}/{}/mirrors", segment(link)))
-    }
-
-    /// `GET /kafka/v3/clusters/-/links/{link}/mirrors/{mirror}`.
-    pub fn mirror(&self, link: &str, mirror: &str) -> Result<serde_json::Value, CliError> {
+    /// `GET .../links/{link or -}/mirrors[?include_stopped=true]`: the
+    /// mirror topics of one link, or of every link with `None`.
+    pub fn mirrors(&self, link: Option<&str>, include_stopped: bool) -> Result<Value, CliError> {
         self.get(&format!(
-            "{LINKS}/{}/mirrors/{}",
-            segment(link),
+            "{}/mirrors{}",
+            self.link_path(link.unwrap_or(ANY_LINK)),
+            query(&[(
+                "include_stopped",
+                include_stopped.then(|| "true".to_string())
+            )])
+        ))
+    }
+
+    /// `GET .../links/{link}/mirrors/{mirror}` (any state).
+    pub fn mirror(&self, link: &str, mirror: &str) -> Result<Value, CliError> {
+        self.get(&format!(
+            "{}/mirrors/{}",
+            self.link_path(link),
             segment(mirror)
         ))
+    }
+
+    /// `POST .../links?link_name=L[&validate_only=true][&validate_link=false]`
+    /// with `body` (`{"source_cluster_id"?, "configs": [...]}`); 204.
+    pub fn create_link(
+        &self,
+        link: &str,
+        body: &Value,
+        validate_only: bool,
+        validate_link: bool,
+    ) -> Result<(), CliError> {
+        let q = query(&[
+            ("link_name", Some(link.to_string())),
+            ("validate_only", validate_only.then(|| "true".to_string())),
+            (
+                "validate_link",
+                (!validate_link).then(|| "false".to_string()),
+            ),
+        ]);
+        self.send(Verb::Post, &format!("{}{q}", self.links_path()), Some(body))
+            .map(drop)
+    }
+
+    /// `PUT .../links/{link}/configs:alter[?validate_only=true]` with `body`
+    /// (`{"data": [{"name", "value"?, "operation"}]}`); 204.
+    pub fn alter_link(
+        &self,
+        link: &str,
+        body: &Value,
+        validate_only: bool,
+    ) -> Result<(), CliError> {
+        let q = query(&[("validate_only", validate_only.then(|| "true".to_string()))]);
+        let path = format!("{}/configs:alter{q}", self.link_path(link));
+        self.send(Verb::Put, &path, Some(body)).map(drop)
+    }
+
+    /// `DELETE .../links/{link}[?force=true][&validate_only=true]`; 204.
+    pub fn delete_link(
+        &self,
+        link: &str,
+        force: bool,
+        validate_only: bool,
+    ) -> Result<(), CliError> {
+        let q = query(&[
+            ("force", force.then(|| "true".to_string())),
+            ("validate_only", validate_only.then(|| "true".to_string())),
+        ]);
+        self.send(Verb::Delete, &format!("{}{q}", self.link_path(link)), None)
+            .map(drop)
+    }
+
+    /// `POST .../links/{link}/mirrors[?validate_only=true]` with `body`
+    /// (`{"source_topic_name"?, "mirror_topic_name"?, "replication_factor"?,
+    /// "configs"}`); 204.
+    pub fn create_mirror(
+        &self,
+        link: &str,
+        body: &Value,
+        validate_only: bool,
+    ) -> Result<(), CliError> {
+        let q = query(&[("validate_only", validate_only.then(|| "true".to_string()))]);
+        let path = format!("{}/mirrors{q}", self.link_path(link));
+        self.send(Verb::Post, &path, Some(body)).map(drop)
+    }
+
+    /// `POST .../links/{link or -}/mirrors:{action}[?validate_only=true]`
+    /// with `{"mirror_topic_names": topics}`; the 200 body
+    /// (`KafkaAlterMirrorStatusResponseDataList`). `action`: `promote`,
+    /// `failover`, `pause` or `resume`.
+    pub fn alter_mirrors(
+        &self,
+        link: Option<&str>,
+        action: &str,
+        topics: &[String],
+        validate_only: bool,
+    ) -> Result<Value, CliError> {
+        let q = query(&[("validate_only", validate_only.then(|| "true".to_string()))]);
+        let path = format!(
+            "{}/mirrors:{action}{q}",
+            self.link_path(link.unwrap_or(ANY_LINK))
+        );
+        let body = serde_json::json!({ "mirror_topic_names": topics });
+        self.send(Verb::Post, &path, Some(&body))
+    }
+}
+
+/// The `{link_name}` that means every link (mirror list and actions).
+const ANY_LINK: &str = "-";
+
+/// Adds `Authorization` when `auth` is set.
+fn with_auth<B>(request: ureq::RequestBuilder<B>, auth: Option<String>) -> ureq::RequestBuilder<B> {
+    match auth {
+        Some(value) => request.header("Authorization", value),
+        None => request,
+    }
+}
+
+/// `?k=v&...` of the parameters that are set (values percent-encoded), or
+/// the empty string when none is.
+fn query(params: &[(&str, Option<String>)]) -> String {
+    let set: Vec<String> = params
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", segment(v))))
+        .collect();
+    if set.is_empty() {
+        String::new()
+    } else {
+        format!("?{}", set.join("&"))
     }
 }
 
@@ -155,6 +374,28 @@ mod tests {
     }
 
     #[test]
+    fn query_has_only_set_parameters() {
+        assert_eq!(query(&[("a", None)]), "");
+        assert_eq!(
+            query(&[
+                ("link_name", Some("a b".into())),
+                ("x", None),
+                ("force", Some("true".into()))
+            ]),
+            "?link_name=a%20b&force=true"
+        );
+    }
+
+    #[test]
+    fn token_is_redacted_and_checked() {
+        let t = ApiToken("s3cr3t-token".into());
+        assert_eq!(format!("{t:?}"), "ApiToken(***)");
+        assert_eq!(t.header().expect("valid"), "Bearer s3cr3t-token");
+        let err = ApiToken("bad token".into()).header().expect_err("space");
+        assert!(!err.to_string().contains("bad"), "{err}");
+    }
+
+    #[test]
     fn user_info_is_redacted() {
         assert_eq!(
             redact_userinfo("http://u:secret@h:1/kafka/v3"),
@@ -168,7 +409,7 @@ mod tests {
     fn unreachable_api_names_the_url() {
         // Port 9 (discard) on loopback: nothing listens in the test sandbox;
         // either way the error must name the URL.
-        let client = ApiClient::new("http://127.0.0.1:9/");
+        let client = ApiClient::new("http://127.0.0.1:9/", "-", None);
         let err = client.links(None, false).expect_err("nothing listens");
         let msg = err.to_string();
         assert!(

@@ -1,6 +1,8 @@
 //! The one error type of the CLI commands ([`CliError`]): which side failed
-//! (the network path to the API, the API itself, the answer's shape, or the
-//! local output) and whether running the command again can help.
+//! (the command line or a local input file, the network path to the API,
+//! the API itself, the answer's shape, per-topic failures of a mirror
+//! action, or the local output) and whether running the command again can
+//! help.
 
 /// Why a `linkgate link|mirror` command failed. Messages are one line, name
 /// the API URL (without any user info) or the API's own message, and never
@@ -38,6 +40,34 @@ pub enum CliError {
         /// What was wrong.
         reason: String,
     },
+    /// A flag value is malformed or flags contradict each other (e.g. a
+    /// `--config` item without `=`, a property both added and deleted).
+    /// Never contains property values. Not retriable as is.
+    #[error("{0}")]
+    Usage(String),
+    /// A local input file (`--config-file`, `--add-config-file`,
+    /// `--topic-filters-json-file`) cannot be read or parsed. The reason
+    /// names a line or column, never the file's content. Not retriable as is.
+    #[error("cannot use {path}: {reason}")]
+    Input {
+        /// The file as given on the command line.
+        path: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A mirror action (`promote`, `failover`, `pause`, `unpause`) was
+    /// answered, but failed for some of the topics (each topic's error is in
+    /// the printed table). Retriable for some causes (e.g. lag not yet 0 on
+    /// promote), so reported as retriable.
+    #[error("{action} failed for {} of {total} mirror topic(s): {}", failed.len(), failed.join(","))]
+    TopicsFailed {
+        /// The command (`promote`, `failover`, `pause`, `unpause`).
+        action: &'static str,
+        /// Mirror topics that failed.
+        failed: Vec<String>,
+        /// Mirror topics asked for.
+        total: usize,
+    },
     /// Writing to stdout failed (e.g. a closed pipe). Not retriable.
     #[error("cannot write the output: {0}")]
     Output(String),
@@ -50,7 +80,10 @@ impl CliError {
         match self {
             Self::Unreachable { .. } => true,
             Self::Api { status, .. } => *status == 404 || *status >= 500,
-            Self::BadResponse { .. } | Self::Output(_) => false,
+            Self::TopicsFailed { .. } => true,
+            Self::BadResponse { .. } | Self::Usage(_) | Self::Input { .. } | Self::Output(_) => {
+                false
+            }
         }
     }
 }

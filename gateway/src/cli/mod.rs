@@ -1,27 +1,49 @@
-//! The operator commands `linkgate link list|describe|task-list` and
-//! `linkgate mirror list|describe`: read-only, shaped like Confluent's
-//! `kafka-cluster-links` / `kafka-mirrors` (flags `--link`, `--topics`,
-//! `--include-topics`), talking to a running gateway's REST API (Kafka REST
-//! v3 cluster-linking GET endpoints) over HTTP.
+//! The operator commands `linkgate link create|list|describe|task-list|
+//! alter|delete` and `linkgate mirror create|list|describe|promote|failover|
+//! pause|unpause`, shaped like Confluent's `kafka-cluster-links`,
+//! `kafka-configs --cluster-link` and `kafka-mirrors` (flags `--link`,
+//! `--config`, `--config-file`, `--topic-filters-json-file`,
+//! `--include-topics`, `--include-stopped`, `--topics`, `--validate-only`,
+//! `--force`), talking to a running gateway's REST API (Kafka REST v3
+//! cluster-linking endpoints) over HTTP.
 //!
-//! Output: aligned tables by default; `--output json` prints the API's JSON
-//! data (the `data` array of list endpoints, an array of objects otherwise)
-//! for scripts. Errors are [`CliError`]s, one line each.
+//! Global flags: `--api` / `LINKGATE_API` (base URL), `--token` /
+//! `LINKGATE_API_TOKEN` (bearer token of mutating calls; never printed),
+//! `--cluster` (destination cluster alias, `-` for any), `--output
+//! table|json`.
+//!
+//! Output: aligned tables and one-line confirmations by default; `--output
+//! json` prints the API's JSON data (the `data` array of list endpoints, an
+//! array of objects otherwise; a small `{"link_name", "operation",
+//! "validate_only"}` object for calls the API answers with 204) for scripts.
+//! Errors are [`CliError`]s, one line each; the process exits 1 on any
+//! error, including a mirror action that failed for some topic.
+//!
+//! - [`link`]: the `link` commands. [`mirror`]: the `mirror` commands.
+//! - [`client`]: the HTTP client. [`input`]: `--config` values and files.
+//! - [`model`]: the API shapes read. [`render`]: the tables.
 
 mod client;
 mod error;
+mod input;
+mod link;
+mod mirror;
 mod model;
 mod render;
 
+#[cfg(test)]
+mod tests;
+
 use std::io::Write;
 
-use clap::{Args, Subcommand, ValueEnum};
+use clap::{Args, ValueEnum};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use client::ApiClient;
+use client::{ApiClient, ApiToken};
 pub use error::CliError;
-use model::{Link, LinkConfig, Mirror};
+pub use link::{run_link, LinkArgs};
+pub use mirror::{run_mirror, MirrorArgs};
 
 /// Output format of a command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -32,155 +54,37 @@ pub enum Output {
     Json,
 }
 
-/// Where the API is and how to print; accepted before or after the
-/// subcommand.
+/// Where the API is, which destination cluster, how to authenticate and
+/// how to print; accepted before or after the subcommand.
 #[derive(Debug, Clone, Args)]
 pub struct ApiArgs {
     /// Base URL of the gateway's REST API (`[gateway] api_listen`).
     #[arg(long, global = true, env = "LINKGATE_API", default_value = client::DEFAULT_API)]
     pub api: String,
+    /// Bearer token for mutating calls (`[gateway] api_token`). Prefer the
+    /// environment variable: a command line is visible to other users.
+    #[arg(
+        long,
+        global = true,
+        env = "LINKGATE_API_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: Option<ApiToken>,
+    /// Destination cluster: an alias of the gateway's `[clusters]`, or `-`
+    /// for any (`link create` needs a real alias).
+    #[arg(long, global = true, default_value = "-", value_name = "CLUSTER")]
+    pub cluster: String,
     /// Output format.
     #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
 }
 
-/// `linkgate link ...`.
-#[derive(Debug, Args)]
-pub struct LinkArgs {
-    #[command(subcommand)]
-    command: LinkCommand,
-    #[command(flatten)]
-    api: ApiArgs,
-}
-
-/// `linkgate link` subcommands.
-#[derive(Debug, Subcommand)]
-enum LinkCommand {
-    /// List cluster links: name, clusters, state, error, mirror topic count.
-    List {
-        /// Only this link.
-        #[arg(long)]
-        link: Option<String>,
-        /// Also list each link's mirror topic names.
-        #[arg(long)]
-        include_topics: bool,
-    },
-    /// Show a link's properties (`name=value sensitive=...`; sensitive values are never shown).
-    Describe {
-        /// Link name.
-        #[arg(long)]
-        link: String,
-    },
-    /// List a link's tasks with their state and errors.
-    TaskList {
-        /// Link name.
-        #[arg(long)]
-        link: String,
-    },
-}
-
-/// `linkgate mirror ...`.
-#[derive(Debug, Args)]
-pub struct MirrorArgs {
-    #[command(subcommand)]
-    command: MirrorCommand,
-    #[command(flatten)]
-    api: ApiArgs,
-}
-
-/// `linkgate mirror` subcommands.
-#[derive(Debug, Subcommand)]
-enum MirrorCommand {
-    /// List mirror topics: link, source topic, status, state time, lag.
-    List {
-        /// Only the mirror topics of this link (default: every link).
-        #[arg(long)]
-        link: Option<String>,
-    },
-    /// Describe mirror topics per partition (state, offsets, lag, last fetch).
-    Describe {
-        /// Link name.
-        #[arg(long)]
-        link: String,
-        /// Mirror topics, comma-separated (default: every mirror topic of the link).
-        #[arg(long, value_delimiter = ',')]
-        topics: Vec<String>,
-    },
-}
-
-/// Runs a `linkgate link` command and prints its output to stdout.
-pub fn run_link(args: &LinkArgs) -> Result<(), CliError> {
-    let api = args.api.api.as_str();
-    let client = ApiClient::new(api);
-    let (json, text) = match &args.command {
-        LinkCommand::List {
-            link,
-            include_topics,
-        } => {
-            let links: Vec<Value> = match link {
-                Some(name) => vec![client.links(Some(name), false)?],
-                None => data_of(api, client.links(None, false)?, "links")?,
-            };
-            let typed: Vec<Link> = parse_all(api, &links)?;
-            (Value::Array(links), render::links(&typed, *include_topics))
-        }
-        LinkCommand::Describe { link } => {
-            let configs = data_of(api, client.configs(link)?, "configs")?;
-            let typed: Vec<LinkConfig> = parse_all(api, &configs)?;
-            (Value::Array(configs), render::configs(link, &typed))
-        }
-        LinkCommand::TaskList { link } => {
-            let body = client.links(Some(link), true)?;
-            let typed: Link = parse(api, &body)?;
-            let tasks = body
-                .get("tasks")
-                .cloned()
-                .unwrap_or(Value::Array(Vec::new()));
-            (tasks, render::tasks(&typed))
-        }
-    };
-    print(args.api.output, &json, &text)
-}
-
-/// Renders mirror topics as a human-readable table.
-type Renderer = fn(&[Mirror]) -> String;
-
-/// Runs a `linkgate mirror` command and prints its output to stdout.
-pub fn run_mirror(args: &MirrorArgs) -> Result<(), CliError> {
-    let api = args.api.api.as_str();
-    let client = ApiClient::new(api);
-    let (mirrors, text): (Vec<Value>, Renderer) = match &args.command {
-        MirrorCommand::List { link } => {
-            let names = match link {
-                Some(name) => vec![name.clone()],
-                None => {
-                    parse_all::<Link>(api, &data_of(api, client.links(None, false)?, "links")?)?
-                        .into_iter()
-                        .map(|l| l.link_name)
-                        .collect()
-                }
-            };
-            let mut all = Vec::new();
-            for name in names {
-                all.extend(data_of(api, client.mirrors(&name)?, "mirrors")?);
-            }
-            (all, render::mirrors)
-        }
-        MirrorCommand::Describe { link, topics } => {
-            let topics = if topics.is_empty() {
-                parse::<Link>(api, &client.links(Some(link), false)?)?.topic_names
-            } else {
-                topics.clone()
-            };
-            let mirrors = topics
-                .iter()
-                .map(|t| client.mirror(link, t))
-                .collect::<Result<Vec<_>, _>>()?;
-            (mirrors, render::mirror_partitions)
-        }
-    };
-    let typed: Vec<Mirror> = parse_all(api, &mirrors)?;
-    print(args.api.output, &Value::Array(mirrors), &text(&typed))
+impl ApiArgs {
+    /// A client of the API these flags name.
+    fn client(&self) -> ApiClient {
+        ApiClient::new(&self.api, &self.cluster, self.token.clone())
+    }
 }
 
 /// Ends the process after a failed command: prints `error: <one line>` to
@@ -223,9 +127,22 @@ fn bad(api: &str, reason: String) -> CliError {
     }
 }
 
-/// Prints `text` (table) or `json` (pretty) to stdout.
-fn print(output: Output, json: &Value, text: &str) -> Result<(), CliError> {
-    let out = match output {
+/// The `--output json` body of a call the API answers with 204:
+/// `{"link_name", "operation", "validate_only"}` plus `extra` fields.
+fn done_json(link: &str, operation: &str, validate_only: bool, extra: &[(&str, Value)]) -> Value {
+    let mut o = serde_json::Map::new();
+    o.insert("link_name".into(), Value::from(link));
+    o.insert("operation".into(), Value::from(operation));
+    o.insert("validate_only".into(), Value::from(validate_only));
+    for (k, v) in extra {
+        o.insert((*k).to_string(), v.clone());
+    }
+    Value::Object(o)
+}
+
+/// Writes `text` (table) or `json` (pretty) to `out`.
+fn print(out: &mut dyn Write, output: Output, json: &Value, text: &str) -> Result<(), CliError> {
+    let s = match output {
         Output::Table => text.to_string(),
         Output::Json => {
             let mut s =
@@ -234,9 +151,7 @@ fn print(output: Output, json: &Value, text: &str) -> Result<(), CliError> {
             s
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(out.as_bytes())
-        .and_then(|()| stdout.flush())
+    out.write_all(s.as_bytes())
+        .and_then(|()| out.flush())
         .map_err(|e| CliError::Output(e.to_string()))
 }

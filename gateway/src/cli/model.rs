@@ -105,3 +105,26 @@ pub struct PartitionLag {
     /// Failure or unavailability message.
     pub error_message: Option<String>,
 }
+
+/// `KafkaAlterMirrorStatusResponseData`: the outcome of a mirror action
+/// (promote, failover, pause, resume) for one mirror topic.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct MirrorOutcome {
+    /// Mirror topic name.
+    pub mirror_topic_name: String,
+    /// `null` on success, else the HTTP status of this topic's failure
+    /// (e.g. 400).
+    pub error_code: Option<i64>,
+    /// `null` on success, else why the action failed for this topic.
+    pub error_message: Option<String>,
+    /// Per-partition lag when the action was decided.
+    pub mirror_lags: Vec<PartitionLag>,
+}
+
+impl MirrorOutcome {
+    /// Whether the action failed for this topic.
+    pub fn failed(&self) -> bool {
+        self.error_code.is_some() || self.error_message.is_some()
+    }
+}

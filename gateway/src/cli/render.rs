@@ -1,13 +1,15 @@
 //! Human-readable output of the CLI commands: aligned tables (`comfy-table`,
 //! no borders, one header row) and the `name=value` and `Topic: ...` lines
 //! shaped like Confluent's `kafka-configs --describe --cluster-link` and
-//! `kafka-mirrors --describe`. Pure functions from the API shapes to text.
+//! `kafka-mirrors --describe`, the per-topic outcome table of mirror
+//! actions, and the one-line confirmations of mutating commands. Pure
+//! functions from the API shapes to text.
 
 use comfy_table::{presets, ContentArrangement, Table};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use super::model::{Link, LinkConfig, Mirror};
+use super::model::{Link, LinkConfig, Mirror, MirrorOutcome};
 
 /// Shown for an absent value.
 const NONE: &str = "-";
@@ -208,10 +210,160 @@ pub fn mirror_partitions(mirrors: &[Mirror]) -> String {
     out
 }
 
+/// The confirmation of a mutating command: `done` (e.g. `Created cluster
+/// link 'east'.`), or with `validate_only` the check that passed
+/// (`checked`, e.g. `cluster link 'east' can be created`) and that nothing
+/// was changed.
+pub fn confirmation(done: &str, checked: &str, validate_only: bool) -> String {
+    if validate_only {
+        format!("Validation passed: {checked}. Nothing was changed (--validate-only).\n")
+    } else {
+        format!("{done}\n")
+    }
+}
+
+/// A mirror action's outcome (promote, failover, pause, unpause): one row
+/// per mirror topic (mirror topic, partitions, total lag in records,
+/// result `OK` or `ERROR <code>: <message>`), then with `validate_only` a
+/// line saying that nothing was changed.
+pub fn mirror_outcomes(outcomes: &[MirrorOutcome], validate_only: bool) -> String {
+    let rows = outcomes
+        .iter()
+        .map(|o| {
+            let result = if o.failed() {
+                let code = o.error_code.map(|c| format!(" {c}")).unwrap_or_default();
+                let message = o.error_message.as_deref().unwrap_or("failed");
+                format!("ERROR{code}: {message}")
+            } else {
+                "OK".to_string()
+            };
+            vec![
+                o.mirror_topic_name.clone(),
+                o.mirror_lags.len().to_string(),
+                o.mirror_lags.iter().map(|p| p.lag).sum::<i64>().to_string(),
+                result,
+            ]
+        })
+        .collect();
+    let mut out = table(&["Mirror Topic", "Partitions", "Lag", "Result"], rows);
+    if validate_only {
+        out.push_str("Validate only: nothing was changed.\n");
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cli::model::PartitionLag;
+
+    #[test]
+    fn confirmations_say_whether_anything_changed() {
+        assert_eq!(
+            confirmation(
+                "Created cluster link 'east'.",
+                "cluster link 'east' can be created",
+                false
+            ),
+            "Created cluster link 'east'.\n"
+        );
+        let dry = confirmation(
+            "Created cluster link 'east'.",
+            "cluster link 'east' can be created",
+            true,
+        );
+        assert!(dry.contains("cluster link 'east' can be created"), "{dry}");
+        assert!(dry.contains("Nothing was changed"), "{dry}");
+        assert!(!dry.contains("Created"), "{dry}");
+    }
+
+    #[test]
+    fn mirror_outcomes_show_result_partitions_and_lag() {
+        let lag = |partition, lag| PartitionLag {
+            partition,
+            lag,
+            ..PartitionLag::default()
+        };
+        let out = mirror_outcomes(
+            &[
+                MirrorOutcome {
+                    mirror_topic_name: "orders".into(),
+                    mirror_lags: vec![lag(0, 0), lag(1, 0)],
+                    ..MirrorOutcome::default()
+                },
+                MirrorOutcome {
+                    mirror_topic_name: "payments".into(),
+                    error_code: Some(400),
+                    error_message: Some("mirror topic 'payments' has lag 7".into()),
+                    mirror_lags: vec![lag(0, 3), lag(1, 4)],
+                },
+            ],
+            true,
+        );
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert_eq!(
+            words(lines[0]),
+            ["Mirror", "Topic", "Partitions", "Lag", "Result"]
+        );
+        assert_eq!(words(lines[1]), ["orders", "2", "0", "OK"]);
+        assert_eq!(
+            words(lines[2]),
+            [
+                "payments",
+                "2",
+                "7",
+                "ERROR",
+                "400:",
+                "mirror",
+                "topic",
+                "'payments'",
+                "has",
+                "lag",
+                "7"
+            ]
+        );
+        assert_eq!(lines[3], "Validate only: nothing was changed.");
+        assert!(!mirror_outcomes(&[], false).contains("Validate"));
+    }
+
+    #[test]
+    fn stopped_mirror_keeps_its_history_in_describe() {
+        let m = Mirror {
+            link_name: "east".into(),
+            mirror_topic_name: "orders".into(),
+            source_topic_name: "orders".into(),
+            mirror_status: "STOPPED".into(),
+            state_time_ms: Some(1_700_000_000_000),
+            num_partitions: 1,
+            mirror_lags: vec![PartitionLag {
+                partition: 0,
+                lag: 0,
+                last_source_fetch_offset: 42,
+                state: Some("STOPPED".into()),
+                dest_log_end_offset: Some(42),
+                last_fetch_source_high_watermark: Some(42),
+                time_since_last_fetch_ms: Some(1234),
+                ..PartitionLag::default()
+            }],
+        };
+        let out = mirror_partitions(&[m]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert!(
+            lines[0].contains("State: STOPPED StateTime: 2023-11-14T22:13:20Z"),
+            "{out}"
+        );
+        assert_eq!(
+            words(lines[2]),
+            ["orders", "0", "STOPPED", "42", "42", "0", "1234", "42"]
+        );
+        let pending = mirror_partitions(&[Mirror {
+            mirror_topic_name: "t".into(),
+            mirror_status: "PENDING_STOPPED".into(),
+            ..Mirror::default()
+        }]);
+        assert!(pending.contains("State: PENDING_STOPPED "), "{pending}");
+    }
 
     fn words(line: &str) -> Vec<&str> {
         line.split_whitespace().collect()
