@@ -1,18 +1,21 @@
 //! Assembles a running gateway from a validated config: the plugin registry
-//! (every plugin loaded, plugin files watched for hot swap), one
-//! [`MirrorLink`] per link, the REST API (read side) and the config file
-//! watcher. The binary's `run`
-//! command is a thin shell around [`Gateway::start`] and [`Gateway::stop`].
+//! (every plugin loaded, plugin files watched for hot swap), the
+//! [`LinkManager`] (config-file links started at once; links created
+//! through the REST API restored in the background from each cluster's
+//! state topic), the REST API and the config file watcher. The binary's
+//! `run` command is a thin shell around [`Gateway::start`] and
+//! [`Gateway::stop`].
 //!
 //! Config reload (the file changes on disk, debounced): the new file is
 //! validated first; a file that does not validate changes nothing and is
 //! reported (log line, `linkgate_config_reloads_total{result="failed"}`).
 //! Plugins whose settings changed (file, config table, limits, policy) or
 //! that are new are loaded and swapped in atomically, keeping the running
-//! version when the new one fails. Then each link's plugin chains are
-//! swapped to the new ones when every plugin they name is loaded. Other
-//! link settings are read at start only: a change to them is logged and
-//! takes effect at the next start.
+//! version when the new one fails. Then the links follow the file
+//! ([`LinkManager::apply_file_config`]): new `[[links]]` start, removed
+//! ones stop (their state stays in the destination), changed ones restart
+//! with the new settings, and a change of plugin chains only is swapped
+//! into the running link when every plugin it names is loaded.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -22,20 +25,13 @@ use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiServer, LinkProperty, LinkView, ServeError};
-use crate::config::{GatewayConfig, LinkConfig, PluginConfig, PluginSource};
-use crate::mirror::link::chain_names;
-use crate::mirror::registry::MirrorRegistry;
-use crate::mirror::LinkStatus;
-use crate::mirror::{LinkDeps, MirrorLink};
+use crate::api::{ApiServer, ApiState, ServeError};
+use crate::config::{GatewayConfig, PluginConfig, PluginSource};
+use crate::control::manager::LinkManager;
 use crate::plugin::{
-    bundled, ChainNames, PluginError, PluginHost, PluginRegistry, PluginSpec, WatchHandle,
-    WatchedPlugin, DEBOUNCE,
+    bundled, PluginError, PluginHost, PluginRegistry, PluginSpec, WatchHandle, WatchedPlugin,
+    DEBOUNCE,
 };
-use arc_swap::ArcSwap;
-
-/// Each link's name and its swappable plugin chains.
-type LinkChains = Vec<(String, Arc<ArcSwap<ChainNames>>)>;
 
 /// Metric: config file reloads by `result` (`ok`, `failed`).
 pub const CONFIG_RELOADS: &str = "linkgate_config_reloads_total";
@@ -51,40 +47,9 @@ pub enum StartError {
     Api(#[from] ServeError),
 }
 
-/// What the REST API sees of a running link: its config as started and its
-/// live status table.
-struct RunningLinkView {
-    config: LinkConfig,
-    status: LinkStatus,
-}
-
-impl LinkView for RunningLinkView {
-    fn config(&self) -> &LinkConfig {
-        &self.config
-    }
-
-    fn status(&self) -> &LinkStatus {
-        &self.status
-    }
-
-    fn properties(&self) -> Vec<LinkProperty> {
-        self.config
-            .properties
-            .iter()
-            .map(|(name, value)| LinkProperty::new(name.clone(), value.clone()))
-            .collect()
-    }
-
-    fn source_topic(&self, mirror_topic: &str) -> String {
-        self.status
-            .source_topic(mirror_topic)
-            .unwrap_or_else(|| mirror_topic.to_string())
-    }
-}
-
 /// A running gateway.
 pub struct Gateway {
-    links: Vec<MirrorLink>,
+    manager: Arc<LinkManager>,
     api: Option<ApiServer>,
     plugins: Arc<PluginRegistry>,
     watch: Arc<Mutex<Option<WatchHandle>>>,
@@ -182,30 +147,13 @@ impl Gateway {
         let watch = Arc::new(Mutex::new(None));
         watch_plugin_files(&plugins, cfg, &watch)?;
         let shutdown = CancellationToken::new();
-        let deps = LinkDeps {
-            state_topic: cfg.state_topic.clone(),
-            plugins: plugins.clone(),
-            registry: Arc::new(MirrorRegistry::new()),
-        };
-        let links: Vec<MirrorLink> = cfg
-            .links
-            .iter()
-            .cloned()
-            .map(|l| MirrorLink::start(l, deps.clone(), shutdown.child_token()))
-            .collect();
-        let views: Vec<Arc<dyn LinkView>> = links
-            .iter()
-            .map(|l| {
-                Arc::new(RunningLinkView {
-                    config: l.config().clone(),
-                    status: l.status().clone(),
-                }) as Arc<dyn LinkView>
-            })
-            .collect();
+        let manager = LinkManager::new(cfg, plugins.clone(), shutdown.clone());
+        manager.start_file_links().await;
+        manager.spawn_restore();
         let api = match crate::api::serve(
             cfg.api_listen,
-            Arc::new(views),
-            None,
+            manager.clone() as Arc<dyn ApiState>,
+            cfg.api_token.as_ref().map(|t| t.expose().to_string()),
             shutdown.child_token(),
         )
         .await
@@ -220,22 +168,18 @@ impl Gateway {
             }
             Err(e) => return Err(e.into()),
         };
-        let chains: LinkChains = links
-            .iter()
-            .map(|l| (l.name().to_string(), l.chains_handle()))
-            .collect();
         let config_watch = match config_path {
             Some(path) => Some(ConfigWatch::start(
                 path.to_path_buf(),
                 cfg.clone(),
                 plugins.clone(),
                 watch.clone(),
-                chains,
+                manager.clone(),
             )?),
             None => None,
         };
         Ok(Gateway {
-            links,
+            manager,
             api,
             plugins,
             watch,
@@ -244,9 +188,9 @@ impl Gateway {
         })
     }
 
-    /// The running links.
-    pub fn links(&self) -> &[MirrorLink] {
-        &self.links
+    /// The link manager: the running links (config file and API).
+    pub fn manager(&self) -> &Arc<LinkManager> {
+        &self.manager
     }
 
     /// The plugin registry.
@@ -266,12 +210,7 @@ impl Gateway {
                 tracing::warn!(error = %e, "REST API stopped with an error");
             }
         }
-        tokio::time::timeout(
-            grace,
-            futures::future::join_all(self.links.into_iter().map(|l| l.join())),
-        )
-        .await
-        .is_ok()
+        self.manager.stop_all(grace).await
     }
 }
 
@@ -295,7 +234,7 @@ impl ConfigWatch {
         current: GatewayConfig,
         plugins: Arc<PluginRegistry>,
         watch: Arc<Mutex<Option<WatchHandle>>>,
-        chains: LinkChains,
+        manager: Arc<LinkManager>,
     ) -> Result<Self, PluginError> {
         let host_err = |message: String| PluginError::Host { message };
         let file = path
@@ -322,7 +261,8 @@ impl ConfigWatch {
             let mut current = current;
             while rx.recv().await.is_some() {
                 while rx.try_recv().is_ok() {}
-                if let Some(next) = apply_reload(&file, &current, &plugins, &watch, &chains).await {
+                if let Some(next) = apply_reload(&file, &current, &plugins, &watch, &manager).await
+                {
                     current = next;
                 }
             }
@@ -334,14 +274,15 @@ impl ConfigWatch {
     }
 }
 
-/// Applies a changed config file (see the module doc). Returns the new
-/// config when it validated.
+/// Applies a changed config file (see the module doc): plugins first,
+/// then the links through `manager`. Returns the new config when it
+/// validated.
 pub async fn apply_reload(
     path: &Path,
     current: &GatewayConfig,
     plugins: &Arc<PluginRegistry>,
     watch: &Mutex<Option<WatchHandle>>,
-    chains: &LinkChains,
+    manager: &LinkManager,
 ) -> Option<GatewayConfig> {
     let next = match GatewayConfig::load(path) {
         Ok(c) => c,
@@ -371,51 +312,7 @@ pub async fn apply_reload(
     if let Err(e) = watch_plugin_files(plugins, &next, watch) {
         tracing::error!(error = %e, "cannot watch the plugin files of the new config");
     }
-    for link in &next.links {
-        let Some((_, handle)) = chains.iter().find(|(name, _)| *name == link.name) else {
-            tracing::warn!(link = %link.name, "new link in the config file; it starts at the next start");
-            continue;
-        };
-        let names = chain_names(link);
-        if **handle.load() == names {
-            continue;
-        }
-        let missing: Vec<&String> = [
-            &names.topic_filters,
-            &names.renamers,
-            &names.acl_mappers,
-            &names.record_transforms,
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|n| plugins.get(n).is_none())
-        .collect();
-        if missing.is_empty() {
-            handle.store(Arc::new(names));
-            tracing::info!(link = %link.name, "link plugin chains updated from the changed config");
-        } else {
-            failed += 1;
-            tracing::error!(link = %link.name, ?missing, "plugins named by the link are not loaded; keeping its current chains");
-        }
-    }
-    let without_chains = |c: &GatewayConfig| {
-        c.links
-            .iter()
-            .map(|l| {
-                let mut l = l.clone();
-                l.topic_filters.clear();
-                l.renamers.clear();
-                l.acl_mappers.clear();
-                l.record_transforms.clear();
-                format!("{l:?}")
-            })
-            .collect::<Vec<_>>()
-    };
-    if without_chains(current) != without_chains(&next) {
-        tracing::warn!(
-            "link settings other than plugin chains changed in the config file; they take effect at the next start"
-        );
-    }
+    failed += manager.apply_file_config(&next).await;
     let result = if failed == 0 { "ok" } else { "failed" };
     metrics::counter!(CONFIG_RELOADS, "result" => result).increment(1);
     Some(next)

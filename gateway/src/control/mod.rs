@@ -7,11 +7,17 @@
 //!   [`MirrorAction`], [`MirrorActionResult`]).
 //! - [`error`]: [`ControlError`], each variant with its HTTP status and a
 //!   stable error code.
+//! - [`definition`]: [`definition::LinkDefinition`], an API-created link as
+//!   persisted in its destination's state topic.
+//! - [`manager`]: [`manager::LinkManager`], the running links as a dynamic
+//!   set; implements [`ControlPlane`] and [`crate::api::ApiState`].
 //! - [`ControlPlane`]: the trait the runtime's link manager implements and
 //!   the REST API calls. Every method is async (it may talk to clusters and
 //!   write the state topic) and changes nothing when it fails.
 
+pub mod definition;
 pub mod error;
+pub mod manager;
 pub mod request;
 
 use futures::future::BoxFuture;

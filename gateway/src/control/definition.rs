@@ -1,0 +1,262 @@
+//! [`LinkDefinition`]: a cluster link created through the REST API, as
+//! persisted in its destination cluster's state topic under `link/{name}`
+//! (JSON, see [`crate::mirror::state`]), and its conversion to a running
+//! [`LinkConfig`] with the validation the config file's links get
+//! ([`GatewayConfig::api_link`]).
+//!
+//! The definition holds every property as given, secrets included: the
+//! destination cluster stores them, as Confluent's destination cluster
+//! stores a link's properties. They never leave through logs, errors or
+//! the API: the `Debug` output redacts every property for which
+//! [`property_is_sensitive`] holds, and the API hides their values.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::property_is_sensitive;
+use crate::config::{ConfigError, GatewayConfig, LinkBuild};
+use crate::control::ControlError;
+
+/// A link created through the API. JSON shape:
+/// `{"name": "l", "destination": "<alias>", "source_cluster_id": null | "id",
+///   "configs": [["bootstrap.servers", "h:9092"], ...], "created_ms": 1700000000000}`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkDefinition {
+    /// Link name (unique in the gateway).
+    pub name: String,
+    /// Destination cluster: a `[clusters]` alias of the gateway config.
+    pub destination: String,
+    /// `source_cluster_id` as given at creation: a `[clusters]` alias or the
+    /// source's Kafka cluster id; `None` when not given.
+    pub source_cluster_id: Option<String>,
+    /// Link properties by name, text values, in the order given (each name
+    /// once).
+    pub configs: Vec<(String, String)>,
+    /// Creation time, ms since the Unix epoch.
+    pub created_ms: i64,
+}
+
+impl std::fmt::Debug for LinkDefinition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let configs: Vec<(&str, &str)> = self
+            .configs
+            .iter()
+            .map(|(k, v)| {
+                let shown = if property_is_sensitive(k) {
+                    "<redacted>"
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), shown)
+            })
+            .collect();
+        f.debug_struct("LinkDefinition")
+            .field("name", &self.name)
+            .field("destination", &self.destination)
+            .field("source_cluster_id", &self.source_cluster_id)
+            .field("configs", &configs)
+            .field("created_ms", &self.created_ms)
+            .finish()
+    }
+}
+
+/// A persisted link definition that cannot be read back (written by an
+/// incompatible linkgate or damaged). Not retriable: the record must be
+/// rewritten or deleted.
+#[derive(Debug, thiserror::Error)]
+#[error("link definition {key} in the state topic is not valid JSON of a link: {message}")]
+pub struct DefinitionError {
+    /// The state topic key, `link/{name}`.
+    pub key: String,
+    /// The JSON parser's message (never the record's content).
+    pub message: String,
+}
+
+/// Milliseconds since the Unix epoch now (0 if the clock is before it).
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl LinkDefinition {
+    /// A definition created now.
+    pub fn new(
+        name: impl Into<String>,
+        destination: impl Into<String>,
+        source_cluster_id: Option<String>,
+        configs: Vec<(String, String)>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            destination: destination.into(),
+            source_cluster_id,
+            configs,
+            created_ms: now_ms(),
+        }
+    }
+
+    /// The JSON value stored under `link/{name}`.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Strings and integers only: serialising cannot fail.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Reads a stored definition; `name` is the link name of its key.
+    ///
+    /// # Errors
+    /// [`DefinitionError`] when the bytes are not a definition, or name
+    /// another link than their key.
+    pub fn from_json(name: &str, json: &[u8]) -> Result<Self, DefinitionError> {
+        let key = format!("link/{name}");
+        let def: Self = serde_json::from_slice(json).map_err(|e| DefinitionError {
+            key: key.clone(),
+            message: e.to_string(),
+        })?;
+        if def.name != name {
+            return Err(DefinitionError {
+                key,
+                message: format!("the record names link {:?}", def.name),
+            });
+        }
+        Ok(def)
+    }
+
+    /// The value of property `name`, if set.
+    pub fn config(&self, name: &str) -> Option<&str> {
+        self.configs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// This definition with `set` properties set (replacing a value in
+    /// place, or appended) and `reset` properties removed (back to their
+    /// defaults).
+    pub fn with_changes(&self, set: &[(String, String)], reset: &[String]) -> Self {
+        let mut next = self.clone();
+        next.configs.retain(|(k, _)| !reset.contains(k));
+        for (k, v) in set {
+            match next.configs.iter_mut().find(|(name, _)| name == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => next.configs.push((k.clone(), v.clone())),
+            }
+        }
+        next
+    }
+
+    /// Validates the definition against the gateway config: the link's
+    /// [`crate::config::LinkConfig`] and the plugins serving its
+    /// properties.
+    ///
+    /// # Errors
+    /// [`ConfigError::Invalid`] naming the property at fault (see
+    /// [`GatewayConfig::api_link`]).
+    pub fn build(&self, cfg: &GatewayConfig) -> Result<LinkBuild, ConfigError> {
+        cfg.api_link(
+            &self.name,
+            &self.destination,
+            self.source_cluster_id.as_deref(),
+            &self.configs,
+        )
+    }
+}
+
+/// A config error of a link request as the control plane reports it:
+/// [`ControlError::InvalidConfig`] naming the property (never its value
+/// when it is sensitive: config messages do not quote values of
+/// properties they do not parse).
+pub fn invalid_config(e: ConfigError) -> ControlError {
+    match e {
+        ConfigError::Invalid { key, message } => ControlError::InvalidConfig { key, message },
+        other => ControlError::InvalidConfig {
+            key: "configs".to_string(),
+            message: other.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn def() -> LinkDefinition {
+        LinkDefinition::new(
+            "east",
+            "dst",
+            None,
+            vec![
+                ("bootstrap.servers".into(), "127.0.0.1:9092".into()),
+                (
+                    "sasl.jaas.config".into(),
+                    "user=\"a\" password=\"hunter2\"".into(),
+                ),
+            ],
+        )
+    }
+
+    #[test]
+    fn json_round_trip_in_the_contract_shape() {
+        let d = def();
+        let json = d.to_json();
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v["name"], "east");
+        assert_eq!(v["destination"], "dst");
+        assert!(v["source_cluster_id"].is_null());
+        assert_eq!(v["configs"][0][0], "bootstrap.servers");
+        assert_eq!(v["configs"][0][1], "127.0.0.1:9092");
+        assert!(v["created_ms"].as_i64().unwrap() > 0);
+        assert_eq!(LinkDefinition::from_json("east", &json).unwrap(), d);
+        let e = LinkDefinition::from_json("west", &json).unwrap_err();
+        assert!(e.to_string().contains("link/west"), "{e}");
+        let e = LinkDefinition::from_json("east", b"{oops").unwrap_err();
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+    }
+
+    #[test]
+    fn debug_redacts_sensitive_properties() {
+        let shown = format!("{:?}", def());
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("<redacted>") && shown.contains("127.0.0.1:9092"));
+    }
+
+    #[test]
+    fn changes_replace_append_and_reset() {
+        let d = def().with_changes(
+            &[
+                ("bootstrap.servers".into(), "h:1".into()),
+                ("cluster.link.paused".into(), "true".into()),
+            ],
+            &["sasl.jaas.config".into()],
+        );
+        assert_eq!(
+            d.configs,
+            vec![
+                ("bootstrap.servers".to_string(), "h:1".to_string()),
+                ("cluster.link.paused".to_string(), "true".to_string())
+            ]
+        );
+        assert_eq!(d.config("cluster.link.paused"), Some("true"));
+        assert_eq!(d.config("nope"), None);
+    }
+
+    #[test]
+    fn builds_a_link_config() {
+        let cfg = GatewayConfig::parse(
+            "[clusters.dst]\n\"bootstrap.servers\" = \"127.0.0.1:9093\"\n",
+            "t",
+        )
+        .unwrap();
+        let mut d = def();
+        d.configs.truncate(1);
+        let b = d.build(&cfg).unwrap();
+        assert_eq!(b.link.name, "east");
+        assert_eq!(b.link.destination.name, "dst");
+        assert_eq!(b.link.source.bootstrap_servers, vec!["127.0.0.1:9092"]);
+        let e = invalid_config(def().build(&cfg).unwrap_err());
+        assert_eq!(e.code(), "INVALID_CONFIG");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+}
