@@ -171,6 +171,52 @@ impl Api {
         }
     }
 
+    /// `POST {base}{path}` with `body`, sent again every 100 ms while the
+    /// answer is 503 (retriable: e.g. a link still connecting), until
+    /// `deadline`; returns the first other answer.
+    ///
+    /// # Errors
+    /// Transport failure, or still 503 at the deadline (the error shows it).
+    pub async fn post_retrying(
+        &self,
+        path: &str,
+        body: Option<&Value>,
+        deadline: Duration,
+    ) -> anyhow::Result<ApiResponse> {
+        let mut answer = None;
+        let mut failure = None;
+        let waited = wait_until(
+            &format!("POST {path} to answer other than 503"),
+            deadline,
+            || {
+                let done = match self.post(path, body) {
+                    Ok(r) if r.status == 503 => {
+                        answer = Some(r);
+                        false
+                    }
+                    Ok(r) => {
+                        answer = Some(r);
+                        true
+                    }
+                    Err(e) => {
+                        failure = Some(e);
+                        true
+                    }
+                };
+                std::future::ready(done)
+            },
+        )
+        .await;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        match (waited, answer) {
+            (Ok(()), Some(r)) => Ok(r),
+            (Err(e), last) => Err(e.context(format!("last answer: {last:?}"))),
+            (Ok(()), None) => anyhow::bail!("POST {path}: no answer"),
+        }
+    }
+
     /// One request: `method` is GET, POST, PUT or DELETE; `body` (JSON text)
     /// only for POST and PUT.
     ///
