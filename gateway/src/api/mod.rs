@@ -1,20 +1,32 @@
-//! The control-plane REST API (issue 4), read side: cluster links, their
-//! properties, tasks and mirror topics, served over HTTP/1.1 in the shape
-//! of Confluent's Kafka REST v3 cluster-linking API (`/kafka/v3/clusters/
+//! The control-plane REST API (issue 4): cluster links, their properties,
+//! tasks and mirror topics, read and changed over HTTP/1.1 in the shape of
+//! Confluent's Kafka REST v3 cluster-linking API (`/kafka/v3/clusters/
 //! {cluster_id}/links/...`), documented in `gateway/openapi.yaml`.
 //!
-//! - [`view`]: the [`ApiState`] / [`LinkView`] traits the runtime implements.
-//! - [`model`]: the JSON bodies and the mirror state aggregation rule.
-//! - [`routes`]: the axum router and the error JSON.
-//! - [`fake`]: an in-memory [`LinkView`] for tests.
+//! - [`view`]: the [`ApiState`] / [`LinkView`] traits the runtime implements
+//!   (the mutating side is [`crate::control::ControlPlane`], reached through
+//!   [`ApiState::control`]).
+//! - [`model`]: the JSON response bodies and the mirror state aggregation
+//!   rule.
+//! - [`body`]: the JSON request bodies and their strict parsing.
+//! - [`routes`]: the axum router, the read handlers and the error JSON.
+//! - `mutate`: the mutating handlers.
+//! - [`auth`]: the bearer-token check of mutating calls.
+//! - [`fake`]: an in-memory [`LinkView`], [`crate::control::ControlPlane`]
+//!   and [`ApiState`] for tests.
 //!
 //! [`serve`] binds the listener and runs the router until shutdown.
 
+pub mod auth;
+pub mod body;
 pub mod fake;
 pub mod model;
+mod mutate;
 pub mod routes;
 pub mod view;
 
+#[cfg(test)]
+mod control_tests;
 #[cfg(test)]
 mod tests;
 
@@ -24,7 +36,9 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use routes::{router, ApiError, ANY_CLUSTER};
+pub use auth::ApiToken;
+pub use body::MAX_BODY_BYTES;
+pub use routes::{router, router_with_token, ApiError, ANY_CLUSTER, ANY_LINK};
 pub use view::{
     default_tasks, property_is_sensitive, ApiState, LinkHealth, LinkProperty, LinkState, LinkTask,
     LinkView, TASK_NAMES,
@@ -102,10 +116,11 @@ impl ApiServer {
     }
 }
 
-/// Binds `listen` and serves [`router`] over `state` on a Tokio task until
-/// `shutdown` is cancelled (graceful: in-flight requests complete). Must be
-/// called inside a Tokio runtime. `token`: the bearer token mutating calls
-/// must carry (`[gateway] api_token`), `None` for none.
+/// Binds `listen` and serves [`router_with_token`] over `state` on a Tokio
+/// task until `shutdown` is cancelled (graceful: in-flight requests
+/// complete). Must be called inside a Tokio runtime. `token`: the bearer
+/// token every non-GET/HEAD request must carry (`[gateway] api_token`;
+/// never logged), `None` for none.
 ///
 /// # Errors
 /// [`ServeError::Bind`] when the address cannot be bound.
@@ -115,7 +130,6 @@ pub async fn serve(
     token: Option<String>,
     shutdown: CancellationToken,
 ) -> Result<ApiServer, ServeError> {
-    let _ = token;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -126,7 +140,7 @@ pub async fn serve(
         addr: listen,
         source,
     })?;
-    let app = router(state);
+    let app = router_with_token(state, token.as_deref());
     let task = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())

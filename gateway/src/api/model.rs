@@ -1,6 +1,9 @@
-//! JSON bodies of the REST API, shaped like Kafka REST v3 cluster-linking
-//! payloads (`KafkaLinkData`, `KafkaLinkConfigData`, `KafkaMirrorData`, and
-//! their `*List` wrappers), and their construction from a [`LinkView`].
+//! JSON response bodies of the REST API, shaped like Kafka REST v3
+//! cluster-linking payloads (`KafkaLinkData`, `KafkaLinkConfigData`,
+//! `KafkaMirrorData`, `KafkaAlterMirrorStatusResponseData`, and their
+//! `*List` wrappers), their construction from a [`LinkView`] or a mirror
+//! action result, and the mirror state aggregation rule. Request bodies are
+//! in [`super::body`].
 //!
 //! `metadata.self` is the request path (relative: the gateway does not know
 //! the address clients use). Times are ms since the Unix epoch; durations ms.
@@ -11,26 +14,40 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 
 use super::view::LinkView;
+use crate::control::{ControlError, MirrorActionResult};
 use crate::mirror::{PartitionState, PartitionStatus};
 
-/// `metadata` of a resource or list.
+/// `metadata` of a resource: `{"self": "<path>"}`.
 #[derive(Debug, Serialize)]
 pub struct Metadata {
     /// Path of this resource, e.g. `/kafka/v3/clusters/dst/links/east`.
     #[serde(rename = "self")]
     pub self_: String,
-    /// Next page; always `null` (lists are not paginated).
+    /// Next page; never set for a resource (not serialized when `None`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// `metadata` of a list: `{"self": "<path>", "next": null}` (Kafka REST v3
+/// `ResourceCollectionMetadata`; lists are not paginated, `next` is always
+/// `null`).
+#[derive(Debug, Serialize)]
+pub struct ListMetadata {
+    /// Path of this list (the request path).
+    #[serde(rename = "self")]
+    pub self_: String,
+    /// Next page: always `null`.
     pub next: Option<String>,
 }
 
 /// A list wrapper: `{"kind": "...List", "metadata": {...}, "data": [...]}`.
 #[derive(Debug, Serialize)]
 pub struct DataList<T> {
-    /// `KafkaLinkDataList`, `KafkaLinkConfigDataList` or `KafkaMirrorDataList`.
+    /// `KafkaLinkDataList`, `KafkaLinkConfigDataList`, `KafkaMirrorDataList`
+    /// or `KafkaAlterMirrorStatusResponseDataList`.
     pub kind: &'static str,
     /// List metadata.
-    pub metadata: Metadata,
+    pub metadata: ListMetadata,
     /// The items.
     pub data: Vec<T>,
 }
@@ -40,7 +57,7 @@ impl<T> DataList<T> {
     pub fn new(kind: &'static str, path: String, data: Vec<T>) -> Self {
         Self {
             kind,
-            metadata: Metadata {
+            metadata: ListMetadata {
                 self_: path,
                 next: None,
             },
@@ -185,7 +202,8 @@ fn epoch_ms(t: SystemTime) -> i64 {
     ms_since(t, UNIX_EPOCH)
 }
 
-/// Rank of a partition state: the worst (highest) rank wins.
+/// Rank of a partition state outside the stop states: the worst (highest)
+/// rank wins.
 fn rank(state: &PartitionState) -> u8 {
     match state {
         PartitionState::Active => 0,
@@ -193,25 +211,51 @@ fn rank(state: &PartitionState) -> u8 {
         PartitionState::Paused => 2,
         PartitionState::SourceUnavailable(_) => 3,
         PartitionState::Failed(_) => 4,
-        PartitionState::PendingStopped => 5,
-        PartitionState::Stopped => 6,
+        // Handled before ranking (see `aggregate_status`).
+        PartitionState::PendingStopped | PartitionState::Stopped => 5,
     }
+}
+
+fn is_stop_state(state: &PartitionState) -> bool {
+    matches!(
+        state,
+        PartitionState::PendingStopped | PartitionState::Stopped
+    )
 }
 
 /// Aggregates partition states into a mirror topic state and its time.
 ///
-/// Rule: the worst partition state wins, in the order
-/// `FAILED` > `SOURCE_UNAVAILABLE` > `PAUSED` > `PENDING` > `ACTIVE`
-/// (one failed partition makes the topic `FAILED`; the topic is `ACTIVE`
-/// only when every partition is). No partition known yet: `PENDING` with no
-/// time. The state time is when the topic reached that state: the latest
+/// Rule:
+/// - No partition known yet: `PENDING` with no time.
+/// - Stop states first (promote and failover stop every partition of a
+///   topic together, so a stop state anywhere means the topic is being
+///   stopped): when any partition is `PENDING_STOPPED` or `STOPPED`, the
+///   topic is `STOPPED` if every partition is `STOPPED`, else
+///   `PENDING_STOPPED`, whatever the other partitions' states (a `FAILED`
+///   partition of a topic being failed over does not make it `FAILED`).
+/// - Otherwise the worst partition state wins, in the order
+///   `FAILED` > `SOURCE_UNAVAILABLE` > `PAUSED` > `PENDING` > `ACTIVE`
+///   (one failed partition makes the topic `FAILED`; the topic is `ACTIVE`
+///   only when every partition is).
+///
+/// The state time is when the topic reached that state: the latest
 /// partition state time when every partition is in it (the last one
 /// arrived), else the earliest state time among the partitions in it (the
-/// first one that dragged the topic there).
+/// first one that dragged the topic there). `STOPPED`: the latest stop
+/// (the last partition to stop); `PENDING_STOPPED`: the earliest state time
+/// among the partitions in a stop state (when the stop began).
 pub fn aggregate_status<'a>(
     partitions: impl IntoIterator<Item = &'a PartitionStatus>,
 ) -> (&'static str, Option<SystemTime>) {
     let parts: Vec<&PartitionStatus> = partitions.into_iter().collect();
+    if parts.iter().any(|p| is_stop_state(&p.state)) {
+        let stopping = parts.iter().filter(|p| is_stop_state(&p.state));
+        return if parts.iter().all(|p| p.state == PartitionState::Stopped) {
+            ("STOPPED", stopping.map(|p| p.state_time).max())
+        } else {
+            ("PENDING_STOPPED", stopping.map(|p| p.state_time).min())
+        };
+    }
     let Some(worst) = parts.iter().map(|p| rank(&p.state)).max() else {
         return ("PENDING", None);
     };
@@ -227,6 +271,13 @@ pub fn aggregate_status<'a>(
         in_worst.iter().map(|p| p.state_time).min()
     };
     (name, time)
+}
+
+/// Whether a mirror topic state is hidden from mirror lists unless
+/// `include_stopped=true`: `STOPPED` (promoted or failed over; Confluent's
+/// `--include-stopped-topics`). `PENDING_STOPPED` mirrors stay listed.
+pub fn is_hidden_unless_stopped_included(mirror_status: &str) -> bool {
+    mirror_status == "STOPPED"
 }
 
 fn error_of(state: &PartitionState) -> (Option<String>, Option<String>) {
@@ -349,6 +400,47 @@ pub fn mirror_data(
                         error_message,
                     }
                 }),
+            })
+            .collect(),
+    }
+}
+
+/// `KafkaAlterMirrorStatusResponseData`: the outcome of a mirror action
+/// (`POST .../mirrors:promote|:failover|:pause|:resume`) for one mirror
+/// topic. A topic that did not take the action carries `error_code` (the
+/// HTTP status of its [`crate::control::ControlError`], e.g. 400 for lag
+/// not 0, 404 for an unknown mirror) and `error_message` (the error's
+/// text); both are `null` on success.
+#[derive(Debug, Serialize)]
+pub struct AlterMirrorStatusData {
+    /// Always `KafkaAlterMirrorStatusResponseData`.
+    pub kind: &'static str,
+    /// Mirror topic name.
+    pub mirror_topic_name: String,
+    /// HTTP status of the per-topic error; `null` on success.
+    pub error_code: Option<u16>,
+    /// Per-topic error message; `null` on success.
+    pub error_message: Option<String>,
+    /// Per-partition lag when the action was decided (`partition`, `lag`,
+    /// `last_source_fetch_offset`).
+    pub mirror_lags: Vec<MirrorLag>,
+}
+
+/// The response entry of one [`MirrorActionResult`].
+pub fn alter_mirror_status(result: &MirrorActionResult) -> AlterMirrorStatusData {
+    AlterMirrorStatusData {
+        kind: "KafkaAlterMirrorStatusResponseData",
+        mirror_topic_name: result.mirror_topic_name.clone(),
+        error_code: result.error.as_ref().map(ControlError::status),
+        error_message: result.error.as_ref().map(ToString::to_string),
+        mirror_lags: result
+            .lags
+            .iter()
+            .map(|l| MirrorLag {
+                partition: l.partition,
+                lag: l.lag,
+                last_source_fetch_offset: l.last_source_fetch_offset,
+                detail: None,
             })
             .collect(),
     }

@@ -1,28 +1,39 @@
-//! The axum router: Kafka REST v3 cluster-linking read endpoints, their
-//! query parameters, and the Kafka REST error JSON
+//! The axum router: Kafka REST v3 cluster-linking endpoints (the read
+//! handlers live here, the mutating ones in [`super::mutate`]), their query
+//! parameters, and the Kafka REST error JSON
 //! (`{"error_code": <http status>, "message": "..."}`) for every failure,
-//! including unknown paths (404) and unsupported methods (405).
+//! including unknown paths (404), unsupported methods (405, with `Allow`)
+//! and missing credentials (401, with `WWW-Authenticate`).
 
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
+use axum::routing::{any, get, MethodRouter};
 use axum::{Json, Router};
 use serde::Deserialize;
 
+use super::auth::{require_token, ApiToken};
+use super::body::{flag, MAX_BODY_BYTES};
 use super::model::{self, DataList};
+use super::mutate;
 use super::view::{ApiState, LinkView};
+use crate::control::ControlError;
 
 /// The `{cluster_id}` that matches any destination cluster.
 pub const ANY_CLUSTER: &str = "-";
 
-/// A request the API refuses. Never retriable as is: the request (path,
-/// method or parameters) must change. Messages name the link, mirror or
-/// cluster asked for and never contain property values.
+/// The `{link_name}` that means every link (mirror lists and mirror
+/// actions).
+pub const ANY_LINK: &str = "-";
+
+/// A request the API refuses or that failed. Messages name the link,
+/// mirror or cluster asked for and never contain property values or the
+/// API token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
     /// No destination cluster with this id or alias (HTTP 404).
@@ -34,7 +45,7 @@ pub enum ApiError {
     /// The topic is not a mirror topic of the link (HTTP 404).
     #[error("Topic '{mirror}' is not a mirror topic of cluster link '{link}'")]
     MirrorNotFound {
-        /// Link name.
+        /// Link name (`-` for any link).
         link: String,
         /// Mirror topic asked for.
         mirror: String,
@@ -42,12 +53,41 @@ pub enum ApiError {
     /// No such endpoint (HTTP 404).
     #[error("No endpoint at {0}")]
     NoRoute(String),
-    /// The endpoint exists but not for this method (HTTP 405).
-    #[error("Method {0} is not allowed here; this endpoint supports GET")]
-    MethodNotAllowed(String),
-    /// A malformed path or query parameter (HTTP 400).
+    /// The endpoint exists but not for this method (HTTP 405; the `Allow`
+    /// header lists `allow`).
+    #[error("Method {method} is not allowed here; this endpoint supports {allow}")]
+    MethodNotAllowed {
+        /// Method asked for.
+        method: String,
+        /// Methods the endpoint serves, e.g. `GET, HEAD, POST`.
+        allow: &'static str,
+    },
+    /// A malformed path, query parameter or body (HTTP 400).
     #[error("Bad request: {0}")]
     BadRequest(String),
+    /// A mutating call without the configured bearer token (`invalid`
+    /// false) or with another token (`invalid` true) (HTTP 401, with
+    /// `WWW-Authenticate: Bearer`).
+    #[error("{}", if *.invalid { "Invalid bearer token" } else { "Authentication required: calls that change state need 'Authorization: Bearer <api_token>'" })]
+    Unauthorized {
+        /// A token was sent but is not the configured one.
+        invalid: bool,
+    },
+    /// The request body is larger than the limit in bytes (HTTP 413).
+    #[error("Request body larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The request body is not `Content-Type: application/json` (HTTP 415).
+    #[error("Request body must be sent with Content-Type: application/json")]
+    UnsupportedMediaType,
+    /// This gateway serves no mutating control plane (HTTP 501).
+    #[error(
+        "This gateway does not support changing cluster links or mirror topics through the API"
+    )]
+    NotImplemented,
+    /// The control plane refused or failed the request; the HTTP status is
+    /// [`ControlError::status`].
+    #[error("{0}")]
+    Control(#[from] ControlError),
 }
 
 impl ApiError {
@@ -58,18 +98,27 @@ impl ApiError {
             | Self::LinkNotFound(_)
             | Self::MirrorNotFound { .. }
             | Self::NoRoute(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+            Self::Control(e) => {
+                StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         }
     }
 
-    /// Whether sending the same request again can succeed: only for "not
-    /// found" errors (the link or mirror may be created meanwhile).
+    /// Whether sending the same request again can succeed: for "not
+    /// found" errors (the link or mirror may be created meanwhile) and
+    /// retriable control-plane errors ([`ControlError::is_retriable`]).
     pub fn is_retriable(&self) -> bool {
-        matches!(
-            self,
-            Self::ClusterNotFound(_) | Self::LinkNotFound(_) | Self::MirrorNotFound { .. }
-        )
+        match self {
+            Self::ClusterNotFound(_) | Self::LinkNotFound(_) | Self::MirrorNotFound { .. } => true,
+            Self::Control(e) => e.is_retriable(),
+            _ => false,
+        }
     }
 }
 
@@ -81,15 +130,27 @@ impl IntoResponse for ApiError {
             "message": self.to_string(),
         });
         let mut resp = (status, Json(body)).into_response();
-        if status == StatusCode::METHOD_NOT_ALLOWED {
-            resp.headers_mut()
-                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        match &self {
+            Self::MethodNotAllowed { allow, .. } => {
+                resp.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            Self::Unauthorized { invalid } => {
+                let value = if *invalid {
+                    "Bearer realm=\"linkgate\", error=\"invalid_token\""
+                } else {
+                    "Bearer realm=\"linkgate\""
+                };
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
+            }
+            _ => {}
         }
         resp
     }
 }
 
-type Shared = Arc<dyn ApiState>;
+pub(crate) type Shared = Arc<dyn ApiState>;
 
 /// Query of the link endpoints.
 #[derive(Debug, Deserialize)]
@@ -98,29 +159,26 @@ struct LinkQuery {
     include_tasks: Option<String>,
 }
 
-impl LinkQuery {
-    fn include_tasks(&self) -> Result<bool, ApiError> {
-        match self.include_tasks.as_deref() {
-            None => Ok(false),
-            Some(v) if v.eq_ignore_ascii_case("true") => Ok(true),
-            Some(v) if v.eq_ignore_ascii_case("false") => Ok(false),
-            Some(v) => Err(ApiError::BadRequest(format!(
-                "include_tasks must be true or false, got '{v}'"
-            ))),
-        }
-    }
+/// Query of the mirror list endpoints.
+#[derive(Debug, Deserialize)]
+struct MirrorsQuery {
+    /// `include_stopped=true|false` (default false).
+    include_stopped: Option<String>,
 }
 
-fn path_err(e: PathRejection) -> ApiError {
+pub(crate) fn path_err(e: PathRejection) -> ApiError {
     ApiError::BadRequest(e.body_text())
 }
 
-fn query_err(e: QueryRejection) -> ApiError {
+pub(crate) fn query_err(e: QueryRejection) -> ApiError {
     ApiError::BadRequest(e.body_text())
 }
 
 /// The links of `cluster` (any with `-`); 404 for an unknown cluster.
-fn links_of(state: &dyn ApiState, cluster: &str) -> Result<Vec<Arc<dyn LinkView>>, ApiError> {
+pub(crate) fn links_of(
+    state: &dyn ApiState,
+    cluster: &str,
+) -> Result<Vec<Arc<dyn LinkView>>, ApiError> {
     let links = state.links();
     if cluster == ANY_CLUSTER {
         return Ok(links);
@@ -134,7 +192,8 @@ fn links_of(state: &dyn ApiState, cluster: &str) -> Result<Vec<Arc<dyn LinkView>
         .collect())
 }
 
-fn find_link(
+/// The link `name` of `cluster`; 404 for an unknown cluster or link.
+pub(crate) fn find_link(
     state: &dyn ApiState,
     cluster: &str,
     name: &str,
@@ -152,7 +211,7 @@ async fn list_links(
 ) -> Result<Response, ApiError> {
     let Path(cluster) = path.map_err(path_err)?;
     let Query(query) = query.map_err(query_err)?;
-    let include_tasks = query.include_tasks()?;
+    let include_tasks = flag("include_tasks", query.include_tasks.as_deref(), false)?;
     let data = links_of(state.as_ref(), &cluster)?
         .iter()
         .map(|l| model::link_data(l.as_ref(), include_tasks))
@@ -172,7 +231,7 @@ async fn get_link(
 ) -> Result<Response, ApiError> {
     let Path((cluster, name)) = path.map_err(path_err)?;
     let Query(query) = query.map_err(query_err)?;
-    let include_tasks = query.include_tasks()?;
+    let include_tasks = flag("include_tasks", query.include_tasks.as_deref(), false)?;
     let link = find_link(state.as_ref(), &cluster, &name)?;
     Ok(Json(model::link_data(link.as_ref(), include_tasks)).into_response())
 }
@@ -191,19 +250,35 @@ async fn list_configs(
     Ok(Json(list).into_response())
 }
 
+/// `GET .../links/{link}/mirrors`: the mirrors of one link, or of every
+/// link of the cluster with `-`; `STOPPED` ones only with
+/// `include_stopped=true`.
 async fn list_mirrors(
     State(state): State<Shared>,
     path: Result<Path<(String, String)>, PathRejection>,
+    query: Result<Query<MirrorsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Path((cluster, name)) = path.map_err(path_err)?;
-    let link = find_link(state.as_ref(), &cluster, &name)?;
-    let table = link.status().snapshot();
+    let Query(query) = query.map_err(query_err)?;
+    let include_stopped = flag("include_stopped", query.include_stopped.as_deref(), false)?;
+    let links = if name == ANY_LINK {
+        links_of(state.as_ref(), &cluster)?
+    } else {
+        vec![find_link(state.as_ref(), &cluster, &name)?]
+    };
     let now = SystemTime::now();
-    let data = link
-        .mirror_topics()
-        .iter()
-        .map(|t| model::mirror_data(link.as_ref(), t, &table, false, now))
-        .collect();
+    let mut data = Vec::new();
+    for link in &links {
+        let table = link.status().snapshot();
+        data.extend(
+            link.mirror_topics()
+                .iter()
+                .map(|t| model::mirror_data(link.as_ref(), t, &table, false, now))
+                .filter(|m| {
+                    include_stopped || !model::is_hidden_unless_stopped_included(m.mirror_status)
+                }),
+        );
+    }
     let list = DataList::new(
         "KafkaMirrorDataList",
         format!("{}/mirrors", model::link_path(&cluster, &name)),
@@ -212,63 +287,115 @@ async fn list_mirrors(
     Ok(Json(list).into_response())
 }
 
+/// `GET .../links/{link}/mirrors/{mirror}`: one mirror in any state; with
+/// link `-`, the mirror of whichever link of the cluster has it.
 async fn get_mirror(
     State(state): State<Shared>,
     path: Result<Path<(String, String, String)>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let Path((cluster, name, mirror)) = path.map_err(path_err)?;
-    let link = find_link(state.as_ref(), &cluster, &name)?;
-    if !link.mirror_topics().contains(&mirror) {
-        return Err(ApiError::MirrorNotFound { link: name, mirror });
-    }
+    let links = if name == ANY_LINK {
+        links_of(state.as_ref(), &cluster)?
+    } else {
+        vec![find_link(state.as_ref(), &cluster, &name)?]
+    };
+    let link = links
+        .into_iter()
+        .find(|l| l.mirror_topics().contains(&mirror))
+        .ok_or(ApiError::MirrorNotFound {
+            link: name,
+            mirror: mirror.clone(),
+        })?;
     let table = link.status().snapshot();
     let data = model::mirror_data(link.as_ref(), &mirror, &table, true, SystemTime::now());
     Ok(Json(data).into_response())
-}
-
-async fn method_not_allowed(method: axum::http::Method) -> ApiError {
-    ApiError::MethodNotAllowed(method.to_string())
 }
 
 async fn no_route(uri: axum::http::Uri) -> ApiError {
     ApiError::NoRoute(uri.path().to_string())
 }
 
-/// A GET-only route whose other methods answer 405 in the error JSON.
-fn get_only<H, T>(handler: H) -> MethodRouter<Shared>
-where
-    H: axum::handler::Handler<T, Shared>,
-    T: 'static,
-{
-    get(handler).fallback(method_not_allowed)
+/// A 405 answer naming the methods `allow` (also the `Allow` header).
+pub(crate) fn not_allowed(method: &axum::http::Method, allow: &'static str) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: method.to_string(),
+        allow,
+    }
 }
 
-/// The API router over `state`:
-/// - `GET /kafka/v3/clusters/{cluster_id}/links[?include_tasks=true]`
-/// - `GET /kafka/v3/clusters/{cluster_id}/links/{link_name}[?include_tasks=true]`
-/// - `GET /kafka/v3/clusters/{cluster_id}/links/{link_name}/configs`
-/// - `GET /kafka/v3/clusters/{cluster_id}/links/{link_name}/mirrors`
-/// - `GET /kafka/v3/clusters/{cluster_id}/links/{link_name}/mirrors/{mirror_topic_name}`
+/// Completes a method router: other methods answer 405 with `allow`.
+fn only(route: MethodRouter<Shared>, allow: &'static str) -> MethodRouter<Shared> {
+    route.fallback(move |method: axum::http::Method| async move { not_allowed(&method, allow) })
+}
+
+/// The API router over `state`, without authentication (see
+/// [`router_with_token`]):
+/// - `GET|POST /kafka/v3/clusters/{cluster_id}/links` (`include_tasks`;
+///   POST: `link_name`, `validate_only`, `validate_link`)
+/// - `GET|DELETE .../links/{link_name}` (`include_tasks`; DELETE: `force`,
+///   `validate_only`)
+/// - `GET .../links/{link_name}/configs`
+/// - `PUT .../links/{link_name}/configs:alter` (`validate_only`)
+/// - `GET|POST .../links/{link_name}/mirrors` (GET: `include_stopped`;
+///   POST: `validate_only`); `{link_name}` `-` lists every link's mirrors
+/// - `GET .../links/{link_name}/mirrors/{mirror_topic_name}`
+/// - `POST .../links/{link_name}/mirrors:promote|:failover|:pause|:resume`
+///   (`validate_only`); `{link_name}` may be `-`
 ///
-/// `{cluster_id}` is a destination cluster id/alias or `-`. Documented in
-/// `gateway/openapi.yaml`.
+/// `{cluster_id}` is a destination cluster id/alias or `-`. Request bodies
+/// are limited to [`MAX_BODY_BYTES`]. Mutating endpoints answer 501 when
+/// [`ApiState::control`] is `None`. Documented in `gateway/openapi.yaml`.
 pub fn router(state: Arc<dyn ApiState>) -> Router {
     const LINKS: &str = "/kafka/v3/clusters/{cluster_id}/links";
     Router::new()
-        .route(LINKS, get_only(list_links))
-        .route(&format!("{LINKS}/{{link_name}}"), get_only(get_link))
+        .route(
+            LINKS,
+            only(get(list_links).post(mutate::create_link), "GET, HEAD, POST"),
+        )
+        .route(
+            &format!("{LINKS}/{{link_name}}"),
+            only(
+                get(get_link).delete(mutate::delete_link),
+                "GET, HEAD, DELETE",
+            ),
+        )
         .route(
             &format!("{LINKS}/{{link_name}}/configs"),
-            get_only(list_configs),
+            only(get(list_configs), "GET, HEAD"),
         )
         .route(
             &format!("{LINKS}/{{link_name}}/mirrors"),
-            get_only(list_mirrors),
+            only(
+                get(list_mirrors).post(mutate::create_mirror),
+                "GET, HEAD, POST",
+            ),
         )
         .route(
             &format!("{LINKS}/{{link_name}}/mirrors/{{mirror_topic_name}}"),
-            get_only(get_mirror),
+            only(get(get_mirror), "GET, HEAD"),
+        )
+        // `configs:alter` and `mirrors:<action>`: a colon inside a segment
+        // is not a route pattern, so the whole segment is matched here and
+        // parsed (static `configs` / `mirrors` above take precedence).
+        .route(
+            &format!("{LINKS}/{{link_name}}/{{action}}"),
+            any(mutate::link_action),
         )
         .fallback(no_route)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
+}
+
+/// [`router`] with the bearer-token check: with `token` `Some`, every
+/// request whose method is not GET or HEAD needs `Authorization: Bearer
+/// <token>` (else 401, see [`super::auth`]). `None`: no check.
+pub fn router_with_token(state: Arc<dyn ApiState>, token: Option<&str>) -> Router {
+    let app = router(state);
+    match token {
+        Some(token) => app.layer(middleware::from_fn_with_state(
+            Arc::new(ApiToken::new(token)),
+            require_token,
+        )),
+        None => app,
+    }
 }

@@ -425,6 +425,36 @@ fn aggregation_worst_state_wins() {
             "FAILED",
             Some(6),
         ),
+        // Stop states win over any other state: the topic is being stopped.
+        (
+            vec![
+                part(PartitionState::Stopped, 12),
+                part(PartitionState::PendingStopped, 10),
+                part(
+                    PartitionState::Failed(FailureCause::NotAMirror { log_end_offset: 1 }),
+                    5,
+                ),
+            ],
+            "PENDING_STOPPED",
+            Some(10),
+        ),
+        (
+            vec![
+                part(PartitionState::Stopped, 11),
+                part(PartitionState::Active, 3),
+            ],
+            "PENDING_STOPPED",
+            Some(11),
+        ),
+        // STOPPED once the last partition stopped.
+        (
+            vec![
+                part(PartitionState::Stopped, 10),
+                part(PartitionState::Stopped, 12),
+            ],
+            "STOPPED",
+            Some(12),
+        ),
     ];
     for (parts, name, time) in cases {
         let got = aggregate_status(parts.iter());
@@ -465,16 +495,48 @@ async fn unknown_link_mirror_cluster_and_path_are_404_json() -> Result<()> {
 }
 
 #[tokio::test]
-async fn other_methods_are_405_json() -> Result<()> {
+async fn other_methods_are_405_json_with_allow() -> Result<()> {
     let (state, _) = state()?;
-    for (method, uri) in [
-        (Method::POST, "/kafka/v3/clusters/dst/links"),
-        (Method::DELETE, "/kafka/v3/clusters/dst/links/east"),
-        (Method::PUT, "/kafka/v3/clusters/dst/links/east/configs"),
-        (Method::POST, "/kafka/v3/clusters/dst/links/east/mirrors"),
+    for (method, uri, allow) in [
+        (
+            Method::PUT,
+            "/kafka/v3/clusters/dst/links",
+            "GET, HEAD, POST",
+        ),
+        (
+            Method::POST,
+            "/kafka/v3/clusters/dst/links/east",
+            "GET, HEAD, DELETE",
+        ),
+        (
+            Method::PUT,
+            "/kafka/v3/clusters/dst/links/east/configs",
+            "GET, HEAD",
+        ),
+        (
+            Method::POST,
+            "/kafka/v3/clusters/dst/links/east/configs:alter",
+            "PUT",
+        ),
+        (
+            Method::DELETE,
+            "/kafka/v3/clusters/dst/links/east/mirrors",
+            "GET, HEAD, POST",
+        ),
         (
             Method::PATCH,
             "/kafka/v3/clusters/dst/links/east/mirrors/orders",
+            "GET, HEAD",
+        ),
+        (
+            Method::GET,
+            "/kafka/v3/clusters/dst/links/east/mirrors:promote",
+            "POST",
+        ),
+        (
+            Method::PUT,
+            "/kafka/v3/clusters/dst/links/-/mirrors:resume",
+            "POST",
         ),
     ] {
         let req = Request::builder()
@@ -489,15 +551,17 @@ async fn other_methods_are_405_json() -> Result<()> {
         );
         assert_eq!(
             resp.headers().get("allow").and_then(|v| v.to_str().ok()),
-            Some("GET, HEAD")
+            Some(allow),
+            "{method} {uri}"
         );
         let bytes = axum::body::to_bytes(resp.into_body(), 1 << 16).await?;
         let body: Value = serde_json::from_slice(&bytes)?;
         assert_eq!(body["error_code"], 405, "{method} {uri}");
-        assert!(body["message"]
-            .as_str()
-            .unwrap_or("")
-            .contains(method.as_str()));
+        let msg = body["message"].as_str().unwrap_or("");
+        assert!(
+            msg.contains(method.as_str()) && msg.contains(allow),
+            "{msg}"
+        );
     }
     Ok(())
 }
