@@ -1,0 +1,750 @@
+//! End-to-end tests of the mirror-topic control plane (issue 4) through the
+//! REST API over real HTTP, with real brokers (nisshi) and records produced
+//! and read back with librdkafka: mirror create, pause/resume, promote
+//! (refused while lagging), failover, stopped history, foreign writes,
+//! auto-create with topic filters, loop prevention between two links in
+//! opposite directions, and a gateway restart.
+//!
+//! Mirror topics are not protected by DENY WRITE ACLs here: nisshi has no
+//! ACL storage (its Create/DescribeAcls answer SECURITY_DISABLED), so a
+//! write by another client is accepted by the broker; what is tested is
+//! that the gateway detects it and fails the mirror with `FOREIGN_WRITE`.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use linkgate_tests::{
+    consume_partition, control_config, create_topic, fetch_watermarks, list_topics, now_ms,
+    produce, Api, ApiResponse, Broker, Gateway, TestRecord, CLUSTERS, POLL_INTERVAL,
+};
+use serde_json::{json, Value};
+
+const DEADLINE: Duration = Duration::from_secs(90);
+/// How long a negative observation lasts (nothing mirrored, no state
+/// change): several fetch rounds and auto-create rescans (1 s).
+const QUIET_WINDOW: Duration = Duration::from_secs(4);
+
+/// `{"configs": [{"name": k, "value": v}, ...]}`, the body of a link create.
+fn link_body(configs: &[(&str, &str)]) -> Value {
+    json!({
+        "configs": configs
+            .iter()
+            .map(|(k, v)| json!({"name": k, "value": v}))
+            .collect::<Vec<_>>()
+    })
+}
+
+/// `n` records with keys `k{from}..`, round-robin over `partitions`; the
+/// same arguments give the same records within one test run (timestamps
+/// from a base fixed at first use, one ms apart).
+fn records(partitions: i32, from: usize, n: usize) -> Vec<TestRecord> {
+    static BASE: OnceLock<i64> = OnceLock::new();
+    let base = *BASE.get_or_init(|| now_ms() - 60_000);
+    (from..from + n)
+        .map(|i| {
+            let i64_i = i64::try_from(i).unwrap_or(0);
+            let p = i32::try_from(i).unwrap_or(0) % partitions;
+            TestRecord::new(
+                p,
+                Some(format!("k{i}").as_bytes()),
+                Some(format!("v{i}").as_bytes()),
+                base + i64_i,
+            )
+        })
+        .collect()
+}
+
+/// Starts a gateway whose clusters are `clusters` (alias, broker), with the
+/// REST API and no config-file link.
+fn start_gateway(clusters: &[(&str, &Broker)]) -> anyhow::Result<(Gateway, Api, String)> {
+    let list: Vec<(&str, String)> = clusters.iter().map(|(a, b)| (*a, b.bootstrap())).collect();
+    let config = control_config(&list, None, "");
+    let gw = Gateway::start(&config)?;
+    let api = Api::for_config(&config)?;
+    Ok((gw, api, config))
+}
+
+/// Creates link `name` on destination alias `dest` through the API, then
+/// waits until it is `ACTIVE`.
+async fn create_link(
+    api: &Api,
+    gw: &Gateway,
+    dest: &str,
+    name: &str,
+    configs: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let r = api.post(
+        &format!("{CLUSTERS}/{dest}/links?link_name={name}"),
+        Some(&link_body(configs)),
+    )?;
+    anyhow::ensure!(r.status == 204, "create link {name}: {r}");
+    api.wait_for(&format!("{CLUSTERS}/{dest}/links/{name}"), DEADLINE, |r| {
+        r.status == 200 && r.json["link_state"] == "ACTIVE"
+    })
+    .await
+    .with_context(|| gw.log_tail(30))?;
+    Ok(())
+}
+
+/// `POST .../links/{link}/mirrors:{action}` for `topics`: expects 200 and
+/// returns the per-topic results (`data`).
+fn mirror_action(
+    api: &Api,
+    link: &str,
+    action: &str,
+    topics: &[&str],
+    validate_only: bool,
+) -> anyhow::Result<Vec<Value>> {
+    let query = if validate_only {
+        "?validate_only=true"
+    } else {
+        ""
+    };
+    let r = api.post(
+        &format!("{CLUSTERS}/dst/links/{link}/mirrors:{action}{query}"),
+        Some(&json!({ "mirror_topic_names": topics })),
+    )?;
+    anyhow::ensure!(r.status == 200, "mirrors:{action} {topics:?}: {r}");
+    anyhow::ensure!(
+        r.json["kind"] == "KafkaAlterMirrorStatusResponseDataList",
+        "mirrors:{action}: {r}"
+    );
+    let data = r.json["data"].as_array().cloned().unwrap_or_default();
+    anyhow::ensure!(data.len() == topics.len(), "mirrors:{action}: {r}");
+    Ok(data)
+}
+
+/// Asserts that a mirror action result has no error.
+#[track_caller]
+fn assert_ok(result: &Value) {
+    assert!(
+        result["error_code"].is_null() && result["error_message"].is_null(),
+        "mirror action failed: {result}"
+    );
+}
+
+/// `GET .../links/{link}/mirrors/{mirror}` until its `mirror_status` is
+/// `state` (and `more` holds).
+async fn wait_mirror(
+    api: &Api,
+    gw: &Gateway,
+    link: &str,
+    mirror: &str,
+    state: &str,
+    more: impl Fn(&ApiResponse) -> bool,
+) -> anyhow::Result<ApiResponse> {
+    api.wait_for(
+        &format!("{CLUSTERS}/-/links/{link}/mirrors/{mirror}"),
+        DEADLINE,
+        |r| r.status == 200 && r.json["mirror_status"] == state && more(r),
+    )
+    .await
+    .with_context(|| format!("{mirror} to be {state}\n{}", gw.log_tail(40)))
+}
+
+/// Whether every partition of a mirror answer has lag 0 and has mirrored
+/// up to `offsets[p]` (exclusive).
+fn caught_up(r: &ApiResponse, offsets: &[i64]) -> bool {
+    r.json["mirror_lags"].as_array().is_some_and(|lags| {
+        lags.len() == offsets.len()
+            && lags.iter().all(|l| {
+                let p = l["partition"].as_u64().unwrap_or(u64::MAX) as usize;
+                l["lag"] == 0
+                    && offsets
+                        .get(p)
+                        .is_some_and(|o| l["last_source_fetch_offset"] == *o)
+            })
+    })
+}
+
+/// The mirror topic names of a `KafkaMirrorDataList`.
+fn mirror_names(list: &ApiResponse) -> BTreeSet<String> {
+    list.json["data"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|m| m["mirror_topic_name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// High watermark of each of `partitions` partitions of `topic`.
+async fn highs(bootstrap: &str, topic: &str, partitions: i32) -> anyhow::Result<Vec<i64>> {
+    let mut out = Vec::new();
+    for p in 0..partitions {
+        out.push(fetch_watermarks(bootstrap, topic, p).await?.1);
+    }
+    Ok(out)
+}
+
+/// For [`QUIET_WINDOW`], polls the high watermarks of `topic` on
+/// `bootstrap` and fails as soon as one differs from `expected`.
+async fn assert_stays(bootstrap: &str, topic: &str, expected: &[i64]) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let partitions = i32::try_from(expected.len())?;
+    while start.elapsed() < QUIET_WINDOW {
+        let now = highs(bootstrap, topic, partitions).await?;
+        anyhow::ensure!(
+            now == expected,
+            "{topic} on {bootstrap} moved: high watermarks {now:?}, expected {expected:?} \
+             after {:?}",
+            start.elapsed()
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+    Ok(())
+}
+
+/// Reads `topic`/`partition` on `bootstrap` and compares with `want`.
+async fn assert_records(
+    bootstrap: &str,
+    topic: &str,
+    partition: i32,
+    want: &[TestRecord],
+) -> anyhow::Result<()> {
+    let got: Vec<TestRecord> = consume_partition(bootstrap, topic, partition, want.len(), DEADLINE)
+        .await
+        .with_context(|| format!("reading {topic}/{partition}"))?
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    linkgate_tests::assert_same_records(want, &got);
+    Ok(())
+}
+
+/// A mirror created through the API on a prefixed link
+/// (`source_topic_name` + prefixed mirror name; validate-only creates
+/// nothing, a second create is 409, a missing source topic 404) mirrors the
+/// records produced with librdkafka. Paused, it mirrors nothing (the
+/// destination high watermarks stay while the source grows) and promote is
+/// refused because of the lag; resumed, it catches up; promoted with lag 0
+/// it is `STOPPED`, hidden from the default list but listed with
+/// `include_stopped` with its last source fetch offsets, and a librdkafka
+/// producer writes to it without the mirror being reported `FAILED`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_pause_resume_promote_then_write() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    let (gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
+    create_link(
+        &api,
+        &gw,
+        "dst",
+        "east",
+        &[("bootstrap.servers", &s), ("cluster.link.prefix", "east.")],
+    )
+    .await?;
+    create_topic(&s, "orders", 2, &[]).await?;
+    let first = records(2, 0, 10);
+    produce(&s, "orders", &first, "lz4").await?;
+
+    let mirrors = format!("{CLUSTERS}/dst/links/east/mirrors");
+    let body = json!({"source_topic_name": "orders", "mirror_topic_name": "east.orders"});
+    let r = api
+        .post_retrying(
+            &format!("{mirrors}?validate_only=true"),
+            Some(&body),
+            DEADLINE,
+        )
+        .await?;
+    assert_eq!(r.status, 204, "validate_only mirror create: {r}");
+    assert_eq!(api.get(&format!("{mirrors}/east.orders"))?.status, 404);
+    assert!(
+        !list_topics(&d).await?.contains("east.orders"),
+        "validate_only created the topic"
+    );
+    let r = api.post(
+        &mirrors,
+        Some(&json!({"source_topic_name": "ghost", "mirror_topic_name": "east.ghost"})),
+    )?;
+    assert_eq!(r.status, 404, "missing source topic: {r}");
+    assert!(r.message().contains("ghost"), "{r}");
+
+    let r = api.post(&mirrors, Some(&body))?;
+    assert_eq!(r.status, 204, "mirror create: {r}");
+    let r = api.post(&mirrors, Some(&body))?;
+    assert_eq!(r.status, 409, "second mirror create: {r}");
+    for p in 0..2 {
+        let want: Vec<TestRecord> = first.iter().filter(|r| r.partition == p).cloned().collect();
+        assert_records(&d, "east.orders", p, &want).await?;
+    }
+    let m = wait_mirror(&api, &gw, "east", "east.orders", "ACTIVE", |r| {
+        caught_up(r, &[5, 5])
+    })
+    .await?;
+    assert_eq!(m.json["source_topic_name"], "orders", "{m}");
+    assert_eq!(m.json["link_name"], "east", "{m}");
+
+    // Paused: nothing new arrives; promote is refused for the lag.
+    assert_ok(&mirror_action(&api, "east", "pause", &["east.orders"], false)?[0]);
+    wait_mirror(&api, &gw, "east", "east.orders", "PAUSED", |_| true).await?;
+    let second = records(2, 10, 6);
+    produce(&s, "orders", &second, "zstd").await?;
+    assert_stays(&d, "east.orders", &[5, 5]).await?;
+    let refused = mirror_action(&api, "east", "promote", &["east.orders"], false)?;
+    assert_eq!(
+        refused[0]["error_code"], 400,
+        "promote with lag: {}",
+        refused[0]
+    );
+    let message = refused[0]["error_message"].as_str().unwrap_or("");
+    assert!(message.contains("lag"), "promote with lag: {}", refused[0]);
+    let m = api.get(&format!("{mirrors}/east.orders"))?;
+    assert_eq!(
+        m.json["mirror_status"], "PAUSED",
+        "refused promote changed state: {m}"
+    );
+
+    // Resumed: catches up.
+    assert_ok(&mirror_action(&api, "east", "resume", &["east.orders"], false)?[0]);
+    let all: Vec<TestRecord> = first.iter().chain(&second).cloned().collect();
+    for p in 0..2 {
+        let want: Vec<TestRecord> = all.iter().filter(|r| r.partition == p).cloned().collect();
+        assert_records(&d, "east.orders", p, &want).await?;
+    }
+    wait_mirror(&api, &gw, "east", "east.orders", "ACTIVE", |r| {
+        caught_up(r, &[8, 8])
+    })
+    .await?;
+
+    // Promote: validate_only changes nothing; then STOPPED with lag 0.
+    assert_ok(&mirror_action(&api, "east", "promote", &["east.orders"], true)?[0]);
+    let m = api.get(&format!("{mirrors}/east.orders"))?;
+    assert_eq!(
+        m.json["mirror_status"], "ACTIVE",
+        "validate_only promote: {m}"
+    );
+    let promoted = mirror_action(&api, "east", "promote", &["east.orders"], false)?;
+    assert_ok(&promoted[0]);
+    let lags = promoted[0]["mirror_lags"]
+        .as_array()
+        .context("mirror_lags")?;
+    assert_eq!(lags.len(), 2, "{}", promoted[0]);
+    assert!(lags.iter().all(|l| l["lag"] == 0), "{}", promoted[0]);
+    wait_mirror(&api, &gw, "east", "east.orders", "STOPPED", |_| true).await?;
+
+    // Listing: hidden by default, shown with include_stopped, history kept.
+    let list = api.get(&mirrors)?;
+    assert!(
+        !mirror_names(&list).contains("east.orders"),
+        "stopped listed: {list}"
+    );
+    let list = api.get(&format!("{mirrors}?include_stopped=true"))?;
+    let stopped = list.json["data"]
+        .as_array()
+        .and_then(|a| a.iter().find(|m| m["mirror_topic_name"] == "east.orders"))
+        .with_context(|| format!("stopped mirror not listed: {list}"))?;
+    assert_eq!(stopped["mirror_status"], "STOPPED", "{stopped}");
+    let offsets: Vec<&Value> = stopped["mirror_lags"]
+        .as_array()
+        .map(|l| l.iter().map(|x| &x["last_source_fetch_offset"]).collect())
+        .unwrap_or_default();
+    assert_eq!(offsets, [&json!(8), &json!(8)], "{stopped}");
+    let every = api.get(&format!(
+        "{CLUSTERS}/dst/links/-/mirrors?include_stopped=true"
+    ))?;
+    assert!(mirror_names(&every).contains("east.orders"), "{every}");
+
+    // Writable: a real client produces to the promoted topic; the mirror
+    // stays STOPPED (not FAILED) and the source is no longer mirrored.
+    let local = vec![TestRecord::new(0, Some(b"local"), Some(b"write"), now_ms())];
+    produce(&d, "east.orders", &local, "none").await?;
+    produce(&s, "orders", &records(2, 16, 4), "none").await?;
+    let start = Instant::now();
+    while start.elapsed() < QUIET_WINDOW {
+        let m = api.get(&format!("{mirrors}/east.orders"))?;
+        assert_eq!(
+            m.json["mirror_status"], "STOPPED",
+            "after a local write: {m}"
+        );
+        assert_eq!(
+            highs(&d, "east.orders", 2).await?,
+            [9, 8],
+            "promoted topic changed"
+        );
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+    // A stopped mirror cannot be resumed.
+    let r = mirror_action(&api, "east", "resume", &["east.orders"], false)?;
+    assert_eq!(
+        r[0]["error_code"], 400,
+        "resume of a stopped mirror: {}",
+        r[0]
+    );
+    Ok(())
+}
+
+/// Failover stops a lagging mirror at once (validate-only changes nothing)
+/// and keeps its history; mirror actions through link `-`; per-topic errors
+/// for an unknown mirror (404 inside a 200 answer) and 404 for an unknown
+/// link. A record produced with librdkafka to a mirror that is still
+/// mirrored is detected: the mirror goes `FAILED` with `FOREIGN_WRITE`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_and_foreign_write_detection() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    let (gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
+    create_link(&api, &gw, "dst", "east", &[("bootstrap.servers", &s)]).await?;
+    let mirrors = format!("{CLUSTERS}/dst/links/east/mirrors");
+    for t in ["a", "b"] {
+        create_topic(&s, t, 1, &[]).await?;
+        produce(&s, t, &records(1, 0, 3), "none").await?;
+        let r = api
+            .post_retrying(&mirrors, Some(&json!({"source_topic_name": t})), DEADLINE)
+            .await?;
+        assert_eq!(r.status, 204, "mirror {t}: {r}");
+        wait_mirror(&api, &gw, "east", t, "ACTIVE", |r| caught_up(r, &[3])).await?;
+    }
+
+    // Lagging a: pause, produce; failover anyway.
+    assert_ok(&mirror_action(&api, "east", "pause", &["a"], false)?[0]);
+    wait_mirror(&api, &gw, "east", "a", "PAUSED", |_| true).await?;
+    produce(&s, "a", &records(1, 3, 2), "none").await?;
+    assert_ok(&mirror_action(&api, "east", "failover", &["a"], true)?[0]);
+    let m = api.get(&format!("{mirrors}/a"))?;
+    assert_eq!(
+        m.json["mirror_status"], "PAUSED",
+        "validate_only failover: {m}"
+    );
+    assert_ok(&mirror_action(&api, "-", "failover", &["a"], false)?[0]);
+    let m = wait_mirror(&api, &gw, "east", "a", "STOPPED", |_| true).await?;
+    assert_eq!(
+        m.json["mirror_lags"][0]["last_source_fetch_offset"], 3,
+        "{m}"
+    );
+    assert!(m.json["state_time_ms"].as_i64().is_some(), "{m}");
+    let list = api.get(&format!("{mirrors}?include_stopped=true"))?;
+    assert_eq!(
+        mirror_names(&list),
+        BTreeSet::from(["a".to_owned(), "b".to_owned()]),
+        "{list}"
+    );
+    assert_eq!(
+        mirror_names(&api.get(&mirrors)?),
+        BTreeSet::from(["b".to_owned()])
+    );
+    assert_stays(&d, "a", &[3]).await?;
+
+    // Per-topic errors and unknown link.
+    let r = mirror_action(&api, "east", "pause", &["nope", "b"], false)?;
+    assert_eq!(r[0]["mirror_topic_name"], "nope", "{r:?}");
+    assert_eq!(r[0]["error_code"], 404, "{r:?}");
+    assert_ok(&r[1]);
+    assert_ok(&mirror_action(&api, "east", "resume", &["b"], false)?[0]);
+    let r = api.post(
+        &format!("{CLUSTERS}/dst/links/nolink/mirrors:pause"),
+        Some(&json!({"mirror_topic_names": ["b"]})),
+    )?;
+    assert_eq!(r.status, 404, "unknown link: {r}");
+    let r = api.post_raw(
+        &format!("{mirrors}:pause"),
+        r#"{"mirror_topic_names": "b"}"#,
+    )?;
+    assert_eq!(r.status, 400, "malformed action body: {r}");
+    wait_mirror(&api, &gw, "east", "b", "ACTIVE", |_| true).await?;
+
+    // Foreign write to the still-mirrored b, then more source records.
+    produce(
+        &d,
+        "b",
+        &[TestRecord::new(0, Some(b"intruder"), Some(b"x"), now_ms())],
+        "none",
+    )
+    .await?;
+    produce(&s, "b", &records(1, 3, 2), "none").await?;
+    let failed = wait_mirror(&api, &gw, "east", "b", "FAILED", |_| true).await?;
+    assert_eq!(
+        failed.json["mirror_lags"][0]["error_code"], "FOREIGN_WRITE",
+        "{failed}"
+    );
+    // The foreign record stays; the gateway wrote nothing after it.
+    assert_stays(&d, "b", &[4]).await?;
+    Ok(())
+}
+
+/// Auto-create on a link created through the API, with
+/// `auto.create.mirror.topics.filters` (include a prefix, include a literal,
+/// exclude a longer prefix) and `cluster.link.prefix`: exactly the matching
+/// source topics become mirrors, prefixed, also one created later; the
+/// excluded, the unmatched and internal (`__`-prefixed) topics never do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_create_follows_filters_and_skips_internal_topics() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    let (gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
+    for t in [
+        "orders.eu",
+        "orders.internal.audit",
+        "payments",
+        "payments.old",
+        "__hidden",
+    ] {
+        create_topic(&s, t, 1, &[]).await?;
+        produce(&s, t, &records(1, 0, 2), "none").await?;
+    }
+    let filters = json!({"topicFilters": [
+        {"name": "orders.", "patternType": "PREFIXED", "filterType": "INCLUDE"},
+        {"name": "payments", "patternType": "LITERAL", "filterType": "INCLUDE"},
+        {"name": "__", "patternType": "PREFIXED", "filterType": "INCLUDE"},
+        {"name": "orders.internal", "patternType": "PREFIXED", "filterType": "EXCLUDE"}
+    ]})
+    .to_string();
+    create_link(
+        &api,
+        &gw,
+        "dst",
+        "east",
+        &[
+            ("bootstrap.servers", &s),
+            ("cluster.link.prefix", "east."),
+            ("auto.create.mirror.topics.enable", "true"),
+            ("auto.create.mirror.topics.filters", &filters),
+            ("metadata.max.age.ms", "1000"),
+        ],
+    )
+    .await?;
+    let mirrors = format!("{CLUSTERS}/dst/links/east/mirrors");
+    let expected = |names: &[&str]| {
+        names
+            .iter()
+            .map(|n| (*n).to_owned())
+            .collect::<BTreeSet<_>>()
+    };
+    let want = expected(&["east.orders.eu", "east.payments"]);
+    api.wait_for(&mirrors, DEADLINE, |r| mirror_names(r) == want)
+        .await
+        .with_context(|| gw.log_tail(40))?;
+    for m in &want {
+        wait_mirror(&api, &gw, "east", m, "ACTIVE", |r| caught_up(r, &[2])).await?;
+    }
+
+    // A topic created later is picked up by the rescan.
+    create_topic(&s, "orders.asia", 1, &[]).await?;
+    produce(&s, "orders.asia", &records(1, 0, 3), "none").await?;
+    let want = expected(&["east.orders.asia", "east.orders.eu", "east.payments"]);
+    api.wait_for(&mirrors, DEADLINE, |r| mirror_names(r) == want)
+        .await
+        .with_context(|| gw.log_tail(40))?;
+    assert_records(&d, "east.orders.asia", 0, &records(1, 0, 3)).await?;
+
+    // Over several rescans, nothing else appears, under any name.
+    let start = Instant::now();
+    while start.elapsed() < QUIET_WINDOW {
+        let listed = api.get(&format!("{mirrors}?include_stopped=true"))?;
+        assert_eq!(mirror_names(&listed), want, "{listed}");
+        let topics = list_topics(&d).await?;
+        let mirrored: BTreeSet<String> = topics
+            .iter()
+            .filter(|t| t.starts_with("east."))
+            .cloned()
+            .collect();
+        assert_eq!(mirrored, want, "destination topics: {topics:?}");
+        for t in ["orders.eu", "payments", "__hidden", "east.__hidden"] {
+            assert!(!topics.contains(t), "{t} on the destination: {topics:?}");
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+    Ok(())
+}
+
+/// Two links in opposite directions between the same two clusters, both
+/// auto-creating every topic (`*`). Without a prefix: `a` is mirrored to B
+/// and `b` to A, and neither is mirrored back (each exists on the other
+/// side only as a mirror of the other link, which the name alone would not
+/// reveal). With prefixes (`fromA.` on A->B, `fromB.` on B->A) the prefixed
+/// mirror is never mirrored again (no `fromB.fromA.a`). Each gateway state
+/// topic (`__linkgate_state`, on both clusters) is never mirrored.
+/// Checked on both clusters' topic lists and the gateway's mirror lists
+/// over several rescans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opposite_links_do_not_mirror_back() -> anyhow::Result<()> {
+    for prefixes in [None, Some(("fromA.", "fromB."))] {
+        loop_case(prefixes)
+            .await
+            .with_context(|| format!("prefixes {prefixes:?}"))?;
+    }
+    Ok(())
+}
+
+async fn loop_case(prefixes: Option<(&str, &str)>) -> anyhow::Result<()> {
+    let ca = Broker::start("ca")?;
+    let cb = Broker::start("cb")?;
+    let (a, b) = (ca.bootstrap(), cb.bootstrap());
+    create_topic(&a, "a", 1, &[]).await?;
+    produce(&a, "a", &records(1, 0, 3), "none").await?;
+    create_topic(&b, "b", 1, &[]).await?;
+    produce(&b, "b", &records(1, 0, 4), "none").await?;
+    let (gw, api, _) = start_gateway(&[("ca", &ca), ("cb", &cb)])?;
+    let all = r#"{"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}"#;
+    let (pa, pb) = prefixes.unwrap_or(("", ""));
+    for (name, dest, source, prefix) in [("ab", "cb", &a, pa), ("ba", "ca", &b, pb)] {
+        let mut configs = vec![
+            ("bootstrap.servers", source.as_str()),
+            ("auto.create.mirror.topics.enable", "true"),
+            ("auto.create.mirror.topics.filters", all),
+            ("metadata.max.age.ms", "1000"),
+        ];
+        if !prefix.is_empty() {
+            configs.push(("cluster.link.prefix", prefix));
+        }
+        create_link(&api, &gw, dest, name, &configs).await?;
+    }
+    let (ma, mb) = (format!("{pa}a"), format!("{pb}b"));
+    // a -> B as `ma`, b -> A as `mb`.
+    assert_records(&b, &ma, 0, &records(1, 0, 3))
+        .await
+        .with_context(|| gw.log_tail(40))?;
+    assert_records(&a, &mb, 0, &records(1, 0, 4))
+        .await
+        .with_context(|| gw.log_tail(40))?;
+    let ab = format!("{CLUSTERS}/cb/links/ab/mirrors?include_stopped=true");
+    let ba = format!("{CLUSTERS}/ca/links/ba/mirrors?include_stopped=true");
+    let one = |n: &str| BTreeSet::from([n.to_owned()]);
+    let start = Instant::now();
+    while start.elapsed() < QUIET_WINDOW {
+        let r = api.get(&ab)?;
+        assert_eq!(mirror_names(&r), one(&ma), "link ab: {r}");
+        let r = api.get(&ba)?;
+        assert_eq!(mirror_names(&r), one(&mb), "link ba: {r}");
+        let every = api.get(&format!(
+            "{CLUSTERS}/-/links/-/mirrors?include_stopped=true"
+        ))?;
+        assert_eq!(mirror_names(&every).len(), 2, "{every}");
+        for (bootstrap, own, mirrored) in [(&a, "a", &mb), (&b, "b", &ma)] {
+            let topics: BTreeSet<String> = list_topics(bootstrap)
+                .await?
+                .into_iter()
+                .filter(|t| !t.starts_with("__"))
+                .collect();
+            let want = BTreeSet::from([own.to_owned(), mirrored.clone()]);
+            assert_eq!(topics, want, "topics of {bootstrap}");
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+    // The mirrors are healthy (not FAILED by a write-back).
+    wait_mirror(&api, &gw, "ab", &ma, "ACTIVE", |r| caught_up(r, &[3])).await?;
+    wait_mirror(&api, &gw, "ba", &mb, "ACTIVE", |r| caught_up(r, &[4])).await?;
+    Ok(())
+}
+
+/// A gateway restart (SIGTERM, then SIGKILL) keeps what was made through
+/// the API: the link (with its configs) comes back from the destination
+/// cluster's state topic, a paused mirror stays paused (nothing mirrored
+/// after the restart), a promoted mirror stays stopped with its last source
+/// fetch offset, an active mirror resumes and mirrors new records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_restores_links_and_mirror_states() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    let (mut gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
+    create_link(
+        &api,
+        &gw,
+        "dst",
+        "east",
+        &[("bootstrap.servers", &s), ("cluster.link.prefix", "east.")],
+    )
+    .await?;
+    let mirrors = format!("{CLUSTERS}/dst/links/east/mirrors");
+    for t in ["held", "done", "live"] {
+        create_topic(&s, t, 1, &[]).await?;
+        produce(&s, t, &records(1, 0, 5), "none").await?;
+        let r = api
+            .post_retrying(&mirrors, Some(&json!({"source_topic_name": t})), DEADLINE)
+            .await?;
+        assert_eq!(r.status, 204, "mirror {t}: {r}");
+        wait_mirror(&api, &gw, "east", &format!("east.{t}"), "ACTIVE", |r| {
+            caught_up(r, &[5])
+        })
+        .await?;
+    }
+    assert_ok(&mirror_action(&api, "east", "pause", &["east.held"], false)?[0]);
+    wait_mirror(&api, &gw, "east", "east.held", "PAUSED", |_| true).await?;
+    assert_ok(&mirror_action(&api, "east", "promote", &["east.done"], false)?[0]);
+    let done = wait_mirror(&api, &gw, "east", "east.done", "STOPPED", |_| true).await?;
+    let done_time = done.json["state_time_ms"]
+        .as_i64()
+        .context("state_time_ms")?;
+
+    for (round, kill) in [(1_usize, false), (2, true)] {
+        if kill {
+            gw.kill9()?;
+            gw.restart()?;
+        } else {
+            let status = gw.terminate()?;
+            assert!(status.success(), "SIGTERM exit: {status}");
+            gw.restart()?;
+        }
+        let ctx = || format!("restart {round}\n{}", gw.log_tail(40));
+        let link = api
+            .wait_for(&format!("{CLUSTERS}/dst/links/east"), DEADLINE, |r| {
+                r.status == 200 && r.json["link_state"] == "ACTIVE"
+            })
+            .await
+            .with_context(ctx)?;
+        assert_eq!(link.json["destination_cluster_id"], "dst", "{link}");
+        let configs = api.get(&format!("{CLUSTERS}/dst/links/east/configs"))?;
+        let prefix = configs.json["data"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == "cluster.link.prefix"))
+            .map(|c| c["value"].clone());
+        assert_eq!(prefix, Some(json!("east.")), "{configs}");
+
+        wait_mirror(&api, &gw, "east", "east.held", "PAUSED", |_| true)
+            .await
+            .with_context(ctx)?;
+        let done = wait_mirror(&api, &gw, "east", "east.done", "STOPPED", |_| true)
+            .await
+            .with_context(ctx)?;
+        assert_eq!(
+            done.json["mirror_lags"][0]["last_source_fetch_offset"], 5,
+            "{done}"
+        );
+        // The stop time survives; 1 ms of slack: the time shown before the
+        // restart and the persisted one are rounded differently.
+        let stop = done.json["state_time_ms"]
+            .as_i64()
+            .context("state_time_ms")?;
+        assert!(
+            (stop - done_time).abs() <= 1,
+            "stop time changed from {done_time}: {done}"
+        );
+        let listed = api.get(&format!("{mirrors}?include_stopped=true"))?;
+        assert_eq!(
+            mirror_names(&listed),
+            ["east.done", "east.held", "east.live"]
+                .iter()
+                .map(|n| (*n).to_owned())
+                .collect::<BTreeSet<_>>(),
+            "{listed}"
+        );
+        // live mirrors new records; held and done do not.
+        let from = 5 + 2 * (round - 1);
+        for t in ["held", "done", "live"] {
+            produce(&s, t, &records(1, from, 2), "none").await?;
+        }
+        let live = i64::try_from(from + 2)?;
+        wait_mirror(&api, &gw, "east", "east.live", "ACTIVE", |r| {
+            caught_up(r, &[live])
+        })
+        .await
+        .with_context(ctx)?;
+        assert_stays(&d, "east.held", &[5]).await?;
+        assert_eq!(highs(&d, "east.done", 1).await?, [5]);
+    }
+    // Resuming the held mirror after the restarts catches up.
+    assert_ok(&mirror_action(&api, "east", "resume", &["east.held"], false)?[0]);
+    wait_mirror(&api, &gw, "east", "east.held", "ACTIVE", |r| {
+        caught_up(r, &[9])
+    })
+    .await?;
+    assert_records(&d, "east.held", 0, &records(1, 0, 9)).await?;
+    Ok(())
+}
