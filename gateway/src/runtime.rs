@@ -123,11 +123,16 @@ impl Gateway {
     /// Loads every plugin (a plugin that fails to load stops the start with
     /// its error: there is no earlier version to keep), watches the plugin
     /// files and, when `config_path` is given, the config file, and starts
-    /// the links in the background.
+    /// the links in the background: the config file's links at once, then
+    /// for every `[clusters]` alias the links created through the API and
+    /// persisted there (retried with backoff while the cluster cannot be
+    /// reached; a persisted link named like a config-file link is not
+    /// started: the file wins).
     ///
-    /// The REST API is served on `[gateway] api_listen`; when that is the
-    /// default address and it is taken, the gateway runs without the API
-    /// (error log).
+    /// The REST API is served on `[gateway] api_listen` over the
+    /// [`LinkManager`] (reads and mutations), with `[gateway] api_token` as
+    /// the bearer token of mutating calls; when that is the default address
+    /// and it is taken, the gateway runs without the API (error log).
     ///
     /// # Errors
     /// The first plugin that cannot be read, compiled, initialised or

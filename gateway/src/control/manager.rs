@@ -453,8 +453,11 @@ impl LinkManager {
     /// ones restart with the new config, and a change of plugin chains only
     /// is swapped into the running link. An API link whose name a new file
     /// link takes is stopped (its definition stays persisted): the file
-    /// wins. The plugins of `next` must be loaded already. Returns the
-    /// number of links whose change could not be applied.
+    /// wins. An API link whose config changes under `next` (its cluster
+    /// aliases' settings, the plugins it names) restarts; one that no longer
+    /// validates keeps running as it was (error log). The plugins of `next`
+    /// must be loaded already. Returns the number of links whose change
+    /// could not be applied.
     pub async fn apply_file_config(&self, next: &GatewayConfig) -> usize {
         let mut failed = 0;
         let mut running = self.running.lock().await;
@@ -524,8 +527,35 @@ impl LinkManager {
                 ordered.push(self.launch(next, l.clone(), LinkOrigin::File, None));
             }
         }
-        // API links keep their order after the file links.
-        ordered.extend(kept);
+        // API links keep their order after the file links; one whose
+        // config the new gateway config changes (cluster settings of its
+        // destination or source alias, plugin declarations) restarts.
+        for r in kept {
+            let Some(def) = r.view.definition.clone() else {
+                ordered.push(r);
+                continue;
+            };
+            match def.build(next) {
+                Ok(build) if build.link == r.view.config => ordered.push(r),
+                Ok(build) => {
+                    tracing::info!(link = %def.name, "the changed config file changes this API link; restarting it");
+                    if let Err(e) = self.load_plugins(&build.plugins).await {
+                        failed += 1;
+                        tracing::error!(link = %def.name, error = %e, "keeping the running link");
+                        ordered.push(r);
+                        continue;
+                    }
+                    Self::halt(r).await;
+                    ordered.push(self.launch(next, build.link, LinkOrigin::Api, Some(def)));
+                }
+                Err(e) => {
+                    failed += 1;
+                    tracing::error!(link = %def.name, error = %e,
+                        "API link does not validate against the changed config file; it keeps running as it was");
+                    ordered.push(r);
+                }
+            }
+        }
         *running = ordered;
         self.publish(&running);
         failed
@@ -644,16 +674,12 @@ impl LinkManager {
             .iter()
             .position(|r| r.name() == name)
             .ok_or_else(|| ControlError::LinkNotFound(name.clone()))?;
-        let Some(def) = running
+        let def = match running
             .get(i)
-            .and_then(|r| r.view.definition.clone())
-            .filter(|_| {
-                running
-                    .get(i)
-                    .is_some_and(|r| r.view.origin == LinkOrigin::Api)
-            })
-        else {
-            return Err(ControlError::ManagedByConfigFile(name));
+            .map(|r| (r.view.origin, r.view.definition.clone()))
+        {
+            Some((LinkOrigin::Api, Some(def))) => def,
+            _ => return Err(ControlError::ManagedByConfigFile(name)),
         };
         let fixed = |property: &str, reason: &str| ControlError::NotAlterable {
             link: name.clone(),

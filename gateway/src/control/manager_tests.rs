@@ -499,5 +499,26 @@ async fn config_reload_starts_stops_and_restarts_file_links() {
     );
     assert_eq!(m.apply_file_config(&chained).await, 1);
     assert!(m.get("b").expect("b").config().topic_filters.is_empty());
+
+    // An API link on a [clusters] alias follows that alias's settings.
+    let mut api = new_link("api", &[]);
+    api.source_cluster_id = Some("src".into());
+    m.create_link(api).await.expect("create");
+    let mut slower = chained.clone();
+    if let Some(s) = slower.clusters.get_mut("src") {
+        s.request_timeout = Duration::from_millis(7000);
+    }
+    assert_eq!(
+        m.apply_file_config(&slower).await,
+        1,
+        "b's chain still refused"
+    );
+    let api = m.get("api").expect("api");
+    assert_eq!(
+        api.config().source.request_timeout,
+        Duration::from_millis(7000)
+    );
+    assert_eq!(api.origin(), LinkOrigin::Api);
+    assert_eq!(names(&m), vec!["b", "c", "api"]);
     assert!(m.stop_all(WAIT).await);
 }
