@@ -32,6 +32,8 @@ mod model;
 mod render;
 
 #[cfg(test)]
+mod api_tests;
+#[cfg(test)]
 mod tests;
 
 use std::io::Write;
