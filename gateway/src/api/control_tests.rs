@@ -1151,3 +1151,50 @@ async fn serve_checks_the_token_over_http() -> Result<()> {
     tokio::time::timeout(Duration::from_secs(10), server.join()).await??;
     Ok(())
 }
+
+/// `gateway/openapi.yaml` has every served path with its methods, the
+/// bearer scheme and the request bodies.
+#[test]
+fn openapi_documents_every_endpoint() {
+    let spec = include_str!("../../openapi.yaml");
+    let base = "/kafka/v3/clusters/{cluster_id}/links";
+    let paths: [(String, &[&str]); 10] = [
+        (base.to_string(), &["get", "post"]),
+        (format!("{base}/{{link_name}}"), &["get", "delete"]),
+        (format!("{base}/{{link_name}}/configs"), &["get"]),
+        (format!("{base}/{{link_name}}/configs:alter"), &["put"]),
+        (format!("{base}/{{link_name}}/mirrors"), &["get", "post"]),
+        (format!("{base}/{{link_name}}/mirrors:promote"), &["post"]),
+        (format!("{base}/{{link_name}}/mirrors:failover"), &["post"]),
+        (format!("{base}/{{link_name}}/mirrors:pause"), &["post"]),
+        (format!("{base}/{{link_name}}/mirrors:resume"), &["post"]),
+        (
+            format!("{base}/{{link_name}}/mirrors/{{mirror_topic_name}}"),
+            &["get"],
+        ),
+    ];
+    for (path, methods) in paths {
+        let key = format!("\n  {path}:\n");
+        let start = spec.find(&key).unwrap_or_else(|| panic!("{path} missing"));
+        let rest = &spec[start + key.len()..];
+        let section = &rest[..rest.find("\n  /").unwrap_or(rest.len())];
+        for m in methods {
+            assert!(section.contains(&format!("\n    {m}:\n")), "{m} {path}");
+        }
+    }
+    for needle in [
+        "bearerToken:",
+        "scheme: bearer",
+        "CreateLinkRequest:",
+        "AlterConfigBatchRequest:",
+        "CreateMirrorTopicRequest:",
+        "AlterMirrorsRequest:",
+        "AlterMirrorStatusResponseDataList:",
+        "name: include_stopped",
+        "name: validate_link",
+        "name: force",
+        "PENDING_STOPPED, STOPPED",
+    ] {
+        assert!(spec.contains(needle), "{needle} missing");
+    }
+}
