@@ -1198,3 +1198,42 @@ fn openapi_documents_every_endpoint() {
         assert!(spec.contains(needle), "{needle} missing");
     }
 }
+
+/// A client that percent-encodes the colon (`mirrors%3Apromote`) reaches
+/// the same endpoint; a per-topic "not a mirror" is a 404 inside the 200.
+#[tokio::test]
+async fn encoded_colon_and_per_topic_not_found() -> Result<()> {
+    let (state, control, _) = setup()?;
+    control.fail_topic(
+        "ghost",
+        ControlError::MirrorNotFound {
+            link: "east".into(),
+            mirror: "ghost".into(),
+        },
+    );
+    let a = send(
+        &state,
+        Method::POST,
+        &format!("{LINKS}/east/mirrors%3Apromote"),
+        Some(r#"{"mirror_topic_names": ["ghost", "orders"]}"#),
+    )
+    .await?;
+    expect(&a, StatusCode::OK, "encoded colon")?;
+    assert_eq!(a.body["data"][0]["mirror_topic_name"], "ghost");
+    assert_eq!(a.body["data"][0]["error_code"], 404);
+    assert_eq!(
+        a.body["data"][0]["error_message"],
+        "Topic 'ghost' is not a mirror topic of cluster link 'east'"
+    );
+    assert_eq!(a.body["data"][1]["error_code"], Value::Null);
+    let a = send(
+        &state,
+        Method::PUT,
+        &format!("{LINKS}/east/configs%3aalter"),
+        Some(r#"{"data": [{"name": "a", "value": "1"}]}"#),
+    )
+    .await?;
+    expect(&a, StatusCode::NO_CONTENT, "encoded colon, alter")?;
+    assert_eq!(control.calls().len(), 2);
+    Ok(())
+}
