@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clap::{Parser, Subcommand};
 use linkgate::api::fake::{ControlCall, FakeControl, FakeLink, FakeState};
 use linkgate::control::{
     ControlError, LinkConfigChange, LinkDeletion, MirrorAction, NewLink, NewMirror, PartitionLag,
@@ -16,19 +15,8 @@ use linkgate::mirror::{LinkStatus, PartitionState, PartitionStatus};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-use super::{run_link, run_mirror, CliError, LinkArgs, MirrorArgs};
-
-#[derive(Parser)]
-struct TestCli {
-    #[command(subcommand)]
-    command: Top,
-}
-
-#[derive(Subcommand)]
-enum Top {
-    Link(LinkArgs),
-    Mirror(MirrorArgs),
-}
+use super::tests::run_argv;
+use super::CliError;
 
 const TOKEN: &str = "api-t0ken";
 
@@ -94,13 +82,7 @@ impl Api {
         let mut argv = vec!["linkgate"];
         argv.extend_from_slice(args);
         argv.extend_from_slice(&["--api", &self.url]);
-        let cli = TestCli::try_parse_from(&argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
-        let mut out = Vec::new();
-        let result = match &cli.command {
-            Top::Link(a) => run_link(a, &mut out),
-            Top::Mirror(a) => run_mirror(a, &mut out),
-        };
-        (result, String::from_utf8_lossy(&out).into_owned())
+        run_argv(&argv)
     }
 
     /// Runs a command with the token that must succeed: its stdout.

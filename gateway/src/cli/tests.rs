@@ -146,8 +146,9 @@ async fn handle(State((requests, reply)): State<Shared>, req: Request) -> Respon
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-/// Parses and runs one argv; a parse error fails the test.
-fn run_argv(argv: &[&str]) -> (Result<(), CliError>, String) {
+/// Parses and runs one argv (`["linkgate", ...]`): the result and
+/// stdout. A parse error fails the test.
+pub(super) fn run_argv(argv: &[&str]) -> (Result<(), CliError>, String) {
     let cli = TestCli::try_parse_from(argv).unwrap_or_else(|e| panic!("{argv:?}: {e}"));
     let mut out = Vec::new();
     let result = match &cli.command {
