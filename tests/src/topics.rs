@@ -35,3 +35,36 @@ pub async fn list_topics(bootstrap: &str) -> anyhow::Result<BTreeSet<String>> {
     .await
     .context("metadata task panicked")?
 }
+
+/// The configs of `topic` as DescribeConfigs answers them (librdkafka's
+/// AdminClient, 30 s timeout): name -> value, `None` values left out.
+///
+/// # Errors
+/// Client creation, request failure or a per-resource error (e.g. unknown topic).
+pub async fn topic_configs(
+    bootstrap: &str,
+    topic: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
+    use rdkafka::client::DefaultClientContext;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .context("creating AdminClient")?;
+    let opts = AdminOptions::new().request_timeout(Some(Duration::from_secs(30)));
+    let results = admin
+        .describe_configs([&ResourceSpecifier::Topic(topic)], &opts)
+        .await
+        .with_context(|| format!("DescribeConfigs {topic} on {bootstrap}"))?;
+    let mut out = std::collections::BTreeMap::new();
+    for result in results {
+        let resource =
+            result.map_err(|e| anyhow::anyhow!("DescribeConfigs {topic} on {bootstrap}: {e}"))?;
+        for entry in resource.entries {
+            if let Some(value) = entry.value {
+                out.insert(entry.name, value);
+            }
+        }
+    }
+    Ok(out)
+}

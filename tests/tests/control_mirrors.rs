@@ -748,3 +748,158 @@ async fn restart_restores_links_and_mirror_states() -> anyhow::Result<()> {
     assert_records(&d, "east.held", 0, &records(1, 0, 9)).await?;
     Ok(())
 }
+
+/// Mirror create options and refusals: the mirror name derived by the
+/// link's prefix, the source topic's configs copied with the request's
+/// overrides over them, the replication factor; refused without changing
+/// anything: a mirror name the prefix does not give, no name at all, an
+/// internal topic, an unknown field, a name taken by a regular destination
+/// topic (409). With `linkgate.mirror.write.deny.enable` the mirror needs
+/// DENY WRITE ACLs, which nisshi cannot store (no authorizer): the create
+/// is refused with a message naming the property and leaves no topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirror_create_options_and_refusals() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    let (gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
+    create_topic(
+        &s,
+        "conf",
+        2,
+        &[
+            ("max.message.bytes", "2097152"),
+            ("retention.ms", "3600000"),
+        ],
+    )
+    .await?;
+    produce(&s, "conf", &records(2, 0, 4), "none").await?;
+    create_topic(&s, "taken", 1, &[]).await?;
+    create_topic(&d, "east.taken", 1, &[]).await?;
+    create_link(
+        &api,
+        &gw,
+        "dst",
+        "east",
+        &[("bootstrap.servers", &s), ("cluster.link.prefix", "east.")],
+    )
+    .await?;
+    let mirrors = format!("{CLUSTERS}/dst/links/east/mirrors");
+
+    let refusals: [(&str, &str, u16); 6] = [
+        (
+            "mirror name without its prefix",
+            r#"{"mirror_topic_name": "conf"}"#,
+            400,
+        ),
+        (
+            "mirror name the prefix does not give",
+            r#"{"source_topic_name": "conf", "mirror_topic_name": "west.conf"}"#,
+            400,
+        ),
+        ("no name", r#"{"replication_factor": 1}"#, 400),
+        (
+            "internal topic",
+            r#"{"source_topic_name": "__consumer_offsets"}"#,
+            400,
+        ),
+        (
+            "unknown field",
+            r#"{"source_topic_name": "conf", "colour": "red"}"#,
+            400,
+        ),
+        (
+            "taken by a regular topic",
+            r#"{"source_topic_name": "taken"}"#,
+            409,
+        ),
+    ];
+    for (what, body, status) in refusals {
+        let mut answer = api.post_raw(&mirrors, body)?;
+        if answer.status == 503 {
+            // The link may still be connecting: retried like a client would.
+            let json: Value = serde_json::from_str(body)?;
+            answer = api.post_retrying(&mirrors, Some(&json), DEADLINE).await?;
+        }
+        assert_eq!(answer.status, status, "{what}: {answer}");
+        assert_eq!(answer.json["error_code"], status, "{what}: {answer}");
+    }
+    let listed = api.get(&format!("{mirrors}?include_stopped=true"))?;
+    assert_eq!(
+        mirror_names(&listed),
+        BTreeSet::new(),
+        "refusals created: {listed}"
+    );
+    let topics = list_topics(&d).await?;
+    assert!(
+        !topics.contains("east.conf") && !topics.contains("west.conf"),
+        "{topics:?}"
+    );
+    assert_eq!(
+        highs(&d, "east.taken", 1).await?,
+        [0],
+        "the regular topic was written"
+    );
+
+    // Derived name, configs copied with overrides, replication factor.
+    let body = json!({
+        "source_topic_name": "conf",
+        "replication_factor": 1,
+        "configs": [{"name": "retention.ms", "value": "123456789"}]
+    });
+    let r = api.post_retrying(&mirrors, Some(&body), DEADLINE).await?;
+    assert_eq!(r.status, 204, "mirror create: {r}");
+    let m = wait_mirror(&api, &gw, "east", "east.conf", "ACTIVE", |r| {
+        caught_up(r, &[2, 2])
+    })
+    .await?;
+    assert_eq!(m.json["source_topic_name"], "conf", "{m}");
+    assert_eq!(m.json["num_partitions"], 2, "{m}");
+    let configs = linkgate_tests::topic_configs(&d, "east.conf").await?;
+    assert_eq!(
+        configs.get("retention.ms").map(String::as_str),
+        Some("123456789"),
+        "{configs:?}"
+    );
+    assert_eq!(
+        configs.get("max.message.bytes").map(String::as_str),
+        Some("2097152"),
+        "{configs:?}"
+    );
+
+    // Write protection without an authorizer: refused, nothing left.
+    create_link(
+        &api,
+        &gw,
+        "dst",
+        "guarded",
+        &[
+            ("bootstrap.servers", &s),
+            ("cluster.link.prefix", "g."),
+            ("linkgate.mirror.write.deny.enable", "true"),
+        ],
+    )
+    .await?;
+    let guarded = format!("{CLUSTERS}/dst/links/guarded/mirrors");
+    let r = api
+        .post_retrying(
+            &guarded,
+            Some(&json!({"source_topic_name": "conf"})),
+            DEADLINE,
+        )
+        .await?;
+    assert!(
+        matches!(r.status, 400..=599) && r.status != 503,
+        "write deny on nisshi: {r}"
+    );
+    assert!(
+        r.message().contains("linkgate.mirror.write.deny.enable"),
+        "{r}"
+    );
+    assert_eq!(api.get(&format!("{guarded}/g.conf"))?.status, 404);
+    assert!(
+        !list_topics(&d).await?.contains("g.conf"),
+        "refused mirror left its topic"
+    );
+    Ok(())
+}
