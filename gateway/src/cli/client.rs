@@ -170,7 +170,7 @@ impl ApiClient {
             let message = serde_json::from_str::<Value>(&text)
                 .ok()
                 .and_then(|j| j.get("message").and_then(|m| m.as_str()).map(one_line))
-                .unwrap_or_else(|| one_line(&text));
+                .unwrap_or_else(|| excerpt(&text));
             return Err(CliError::Api {
                 url: shown,
                 status,
@@ -363,6 +363,21 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Longest excerpt of a non-JSON error body shown, in characters.
+const MAX_EXCERPT_CHARS: usize = 200;
+
+/// A non-JSON error body (e.g. an HTML page from a proxy) on one line,
+/// cut to [`MAX_EXCERPT_CHARS`] characters (`...` marks a cut).
+fn excerpt(body: &str) -> String {
+    let line = one_line(body);
+    if line.chars().count() <= MAX_EXCERPT_CHARS {
+        return line;
+    }
+    let mut cut: String = line.chars().take(MAX_EXCERPT_CHARS).collect();
+    cut.push_str("...");
+    cut
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,6 +386,15 @@ mod tests {
     fn segments_are_percent_encoded() {
         assert_eq!(segment("east.orders-1_x~"), "east.orders-1_x~");
         assert_eq!(segment("a/b c"), "a%2Fb%20c");
+    }
+
+    #[test]
+    fn non_json_bodies_are_cut_to_one_short_line() {
+        assert_eq!(excerpt("<h1>Bad\n gateway</h1>\n"), "<h1>Bad gateway</h1>");
+        let long = "\u{e9}".repeat(300);
+        let cut = excerpt(&long);
+        assert_eq!(cut.chars().count(), MAX_EXCERPT_CHARS + 3);
+        assert!(cut.ends_with("..."));
     }
 
     #[test]
