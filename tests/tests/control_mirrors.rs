@@ -464,6 +464,9 @@ async fn failover_and_foreign_write_detection() -> anyhow::Result<()> {
     );
     // The foreign record stays; the gateway wrote nothing after it.
     assert_stays(&d, "b", &[4]).await?;
+    // A failed mirror can still be failed over: STOPPED, writable.
+    assert_ok(&mirror_action(&api, "east", "failover", &["b"], false)?[0]);
+    wait_mirror(&api, &gw, "east", "b", "STOPPED", |_| true).await?;
     Ok(())
 }
 
@@ -672,6 +675,15 @@ async fn restart_restores_links_and_mirror_states() -> anyhow::Result<()> {
     let done_time = done.json["state_time_ms"]
         .as_i64()
         .context("state_time_ms")?;
+    // An altered property persists; a deleted link stays deleted.
+    let r = api.put(
+        &format!("{CLUSTERS}/dst/links/east/configs:alter"),
+        &json!({"data": [{"name": "metadata.max.age.ms", "value": "4321"}]}),
+    )?;
+    assert_eq!(r.status, 204, "alter: {r}");
+    create_link(&api, &gw, "dst", "gone", &[("bootstrap.servers", &s)]).await?;
+    let r = api.delete(&format!("{CLUSTERS}/dst/links/gone"))?;
+    assert_eq!(r.status, 204, "delete gone: {r}");
 
     for (round, kill) in [(1_usize, false), (2, true)] {
         if kill {
@@ -696,6 +708,21 @@ async fn restart_restores_links_and_mirror_states() -> anyhow::Result<()> {
             .and_then(|a| a.iter().find(|c| c["name"] == "cluster.link.prefix"))
             .map(|c| c["value"].clone());
         assert_eq!(prefix, Some(json!("east.")), "{configs}");
+        let age = configs.json["data"]
+            .as_array()
+            .and_then(|a| a.iter().find(|c| c["name"] == "metadata.max.age.ms"))
+            .map(|c| c["value"].clone());
+        assert_eq!(age, Some(json!("4321")), "altered property lost: {configs}");
+        let all = api.get(&format!("{CLUSTERS}/-/links"))?;
+        let names: Vec<&Value> = all.json["data"]
+            .as_array()
+            .map(|a| a.iter().map(|l| &l["link_name"]).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            names,
+            [&json!("east")],
+            "deleted link back after restart: {all}"
+        );
 
         wait_mirror(&api, &gw, "east", "east.held", "PAUSED", |_| true)
             .await
@@ -901,5 +928,140 @@ async fn mirror_create_options_and_refusals() -> anyhow::Result<()> {
         !list_topics(&d).await?.contains("g.conf"),
         "refused mirror left its topic"
     );
+    Ok(())
+}
+
+/// Stopped mirrors keep their history until their link is deleted: a link
+/// whose mirrors are all stopped is deleted without `force`, and a new
+/// link of the same name starts without them, also after a gateway
+/// restart (nothing of the old link comes back from the state topic).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs link delete to drop its stopped mirrors' history (issue 4, in progress): a re-created link of the same name shows the old STOPPED mirror"]
+async fn deleting_a_link_drops_its_stopped_mirrors() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    let (mut gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let s = src.bootstrap();
+    create_topic(&s, "t", 1, &[]).await?;
+    produce(&s, "t", &records(1, 0, 3), "none").await?;
+    let configs = [
+        ("bootstrap.servers", s.as_str()),
+        ("cluster.link.prefix", "east."),
+    ];
+    create_link(&api, &gw, "dst", "east", &configs).await?;
+    let mirrors = format!("{CLUSTERS}/dst/links/east/mirrors");
+    let r = api
+        .post_retrying(&mirrors, Some(&json!({"source_topic_name": "t"})), DEADLINE)
+        .await?;
+    assert_eq!(r.status, 204, "mirror: {r}");
+    wait_mirror(&api, &gw, "east", "east.t", "ACTIVE", |r| {
+        caught_up(r, &[3])
+    })
+    .await?;
+    assert_ok(&mirror_action(&api, "east", "promote", &["east.t"], false)?[0]);
+    wait_mirror(&api, &gw, "east", "east.t", "STOPPED", |_| true).await?;
+
+    let r = api.delete(&format!("{CLUSTERS}/dst/links/east"))?;
+    assert_eq!(r.status, 204, "delete with only stopped mirrors: {r}");
+    create_link(&api, &gw, "dst", "east", &configs).await?;
+    let stopped = format!("{mirrors}?include_stopped=true");
+    let listed = api.get(&stopped)?;
+    assert_eq!(
+        mirror_names(&listed),
+        BTreeSet::new(),
+        "history of the old link: {listed}"
+    );
+    let old = api.get(&format!("{mirrors}/east.t"))?;
+    assert_eq!(
+        old.status, 404,
+        "old stopped mirror of a deleted link: {old}"
+    );
+
+    gw.terminate()?;
+    gw.restart()?;
+    api.wait_for(&format!("{CLUSTERS}/dst/links/east"), DEADLINE, |r| {
+        r.json["link_state"] == "ACTIVE"
+    })
+    .await
+    .with_context(|| gw.log_tail(30))?;
+    let listed = api.get(&stopped)?;
+    assert_eq!(
+        mirror_names(&listed),
+        BTreeSet::new(),
+        "after restart: {listed}"
+    );
+    Ok(())
+}
+
+/// `cluster.link.paused=true` (set with `configs:alter`) stops the link's
+/// mirrors: records produced meanwhile do not arrive (bounded observation
+/// of the destination high watermark), and a mirror created on the paused
+/// link is not fetched either; the `DELETE` operation resumes the link and
+/// everything catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_link_mirrors_nothing_until_resumed() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    let (gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
+    for t in ["one", "two"] {
+        create_topic(&s, t, 1, &[]).await?;
+        produce(&s, t, &records(1, 0, 2), "none").await?;
+    }
+    create_link(&api, &gw, "dst", "east", &[("bootstrap.servers", &s)]).await?;
+    let link = format!("{CLUSTERS}/dst/links/east");
+    let mirrors = format!("{link}/mirrors");
+    let r = api
+        .post_retrying(
+            &mirrors,
+            Some(&json!({"source_topic_name": "one"})),
+            DEADLINE,
+        )
+        .await?;
+    assert_eq!(r.status, 204, "mirror one: {r}");
+    wait_mirror(&api, &gw, "east", "one", "ACTIVE", |r| caught_up(r, &[2])).await?;
+
+    let alter = format!("{link}/configs:alter");
+    let r = api.put(
+        &alter,
+        &json!({"data": [{"name": "cluster.link.paused", "value": "true"}]}),
+    )?;
+    assert_eq!(r.status, 204, "pause link: {r}");
+    api.wait_for(&link, DEADLINE, |r| r.json["link_state"] == "PAUSED")
+        .await?;
+    produce(&s, "one", &records(1, 2, 3), "none").await?;
+    let r = api
+        .post_retrying(
+            &mirrors,
+            Some(&json!({"source_topic_name": "two"})),
+            DEADLINE,
+        )
+        .await?;
+    assert_eq!(r.status, 204, "mirror two on a paused link: {r}");
+    assert_stays(&d, "one", &[2]).await?;
+    for t in ["one", "two"] {
+        let m = api.get(&format!("{mirrors}/{t}"))?;
+        assert_ne!(
+            m.json["mirror_status"], "ACTIVE",
+            "{t} on a paused link: {m}"
+        );
+    }
+    if list_topics(&d).await?.contains("two") {
+        assert_eq!(
+            highs(&d, "two", 1).await?,
+            [0],
+            "two fetched on a paused link"
+        );
+    }
+
+    let r = api.put(
+        &alter,
+        &json!({"data": [{"name": "cluster.link.paused", "operation": "DELETE"}]}),
+    )?;
+    assert_eq!(r.status, 204, "resume link: {r}");
+    wait_mirror(&api, &gw, "east", "one", "ACTIVE", |r| caught_up(r, &[5])).await?;
+    wait_mirror(&api, &gw, "east", "two", "ACTIVE", |r| caught_up(r, &[2])).await?;
+    assert_records(&d, "one", 0, &records(1, 0, 5)).await?;
+    assert_records(&d, "two", 0, &records(1, 0, 2)).await?;
     Ok(())
 }
