@@ -488,3 +488,64 @@ async fn cli_manages_links_and_mirrors() -> anyhow::Result<()> {
     assert_eq!(r.json["data"], Value::Array(vec![]), "{r}");
     Ok(())
 }
+
+/// Against a gateway with `api_token`: a mutating command without a token
+/// exits non-zero naming the 401 and changes nothing; with `--token` or
+/// `LINKGATE_API_TOKEN` it succeeds; reading needs no token; the token is
+/// never printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_sends_the_bearer_token() -> anyhow::Result<()> {
+    const TOKEN: &str = "cli-t0k3n-93be";
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    let config = control_config(
+        &[("src", src.bootstrap()), ("dst", dst.bootstrap())],
+        Some(TOKEN),
+        "",
+    );
+    let _gw = Gateway::start(&config)?;
+    let rest = Api::for_config(&config)?;
+    let api = rest.base();
+    let bootstrap = format!("bootstrap.servers={}", src.bootstrap());
+    let create = |link: &'static str| {
+        vec![
+            "link".to_owned(),
+            "create".to_owned(),
+            "--link".to_owned(),
+            link.to_owned(),
+            "--cluster".to_owned(),
+            "dst".to_owned(),
+            "--config".to_owned(),
+            bootstrap.clone(),
+        ]
+    };
+    let args = create("east");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = fails(api, &args)?;
+    assert!(run.stderr.contains("401"), "{run}");
+    assert_eq!(json(api, &["link", "list"])?, Value::Array(vec![]));
+
+    let run = run_cli(&args, api, Some(TOKEN))?;
+    assert!(run.success(), "{run}");
+    assert!(
+        !run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN),
+        "{run}"
+    );
+    // The token from the environment.
+    let args = create("west");
+    let mut cmd = std::process::Command::new(linkgate_tests::gateway_bin());
+    cmd.args(&args)
+        .args(["--api", api])
+        .env("LINKGATE_API_TOKEN", TOKEN)
+        .env("RUST_LOG", "warn");
+    let out = cmd.output()?;
+    assert!(out.status.success(), "{out:?}");
+    let list = json(api, &["link", "list"])?;
+    let mut names: Vec<&str> = list
+        .as_array()
+        .map(|a| a.iter().filter_map(|l| l["link_name"].as_str()).collect())
+        .unwrap_or_default();
+    names.sort_unstable();
+    assert_eq!(names, ["east", "west"], "{list}");
+    Ok(())
+}

@@ -822,3 +822,40 @@ async fn unvalidated_link_with_wrong_source_cluster_id_fails() -> anyhow::Result
     );
     Ok(())
 }
+
+/// Eight concurrent creates of the same link name: exactly one is
+/// accepted (204), the others answer 409, and one link exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_of_one_link_make_one() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    let (gw, api) = start_gateway(&src, &dst, None, "")?;
+    let create = format!("{CLUSTERS}/dst/links?link_name=east");
+    let body = link_body(&[("bootstrap.servers", &src.bootstrap())]);
+    let answers: Vec<anyhow::Result<ApiResponse>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| scope.spawn(|| api.post(&create, Some(&body))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("request thread panicked")))
+            })
+            .collect()
+    });
+    let mut statuses = Vec::new();
+    for a in answers {
+        statuses.push(a?.status);
+    }
+    statuses.sort_unstable();
+    assert_eq!(
+        statuses,
+        [204, 409, 409, 409, 409, 409, 409, 409],
+        "{}",
+        gw.log_tail(20)
+    );
+    let all = api.get(&format!("{CLUSTERS}/-/links"))?;
+    assert_eq!(link_names(&all), ["east"], "{all}");
+    Ok(())
+}
