@@ -1,15 +1,22 @@
-//! Bearer-token check of the mutating REST calls (`[gateway] api_token`):
-//! with a token configured, every request whose method is not GET or HEAD
-//! must carry `Authorization: Bearer <token>` (RFC 6750 §2.1), else it is
-//! answered 401 with the error JSON and `WWW-Authenticate: Bearer` before
-//! any handler runs. GET and HEAD stay open. The token is compared in
-//! constant time (SHA-256 digests compared with `subtle`) and never logged
-//! or echoed.
+//! Guards of the mutating REST calls (every method but GET and HEAD):
+//! - with `[gateway] api_token` set, the call must carry `Authorization:
+//!   Bearer <token>` (RFC 6750 §2.1), else it is answered 401 with the error
+//!   JSON and `WWW-Authenticate: Bearer` before any handler runs. The token
+//!   is compared in constant time (SHA-256 digests compared with `subtle`)
+//!   and never logged or echoed.
+//! - without a token (the API then listens on loopback only), the `Host`
+//!   header must be an IP address or `localhost`, else 403: a web page whose
+//!   domain was re-pointed at 127.0.0.1 (DNS rebinding) cannot drive the
+//!   API from an operator's browser.
+//!
+//! GET and HEAD stay open.
 
 use std::fmt;
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
+use std::net::IpAddr;
+
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -75,5 +82,69 @@ pub(crate) async fn require_token(
         Some(presented) if token.matches(presented) => next.run(req).await,
         Some(_) => ApiError::Unauthorized { invalid: true }.into_response(),
         None => ApiError::Unauthorized { invalid: false }.into_response(),
+    }
+}
+
+/// Whether a `Host` header value (`host[:port]`, IPv6 in brackets) names an
+/// IP address or `localhost` (any case, trailing dot allowed).
+fn is_local_or_ip_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        // `[v6]` or `[v6]:port`.
+        match rest.split_once(']') {
+            Some((v6, _)) => return v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            None => return false,
+        }
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _port)| name)
+    };
+    let name = name.strip_suffix('.').unwrap_or(name);
+    name.eq_ignore_ascii_case("localhost") || name.parse::<IpAddr>().is_ok()
+}
+
+/// Middleware used when no token is configured: lets GET and HEAD through;
+/// any other method needs a `Host` that is an IP address or `localhost`
+/// (absent `Host`, as from HTTP/1.0 clients, is allowed: browsers always
+/// send one), else 403.
+pub(crate) async fn require_local_host(req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD) {
+        return next.run(req).await;
+    }
+    let host = req.headers().get(header::HOST).map(|h| h.to_str());
+    match host {
+        None => next.run(req).await,
+        Some(Ok(h)) if is_local_or_ip_host(h.trim()) => next.run(req).await,
+        Some(Ok(h)) => ApiError::ForbiddenHost(h.trim().to_string()).into_response(),
+        Some(Err(_)) => ApiError::ForbiddenHost("<not text>".to_string()).into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_or_ip_host;
+
+    #[test]
+    fn local_hosts() {
+        for h in [
+            "127.0.0.1",
+            "127.0.0.1:8090",
+            "localhost",
+            "LOCALHOST:8090",
+            "localhost.:1",
+            "[::1]:8090",
+            "[::1]",
+            "10.1.2.3:80",
+        ] {
+            assert!(is_local_or_ip_host(h), "{h}");
+        }
+        for h in [
+            "evil.example",
+            "evil.example:8090",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io:8090",
+            "[::1",
+            "",
+        ] {
+            assert!(!is_local_or_ip_host(h), "{h}");
+        }
     }
 }

@@ -1237,3 +1237,38 @@ async fn encoded_colon_and_per_topic_not_found() -> Result<()> {
     assert_eq!(control.calls().len(), 2);
     Ok(())
 }
+
+/// Without a token, a mutating call must name an IP address or localhost
+/// as `Host` (DNS rebinding guard); reads are not affected.
+#[tokio::test]
+async fn without_token_mutations_need_a_local_host() -> Result<()> {
+    let (state, control, _) = setup()?;
+    let app = || router_with_token(state.clone(), None);
+    let uri = format!("{LINKS}/east");
+    let a = send_to(
+        app(),
+        Method::DELETE,
+        &uri,
+        None,
+        &[("host", "evil.example:8090")],
+    )
+    .await?;
+    expect(&a, StatusCode::FORBIDDEN, "foreign host")?;
+    assert!(a.message().contains("evil.example"), "{}", a.message());
+    assert_eq!(control.calls(), []);
+    let a = send_to(
+        app(),
+        Method::GET,
+        &uri,
+        None,
+        &[("host", "evil.example:8090")],
+    )
+    .await?;
+    expect(&a, StatusCode::OK, "reads stay open")?;
+    for host in ["127.0.0.1:8090", "localhost:8090", "[::1]:8090"] {
+        let a = send_to(app(), Method::DELETE, &uri, None, &[("host", host)]).await?;
+        expect(&a, StatusCode::NO_CONTENT, host)?;
+    }
+    assert_eq!(control.calls().len(), 3);
+    Ok(())
+}

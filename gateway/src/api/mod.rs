@@ -11,7 +11,8 @@
 //! - [`body`]: the JSON request bodies and their strict parsing.
 //! - [`routes`]: the axum router, the read handlers and the error JSON.
 //! - `mutate`: the mutating handlers.
-//! - [`auth`]: the bearer-token check of mutating calls.
+//! - [`auth`]: the guards of mutating calls (bearer token; without one, a
+//!   local `Host`).
 //! - [`fake`]: an in-memory [`LinkView`], [`crate::control::ControlPlane`]
 //!   and [`ApiState`] for tests.
 //!
@@ -120,7 +121,8 @@ impl ApiServer {
 /// task until `shutdown` is cancelled (graceful: in-flight requests
 /// complete). Must be called inside a Tokio runtime. `token`: the bearer
 /// token every non-GET/HEAD request must carry (`[gateway] api_token`;
-/// never logged), `None` for none.
+/// never logged); `None`: no token, but such requests need a `Host` that is
+/// an IP address or `localhost` (DNS-rebinding guard, see [`auth`]).
 ///
 /// # Errors
 /// [`ServeError::Bind`] when the address cannot be bound.

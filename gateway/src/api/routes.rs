@@ -17,7 +17,7 @@ use axum::routing::{any, get, MethodRouter};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::auth::{require_token, ApiToken};
+use super::auth::{require_local_host, require_token, ApiToken};
 use super::body::{flag, MAX_BODY_BYTES};
 use super::model::{self, DataList};
 use super::mutate;
@@ -73,6 +73,12 @@ pub enum ApiError {
         /// A token was sent but is not the configured one.
         invalid: bool,
     },
+    /// A mutating call without an API token configured whose `Host` is a
+    /// DNS name other than `localhost` (HTTP 403): refused so that a web
+    /// page re-pointed at the loopback address (DNS rebinding) cannot drive
+    /// the API.
+    #[error("Host '{0}' is not accepted for calls that change state when no api_token is configured; use an IP address or localhost, or set [gateway] api_token")]
+    ForbiddenHost(String),
     /// The request body is larger than the limit in bytes (HTTP 413).
     #[error("Request body larger than {0} bytes")]
     PayloadTooLarge(usize),
@@ -101,6 +107,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::ForbiddenHost(_) => StatusCode::FORBIDDEN,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::NotImplemented => StatusCode::NOT_IMPLEMENTED,
@@ -386,9 +393,10 @@ pub fn router(state: Arc<dyn ApiState>) -> Router {
         .with_state(state)
 }
 
-/// [`router`] with the bearer-token check: with `token` `Some`, every
-/// request whose method is not GET or HEAD needs `Authorization: Bearer
-/// <token>` (else 401, see [`super::auth`]). `None`: no check.
+/// [`router`] with the guards of mutating calls (see [`super::auth`]): with
+/// `token` `Some`, every request whose method is not GET or HEAD needs
+/// `Authorization: Bearer <token>` (else 401); with `None`, such a request
+/// needs a `Host` that is an IP address or `localhost` (else 403).
 pub fn router_with_token(state: Arc<dyn ApiState>, token: Option<&str>) -> Router {
     let app = router(state);
     match token {
@@ -396,6 +404,6 @@ pub fn router_with_token(state: Arc<dyn ApiState>, token: Option<&str>) -> Route
             Arc::new(ApiToken::new(token)),
             require_token,
         )),
-        None => app,
+        None => app.layer(middleware::from_fn(require_local_host)),
     }
 }
