@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::kafka::{KafkaError, OffsetSpec};
 use crate::mirror::batch::{self, RawBatch};
 use crate::mirror::fetcher::{FetchedPartition, Round};
-use crate::mirror::link::LinkCtx;
+use crate::mirror::link::{LinkCtx, RoundGuard};
 use crate::mirror::state::{Checkpoint, StateEntry};
 use crate::mirror::status::{FailureCause, PartitionKey};
 use crate::mirror::{metrics as m, wire};
@@ -50,6 +50,10 @@ struct Work {
     /// Sequence of batch `sent`.
     sequence: i32,
     byte_count: u64,
+    /// Marks the partition's round in flight until the work is dropped
+    /// (landed, failed, or given up): promote waits on it and the idle
+    /// foreign-write check skips the partition meanwhile.
+    _round: RoundGuard,
 }
 
 impl Work {
@@ -207,16 +211,29 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
             next_fetch_offset,
             ..
         } = fp;
-        if normalized.is_empty() {
-            continue;
-        }
         let status = ctx.status.lock();
-        let slots = ctx.slots();
-        let Some(slot) = slots.get(&key) else {
+        let mut slots = ctx.slots();
+        let Some(slot) = slots.get_mut(&key) else {
             continue;
         };
+        if slot.generation != generation {
+            continue;
+        }
         let fetching = status.get(&key).is_some_and(|s| s.state.is_fetching());
-        if slot.generation != generation || !fetching {
+        if !fetching {
+            // Paused or stopping since it was fetched: fetch it again
+            // from here when it is resumed (drops later rounds too).
+            drop(slots);
+            drop(status);
+            ctx.rewind(&key, fetch_offset);
+            continue;
+        }
+        if normalized.is_empty() {
+            // Nothing to produce (control batches, aborted data, all
+            // records dropped by transforms): mirrored as soon as the
+            // rounds before it landed, which they have (rounds are
+            // committed one at a time, in order).
+            slot.source_next = slot.source_next.max(next_fetch_offset);
             continue;
         }
         let destination_start = slot.destination_next;
@@ -251,6 +268,7 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
             producer,
             sequence: slot.sequence,
             byte_count,
+            _round: slot.rounds.begin(),
         });
     }
     out
@@ -388,6 +406,7 @@ async fn produce_once<'a>(
 fn landed(ctx: &LinkCtx, w: &Work) {
     if let Some(slot) = ctx.slots().get_mut(&w.key) {
         slot.destination_next = w.checkpoint.destination_end;
+        slot.source_next = w.checkpoint.source_end;
         slot.sequence = if w.producer == ctx.producer() {
             w.sequence
         } else {

@@ -36,8 +36,11 @@ pub(crate) struct FetchedPartition {
     pub generation: u64,
     /// Offset the fetch asked for (start of the round).
     pub fetch_offset: i64,
-    /// Data batches to mirror, in order (never empty), made ready to produce
-    /// (normalized, record transforms applied) before the committer sees them.
+    /// Data batches to mirror, in order, made ready to produce (normalized,
+    /// record transforms applied) before the committer sees them. Empty when
+    /// the fetched range holds nothing to mirror (only control batches or
+    /// aborted data, or every record dropped by a transform): the committer
+    /// then only records that the range is done.
     pub batches: Vec<RawBatch>,
     /// Next offset to fetch after this data.
     pub next_fetch_offset: i64,
@@ -154,12 +157,14 @@ pub(crate) fn make_ready(ctx: &LinkCtx, round: &mut Round) {
     let mut run = || {
         round.partitions.retain_mut(|fp| {
             let batches = std::mem::take(&mut fp.batches);
+            // Left empty: kept, so the committer records that these source
+            // offsets need nothing on the destination.
             match ready::produce_ready(ctx, &fp.key, &fp.source_topic, batches, chains.as_ref()) {
-                Some(b) if !b.is_empty() => {
+                Some(b) => {
                     fp.batches = b;
                     true
                 }
-                _ => false,
+                None => false,
             }
         })
     };
@@ -378,7 +383,7 @@ pub(crate) async fn handle_partition(
     ) {
         ctx.set_state(&t.key, PartitionState::Active);
     }
-    if committed.keep.is_empty() {
+    if committed.keep.is_empty() && next == t.offset {
         return None;
     }
     Some(FetchedPartition {

@@ -1,39 +1,91 @@
 //! One running cluster link's data plane: the shared partition table and the
 //! start-up sequence (connect, read state, create mirror topics, recover each
 //! mirror partition from its checkpoint), then the fetcher, committer and
-//! watcher tasks.
+//! watcher tasks. The watcher also runs the mirror topic lifecycle asked for
+//! through [`MirrorLink::create_mirror`] and [`MirrorLink::alter_mirror`]
+//! (submodule `lifecycle`), one command at a time.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
+use crate::api::{LinkHealth, LinkState};
 use crate::config::{LinkConfig, StartOffsetSpec};
 use crate::control::{ControlError, MirrorAction, MirrorActionResult, NewMirror};
 use crate::kafka::{ClusterClient, ClusterSettings, KafkaError, OffsetSpec};
 use crate::mirror::error::{MirrorError, Side};
-use crate::mirror::registry::MirrorRegistry;
+use crate::mirror::registry::{MirrorEntry, MirrorRegistry};
 use crate::mirror::state::{
-    Checkpoint, MirrorPartitionId, MirrorTopicRecord, StateEntry, StateSnapshot, StateStore,
+    now_ms, Checkpoint, DesiredState, MirrorPartitionId, MirrorTopicRecord, StateEntry,
+    StateSnapshot, StateStore,
 };
 use crate::mirror::status::{
     FailureCause, LinkStatus, PartitionKey, PartitionState, PartitionStatus,
 };
 use crate::mirror::{committer, discover, fetcher, metrics as m};
+
+mod lifecycle;
+#[cfg(test)]
+mod lifecycle_tests;
+
 use crate::plugin::{ChainNames, PluginRegistry};
 use arc_swap::ArcSwap;
 
 /// Default per-partition fetch size (bytes). Grows for a partition whose
 /// next batch is larger.
 pub(crate) const DEFAULT_PARTITION_FETCH_BYTES: i32 = 8 * 1024 * 1024;
-/// How often the watcher rechecks source topic ids and retries topics that
-/// could not be set up (ms).
+/// How often the watcher rechecks source topic ids, checks idle mirror
+/// partitions for foreign writes and retries topics that could not be set
+/// up.
 const WATCH_INTERVAL: Duration = Duration::from_secs(5);
+/// Control commands waiting for the watcher (commands).
+const COMMAND_QUEUE: usize = 16;
+
+/// Rounds of one mirror partition the committer is producing. The
+/// committer holds a [`RoundGuard`] per round it prepared until the round
+/// landed, failed or was given up; `started` counts rounds ever prepared, so
+/// a reader can tell whether one began while it looked away.
+#[derive(Debug, Default)]
+pub(crate) struct RoundTracker {
+    in_flight: AtomicU32,
+    started: AtomicU64,
+}
+
+impl RoundTracker {
+    /// Marks a round begun; it ends when the guard drops.
+    pub(crate) fn begin(self: &Arc<Self>) -> RoundGuard {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        RoundGuard(self.clone())
+    }
+
+    /// Rounds being produced now.
+    pub(crate) fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Rounds prepared since the slot was set up.
+    pub(crate) fn started(&self) -> u64 {
+        self.started.load(Ordering::SeqCst)
+    }
+}
+
+/// One round in flight (see [`RoundTracker`]).
+#[derive(Debug)]
+pub(crate) struct RoundGuard(Arc<RoundTracker>);
+
+impl Drop for RoundGuard {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
 
 /// Data-plane position of one mirror partition. Fetcher and committer share it
-/// under a short synchronous lock.
+/// under a short synchronous lock. A stopped mirror partition has no slot.
 #[derive(Debug, Clone)]
 pub(crate) struct Slot {
     /// Source topic name.
@@ -48,10 +100,40 @@ pub(crate) struct Slot {
     pub generation: u64,
     /// Destination log end offset after the last landed round.
     pub destination_next: i64,
+    /// Source offset after the last landed round: every source offset below
+    /// it is on the destination (or needs nothing there). Lag for promote is
+    /// measured from it.
+    pub source_next: i64,
     /// Next base sequence of the idempotent producer for this partition.
     pub sequence: i32,
     /// Last offset map segment start `(source, destination)`.
     pub last_segment: Option<(i64, i64)>,
+    /// Rounds of this partition in flight in the committer.
+    pub rounds: Arc<RoundTracker>,
+}
+
+impl Slot {
+    /// A slot at source offset `fetch_offset` (nothing in flight) and
+    /// destination log end offset `destination_next`.
+    pub(crate) fn new(
+        source_topic: &str,
+        source_topic_id: &str,
+        fetch_offset: i64,
+        destination_next: i64,
+    ) -> Self {
+        Self {
+            source_topic: source_topic.to_string(),
+            source_topic_id: source_topic_id.to_string(),
+            fetch_offset,
+            fetch_max_bytes: DEFAULT_PARTITION_FETCH_BYTES,
+            generation: 0,
+            destination_next,
+            source_next: fetch_offset,
+            sequence: 0,
+            last_segment: None,
+            rounds: Arc::default(),
+        }
+    }
 }
 
 /// Everything the tasks of one link share.
@@ -81,11 +163,12 @@ impl LinkCtx {
         *self.producer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Changes a partition's state (status table, metric, log line on change).
+    /// Changes a partition's state (status table, metric, log line on
+    /// change). `STOPPED` is final: a stopped partition keeps its state.
     pub fn set_state(&self, key: &PartitionKey, state: PartitionState) {
         let mut st = self.status.lock();
         let Some(ps) = st.get_mut(key) else { return };
-        if ps.state == state {
+        if ps.state == state || ps.state == PartitionState::Stopped {
             return;
         }
         match &state {
@@ -112,10 +195,14 @@ impl LinkCtx {
     }
 
     /// Makes the fetcher start again from `offset` and drop data in flight.
+    /// No effect on a partition without a slot (stopped).
     pub fn rewind(&self, key: &PartitionKey, offset: i64) {
-        if let Some(slot) = self.slots().get_mut(key) {
-            slot.generation += 1;
-            slot.fetch_offset = offset;
+        match self.slots().get_mut(key) {
+            Some(slot) => {
+                slot.generation += 1;
+                slot.fetch_offset = offset;
+            }
+            None => return,
         }
         if let Some(ps) = self.status.lock().get_mut(key) {
             ps.next_fetch_offset = offset;
@@ -138,12 +225,30 @@ pub struct LinkDeps {
     pub registry: Arc<MirrorRegistry>,
 }
 
+/// A request to the running link's watcher task.
+enum Command {
+    Create {
+        req: NewMirror,
+        reply: oneshot::Sender<Result<(), ControlError>>,
+    },
+    Alter {
+        mirror: String,
+        action: MirrorAction,
+        validate_only: bool,
+        reply: oneshot::Sender<MirrorActionResult>,
+    },
+}
+
 /// A started link: its status table and its tasks.
 pub struct MirrorLink {
     name: String,
     config: LinkConfig,
     status: LinkStatus,
     chain_names: Arc<ArcSwap<ChainNames>>,
+    commands: mpsc::Sender<Command>,
+    /// Set once the link is connected, its state loaded and its watcher
+    /// takes commands.
+    running: Arc<AtomicBool>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -161,27 +266,30 @@ impl MirrorLink {
     /// Starts a link in the background: the returned value is available at
     /// once; partitions go from `PENDING` to `ACTIVE` (or `PAUSED`) as set-up
     /// completes. Connection failures are retried with backoff until
-    /// `shutdown` is cancelled.
+    /// `shutdown` is cancelled; meanwhile the link's health is `UNAVAILABLE`
+    /// with the Confluent link error code and a message naming the cluster
+    /// and address.
     pub fn start(config: LinkConfig, deps: LinkDeps, shutdown: CancellationToken) -> Self {
-        let LinkDeps {
-            state_topic,
-            plugins,
-            registry: _registry,
-        } = deps;
         let status = LinkStatus::default();
         let name = config.name.clone();
         let kept = config.clone();
         let st = status.clone();
         let chains = Arc::new(ArcSwap::from_pointee(chain_names(&config)));
         let ch = chains.clone();
+        let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
+        let running = Arc::new(AtomicBool::new(false));
+        let run = running.clone();
         let task = tokio::spawn(async move {
-            run_link(config, state_topic, plugins, ch, st, shutdown).await;
+            run_link(config, deps, ch, st, rx, run.clone(), shutdown).await;
+            run.store(false, Ordering::SeqCst);
         });
         Self {
             name,
             config: kept,
             status,
             chain_names: chains,
+            commands,
+            running,
             task,
         }
     }
@@ -219,36 +327,127 @@ impl MirrorLink {
         &self.status
     }
 
-    /// Creates a mirror topic on this running link (REST `POST .../mirrors`):
-    /// records it in the state topic, creates the topic on the destination
-    /// and starts mirroring it.
-    ///
-    /// # Errors
-    /// See [`crate::control::ControlPlane::create_mirror`].
-    pub async fn create_mirror(&self, req: &NewMirror) -> Result<(), ControlError> {
-        let _ = req;
-        Err(ControlError::Unsupported(
-            "creating mirror topics through the API is not implemented yet".into(),
-        ))
+    /// Whether the link is connected and takes mirror commands
+    /// ([`MirrorLink::create_mirror`], [`MirrorLink::alter_mirror`]).
+    pub fn is_running(&self) -> bool {
+        self.running.load(Ordering::SeqCst)
     }
 
-    /// Applies a mirror action to one mirror topic of this link (pause,
-    /// resume, promote, failover); the result carries the error, if any.
+    /// Why commands are refused now: [`ControlError::Unavailable`] naming
+    /// the link and its health.
+    fn not_running(&self) -> ControlError {
+        let h = self.status.health();
+        let detail = if h.error_message.is_empty() {
+            "it is still starting (connecting to its clusters, reading its state)".to_string()
+        } else {
+            format!("{} {}: {}", h.state.name(), h.error, h.error_message)
+        };
+        ControlError::Unavailable {
+            message: format!(
+                "cluster link '{}' is not connected yet ({detail}); retry later",
+                self.name
+            ),
+        }
+    }
+
+    /// Creates a mirror topic on this running link (REST `POST .../mirrors`,
+    /// `kafka-mirrors --create`).
+    ///
+    /// Names: with both names given, the mirror name must be the one the
+    /// link's renamer chain gives the source; with only the source, the
+    /// mirror is named by the chain; with only the mirror name, the source
+    /// has the same name (refused on a renaming link). Checks: not an
+    /// internal topic (`__*`, the state topic), the source exists, the
+    /// destination has no topic of that name. Then the `mt/{link}/{mirror}`
+    /// record is written, the topic is created (source topic configs with
+    /// `req.configs` over them, `req.replication_factor` or the broker
+    /// default), protected with DENY WRITE ACLs when the link asks for it
+    /// (`linkgate.mirror.write.deny.enable`), registered in the gateway's
+    /// [`MirrorRegistry`] and mirrored (`PENDING`, then `ACTIVE`, or
+    /// `PAUSED` on a paused link). With `req.validate_only`, every check
+    /// runs and nothing changes.
+    ///
+    /// # Errors
+    /// [`ControlError::InvalidConfig`], [`ControlError::MirrorExists`],
+    /// [`ControlError::SourceTopicNotFound`], [`ControlError::Unavailable`]
+    /// (the link is not connected yet, a cluster or the state topic cannot
+    /// be reached). A failed creation leaves no record and no topic behind.
+    pub async fn create_mirror(&self, req: &NewMirror) -> Result<(), ControlError> {
+        if !self.is_running() {
+            return Err(self.not_running());
+        }
+        let (reply, answer) = oneshot::channel();
+        let cmd = Command::Create {
+            req: req.clone(),
+            reply,
+        };
+        if self.commands.send(cmd).await.is_err() {
+            return Err(self.not_running());
+        }
+        answer.await.unwrap_or_else(|_| Err(self.not_running()))
+    }
+
+    /// Applies a mirror action to one mirror topic of this link; the result
+    /// carries the error, if any, and each partition's lag when the action
+    /// was decided.
+    ///
+    /// - `Pause`: `PAUSED` (persisted; not fetched until resumed). Pausing
+    ///   a paused mirror succeeds and changes nothing.
+    /// - `Resume`: `ACTIVE` again (the link itself may still be paused).
+    ///   A `STOPPED`, `PENDING_STOPPED` or `FAILED` mirror cannot resume
+    ///   ([`ControlError::InvalidState`]).
+    /// - `Promote`: refused with [`ControlError::LagNotZero`] while any
+    ///   partition lags (a fresh ListOffsets latest on the source against
+    ///   what landed). Else `PENDING_STOPPED` (no more fetches), the rounds
+    ///   in flight land (bounded wait), lag is checked again (back to the
+    ///   previous state and `LagNotZero` if it rose), the final consumer
+    ///   offset and topic config syncs run, then `STOPPED`: persisted with
+    ///   each partition's history, DENY WRITE ACLs removed, unregistered.
+    /// - `Failover`: `STOPPED` at once, whatever the lag (a round in flight
+    ///   may still land).
+    ///
+    /// `validate_only`: every check runs (lag included), nothing changes.
     pub async fn alter_mirror(
         &self,
         mirror_topic: &str,
         action: MirrorAction,
         validate_only: bool,
     ) -> MirrorActionResult {
-        let _ = validate_only;
-        MirrorActionResult {
+        let refused = |e| MirrorActionResult {
             mirror_topic_name: mirror_topic.to_string(),
-            error: Some(ControlError::Unsupported(format!(
-                "{} is not implemented yet",
-                action.as_str()
-            ))),
+            error: Some(e),
             lags: Vec::new(),
+        };
+        if !self.is_running() {
+            return refused(self.not_running());
         }
+        let (reply, answer) = oneshot::channel();
+        let cmd = Command::Alter {
+            mirror: mirror_topic.to_string(),
+            action,
+            validate_only,
+            reply,
+        };
+        if self.commands.send(cmd).await.is_err() {
+            return refused(self.not_running());
+        }
+        answer.await.unwrap_or_else(|_| refused(self.not_running()))
+    }
+
+    /// Topic-level state of each mirror topic of this link, by name:
+    /// `PENDING`, `ACTIVE`, `PAUSED`, `PENDING_STOPPED`, `STOPPED`,
+    /// `FAILED` or `SOURCE_UNAVAILABLE` (the most telling partition state:
+    /// failed over unavailable over paused over pending over active).
+    pub fn mirror_states(&self) -> Vec<(String, &'static str)> {
+        let mut out: BTreeMap<String, &'static str> = BTreeMap::new();
+        for ((topic, _), ps) in self.status.lock().iter() {
+            let name = ps.state.name();
+            let e = out.entry(topic.clone()).or_insert(name);
+            if state_rank(name) > state_rank(e) {
+                *e = name;
+            }
+        }
+        out.into_iter().collect()
     }
 
     /// Waits until the link's tasks ended (after `shutdown` was cancelled).
@@ -257,12 +456,57 @@ impl MirrorLink {
     }
 }
 
+/// Which partition state names a topic-level state: the higher wins.
+fn state_rank(name: &str) -> u8 {
+    match name {
+        "ACTIVE" => 0,
+        "PENDING" => 1,
+        "PAUSED" => 2,
+        "SOURCE_UNAVAILABLE" => 3,
+        "PENDING_STOPPED" => 4,
+        "STOPPED" => 5,
+        _ => 6, // FAILED
+    }
+}
+
+/// The link's health for an error: `UNAVAILABLE` with the Confluent link
+/// error code of a client error (`UNKNOWN` for others).
+fn unavailable_health(e: &MirrorError) -> LinkHealth {
+    let code = match e {
+        MirrorError::Kafka { source, .. } => crate::kafka::link_error_code(source),
+        _ => "UNKNOWN",
+    };
+    LinkHealth {
+        state: LinkState::Unavailable,
+        error: code.to_string(),
+        error_message: e.to_string(),
+    }
+}
+
+/// Sets the link's health, logging only a change (not every retry).
+fn set_health(link: &str, status: &LinkStatus, health: LinkHealth) {
+    let old = status.health();
+    if old == health {
+        return;
+    }
+    match health.state {
+        LinkState::Active | LinkState::Paused => {
+            tracing::info!(link, state = health.state.name(), "link state")
+        }
+        _ => tracing::warn!(link, state = health.state.name(), error = %health.error,
+            "link state: {}", health.error_message),
+    }
+    status.set_health(health);
+}
+
 /// Runs `attempt` until it succeeds, with exponential backoff (200 ms
-/// doubling to 10 s, backon), counting and logging each failure; `None`
+/// doubling to 10 s, backon), counting each failure and reporting it in the
+/// link's health (`UNAVAILABLE`, logged when the error changes); `None`
 /// when `shutdown` is cancelled first.
 async fn retry_until_shutdown<T, F, Fut>(
     link: &str,
     what: &str,
+    status: &LinkStatus,
     shutdown: &CancellationToken,
     mut attempt: F,
 ) -> Option<T>
@@ -282,7 +526,10 @@ where
             Err(e) => {
                 let delay = delays.next().unwrap_or(Duration::from_secs(10));
                 m::add_error(link, e.kind());
-                tracing::warn!(link, error = %e, "{what} failed, retrying in {delay:?}");
+                tracing::debug!(link, error = %e, "{what} failed, retrying in {delay:?}");
+                let mut health = unavailable_health(&e);
+                health.error_message = format!("{what} failed: {}", health.error_message);
+                set_health(link, status, health);
                 tokio::select! {
                     _ = shutdown.cancelled() => return None,
                     _ = tokio::time::sleep(delay) => {}
@@ -292,14 +539,45 @@ where
     }
 }
 
+/// The link's health when running: `PAUSED` for a paused link, else
+/// `ACTIVE`; `FAILED` when its plugin chains cannot load (checked on every
+/// watcher tick, so a fixed plugin brings it back).
+fn running_health(ctx: &LinkCtx, config: &LinkConfig) -> LinkHealth {
+    if let Err(e) = ctx.plugins.chains_for(&ctx.chain_names.load()) {
+        return LinkHealth {
+            state: LinkState::Failed,
+            error: "UNKNOWN".to_string(),
+            error_message: format!("the link's plugin chain cannot load: {e}"),
+        };
+    }
+    LinkHealth::configured(config)
+}
+
+/// Receives the next command; never resolves once every sender is gone.
+async fn next_command(rx: &mut Option<mpsc::Receiver<Command>>) -> Command {
+    if let Some(r) = rx.as_mut() {
+        if let Some(c) = r.recv().await {
+            return c;
+        }
+    }
+    *rx = None;
+    std::future::pending().await
+}
+
 async fn run_link(
     config: LinkConfig,
-    state_topic: String,
-    plugins: Arc<PluginRegistry>,
+    deps: LinkDeps,
     chain_names: Arc<ArcSwap<ChainNames>>,
     status: LinkStatus,
+    commands: mpsc::Receiver<Command>,
+    running: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
+    let LinkDeps {
+        state_topic,
+        plugins,
+        registry,
+    } = deps;
     let link = config.name.clone();
     let connect = |settings: &ClusterSettings, side: Side| {
         let settings = settings.clone();
@@ -315,6 +593,7 @@ async fn run_link(
     let Some(source) = retry_until_shutdown(
         &link,
         "connecting to the source cluster",
+        &status,
         &shutdown,
         connect(&config.source, Side::Source),
     )
@@ -325,6 +604,7 @@ async fn run_link(
     let Some(destination) = retry_until_shutdown(
         &link,
         "connecting to the destination cluster",
+        &status,
         &shutdown,
         connect(&config.destination, Side::Destination),
     )
@@ -333,8 +613,12 @@ async fn run_link(
         return;
     };
     // State store and producer id.
-    let Some((state, snapshot, producer)) =
-        retry_until_shutdown(&link, "reading the link state", &shutdown, || async {
+    let Some((state, snapshot, producer)) = retry_until_shutdown(
+        &link,
+        "reading the link state",
+        &status,
+        &shutdown,
+        || async {
             let state = StateStore::open(destination.clone(), &state_topic).await?;
             let snapshot = state.load().await?;
             let producer = destination
@@ -342,8 +626,9 @@ async fn run_link(
                 .await
                 .map_err(|e| MirrorError::kafka(Side::Destination, e))?;
             Ok::<_, MirrorError>((state, snapshot, producer))
-        })
-        .await
+        },
+    )
+    .await
     else {
         return;
     };
@@ -361,74 +646,219 @@ async fn run_link(
         state_topic,
     });
     let config = Arc::new(config);
-    let snapshot = Arc::new(snapshot);
-
-    // Mirror topics this link already has, by source topic.
-    let mut names: BTreeMap<String, String> = snapshot
-        .mirror_topics
-        .iter()
-        .filter(|((l, _), _)| *l == link)
-        .map(|((_, mirror), rec)| (rec.source_topic.clone(), mirror.clone()))
-        .collect();
-    let mut pending: Vec<String> = config.mirror_topics.clone();
-    for source in names.keys() {
-        if !pending.contains(source) {
-            pending.push(source.clone());
-        }
-    }
+    set_health(&link, &ctx.status, running_health(&ctx, &config));
+    let mut topics = Topics::new(config.clone(), Arc::new(snapshot), registry, &ctx);
     let mut next_scan = tokio::time::Instant::now();
     if config.auto_create {
-        discover::discover(&ctx, &names, &mut pending).await;
+        discover::discover(&ctx, &topics.names, &mut topics.pending).await;
         next_scan += config.metadata_max_age;
     }
-    setup_pending(&ctx, &config, &snapshot, &mut names, &mut pending).await;
+    topics.setup_pending(&ctx).await;
 
     let (tx, rx) = mpsc::channel(4);
     let fetch = tokio::spawn(fetcher::run(ctx.clone(), tx, shutdown.clone()));
     let commit = tokio::spawn(committer::run(ctx.clone(), rx, shutdown.clone()));
+    running.store(true, Ordering::SeqCst);
 
-    // Watcher: retries topics not set up yet, detects recreated source topics.
+    // Watcher: runs mirror commands, retries topics not set up yet,
+    // detects recreated source topics and foreign writes on idle partitions.
+    let mut commands = Some(commands);
+    let mut tick = tokio::time::interval(WATCH_INTERVAL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(WATCH_INTERVAL) => {}
+            cmd = next_command(&mut commands) => {
+                topics.run_command(&ctx, cmd).await;
+                continue;
+            }
+            _ = tick.tick() => {}
         }
+        set_health(&link, &ctx.status, running_health(&ctx, &config));
         if config.auto_create && tokio::time::Instant::now() >= next_scan {
-            discover::discover(&ctx, &names, &mut pending).await;
+            discover::discover(&ctx, &topics.names, &mut topics.pending).await;
             next_scan = tokio::time::Instant::now() + config.metadata_max_age;
         }
-        if !pending.is_empty() {
-            setup_pending(&ctx, &config, &snapshot, &mut names, &mut pending).await;
+        if !topics.pending.is_empty() {
+            topics.setup_pending(&ctx).await;
         }
         check_topic_ids(&ctx).await;
+        check_idle_writes(&ctx).await;
     }
+    running.store(false, Ordering::SeqCst);
     let _ = fetch.await;
     let _ = commit.await;
     tracing::info!(link = %link, "link stopped");
 }
 
-/// Sets up every pending source topic; topics that fail stay pending and
-/// are retried.
-async fn setup_pending(
-    ctx: &Arc<LinkCtx>,
-    config: &LinkConfig,
-    snapshot: &StateSnapshot,
-    names: &mut BTreeMap<String, String>,
-    pending: &mut Vec<String>,
-) {
-    let mut still = Vec::new();
-    for source in pending.drain(..) {
-        match setup_topic(ctx, config, snapshot, names, &source).await {
-            Ok(()) => {}
-            Err(e) => {
-                m::add_error(&ctx.name, e.kind());
-                tracing::warn!(link = %ctx.name, topic = %source, error = %e,
-                    "mirror topic not set up yet; retrying every {WATCH_INTERVAL:?}");
-                still.push(source);
+/// The mirror topics of a running link, owned by its watcher task: every
+/// change of the set (set-up, create, pause, stop) goes through it, one at
+/// a time.
+pub(crate) struct Topics {
+    pub(crate) config: Arc<LinkConfig>,
+    /// State read at start (checkpoints and offset maps for recovery).
+    snapshot: Arc<StateSnapshot>,
+    registry: Arc<MirrorRegistry>,
+    /// Mirror topic by source topic (stopped mirrors included, so that
+    /// auto-create never mirrors their source again).
+    pub(crate) names: BTreeMap<String, String>,
+    /// Record of each mirror topic, by mirror topic.
+    pub(crate) records: BTreeMap<String, MirrorTopicRecord>,
+    /// Source topics to set up (retried every watcher tick).
+    pub(crate) pending: Vec<String>,
+}
+
+impl Topics {
+    /// The topics of a link from its state: stopped mirrors come back
+    /// `STOPPED` in the status table with their history (never set up);
+    /// the others, and `config.mirror_topics`, are pending.
+    fn new(
+        config: Arc<LinkConfig>,
+        snapshot: Arc<StateSnapshot>,
+        registry: Arc<MirrorRegistry>,
+        ctx: &LinkCtx,
+    ) -> Self {
+        let records: BTreeMap<String, MirrorTopicRecord> = snapshot
+            .mirror_topics
+            .iter()
+            .filter(|((l, _), _)| *l == ctx.name)
+            .map(|((_, mirror), rec)| (mirror.clone(), rec.clone()))
+            .collect();
+        let names: BTreeMap<String, String> = records
+            .iter()
+            .map(|(mirror, rec)| (rec.source_topic.clone(), mirror.clone()))
+            .collect();
+        let mut pending: Vec<String> = Vec::new();
+        for source in &config.mirror_topics {
+            let stopped = names
+                .get(source)
+                .and_then(|m| records.get(m))
+                .is_some_and(|r| r.state == DesiredState::Stopped);
+            if !stopped && !pending.contains(source) {
+                pending.push(source.clone());
+            }
+        }
+        for (mirror, rec) in &records {
+            if rec.state == DesiredState::Stopped {
+                restore_stopped(ctx, mirror, rec);
+            } else if !pending.contains(&rec.source_topic) {
+                pending.push(rec.source_topic.clone());
+            }
+        }
+        Self {
+            config,
+            snapshot,
+            registry,
+            names,
+            records,
+            pending,
+        }
+    }
+
+    /// Sets up every pending source topic; topics that fail stay pending and
+    /// are retried.
+    pub(crate) async fn setup_pending(&mut self, ctx: &Arc<LinkCtx>) {
+        let mut still = Vec::new();
+        for source in std::mem::take(&mut self.pending) {
+            match setup_topic(ctx, self, &source).await {
+                Ok(()) => {}
+                Err(e) => {
+                    m::add_error(&ctx.name, e.kind());
+                    tracing::warn!(link = %ctx.name, topic = %source, error = %e,
+                        "mirror topic not set up yet; retrying every {WATCH_INTERVAL:?}");
+                    still.push(source);
+                }
+            }
+        }
+        // Commands may have added topics meanwhile (none run concurrently,
+        // but keep whatever is there).
+        for s in still {
+            if !self.pending.contains(&s) {
+                self.pending.push(s);
             }
         }
     }
-    *pending = still;
+
+    async fn run_command(&mut self, ctx: &Arc<LinkCtx>, cmd: Command) {
+        match cmd {
+            Command::Create { req, reply } => {
+                let r = self.create(ctx, &req).await;
+                let _ = reply.send(r);
+            }
+            Command::Alter {
+                mirror,
+                action,
+                validate_only,
+                reply,
+            } => {
+                let r = self.alter(ctx, &mirror, action, validate_only).await;
+                let _ = reply.send(r);
+            }
+        }
+    }
+
+    /// The gateway-wide registry entry of a mirror topic of this link.
+    fn register(&self, ctx: &LinkCtx, mirror: &str, mirror_topic_id: uuid::Uuid, source: &str) {
+        self.registry.register(MirrorEntry {
+            link: ctx.name.clone(),
+            destination_cluster: ctx
+                .destination
+                .cluster_id()
+                .unwrap_or_else(|| ctx.destination.name().to_string()),
+            mirror_topic: mirror.to_string(),
+            mirror_topic_id: (!mirror_topic_id.is_nil()).then(|| mirror_topic_id.to_string()),
+            source_cluster: ctx
+                .source
+                .cluster_id()
+                .unwrap_or_else(|| ctx.source.name().to_string()),
+            source_topic: source.to_string(),
+        });
+    }
+}
+
+/// Puts a stopped mirror's partitions in the status table as `STOPPED`,
+/// with the history its record keeps.
+fn restore_stopped(ctx: &LinkCtx, mirror: &str, rec: &MirrorTopicRecord) {
+    ctx.status.set_source_topic(mirror, &rec.source_topic);
+    let time = SystemTime::UNIX_EPOCH
+        + Duration::from_millis(u64::try_from(rec.state_time_ms).unwrap_or(0));
+    let mut st = ctx.status.lock();
+    for p in &rec.stopped_partitions {
+        st.insert(
+            (mirror.to_string(), p.partition),
+            PartitionStatus {
+                state: PartitionState::Stopped,
+                state_time: time,
+                next_fetch_offset: p.last_source_fetch_offset,
+                last_fetch_high_watermark: p.last_source_fetch_offset,
+                last_fetch_time: None,
+                destination_log_end_offset: p.destination_log_end_offset,
+            },
+        );
+        m::set_state(&ctx.name, mirror, p.partition, &PartitionState::Stopped);
+    }
+}
+
+/// The mirror topic name the link's renamer chain gives a source topic
+/// (the source name itself when the link does not rename).
+pub(crate) fn renamed(ctx: &LinkCtx, source: &str) -> Result<String, MirrorError> {
+    let names_now = ctx.chain_names.load_full();
+    if names_now.renamers.is_empty() {
+        return Ok(source.to_string());
+    }
+    let chains = ctx.plugins.chains_for(&names_now).map_err(|e| {
+        MirrorError::Plugin(crate::plugin::ChainError::Failed {
+            plugin: "renamer chain".into(),
+            kind: crate::plugin::PluginKind::Renamer,
+            source: e,
+        })
+    })?;
+    tokio::task::block_in_place(|| chains.rename_topic(source))?.ok_or_else(|| {
+        MirrorError::NotNamed {
+            topic: source.to_string(),
+        }
+    })
 }
 
 /// The mirror topic name for a source topic: the one recorded when the
@@ -436,52 +866,70 @@ async fn setup_pending(
 /// before the mirror topic is created.
 async fn mirror_name(
     ctx: &LinkCtx,
-    names: &mut BTreeMap<String, String>,
+    topics: &mut Topics,
     source: &str,
     source_topic_id: &str,
 ) -> Result<String, MirrorError> {
-    if let Some(mirror) = names.get(source) {
+    if let Some(mirror) = topics.names.get(source) {
         return Ok(mirror.clone());
     }
-    let names_now = ctx.chain_names.load_full();
-    let mirror = if names_now.renamers.is_empty() {
-        source.to_string()
-    } else {
-        let chains = ctx.plugins.chains_for(&names_now).map_err(|e| {
-            MirrorError::Plugin(crate::plugin::ChainError::Failed {
-                plugin: "renamer chain".into(),
-                kind: crate::plugin::PluginKind::Renamer,
-                source: e,
-            })
-        })?;
-        tokio::task::block_in_place(|| chains.rename_topic(source))?.ok_or_else(|| {
-            MirrorError::NotNamed {
-                topic: source.to_string(),
-            }
-        })?
-    };
+    let mirror = renamed(ctx, source)?;
     let record = MirrorTopicRecord {
         source_topic: source.to_string(),
         source_topic_id: source_topic_id.to_string(),
+        state_time_ms: now_ms(),
+        ..MirrorTopicRecord::default()
     };
     ctx.state
         .write(&[StateEntry::mirror_topic(&ctx.name, &mirror, &record)])
         .await?;
-    names.insert(source.to_string(), mirror.clone());
+    topics.names.insert(source.to_string(), mirror.clone());
+    topics.records.insert(mirror.clone(), record);
     Ok(mirror)
 }
 
+/// `base` with `overrides` applied over it (same name: replaced; new name:
+/// added), sorted by name.
+pub(crate) fn merge_configs(
+    base: &[(String, String)],
+    overrides: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut map: BTreeMap<String, String> = base.iter().cloned().collect();
+    for (k, v) in overrides {
+        map.insert(k.clone(), v.clone());
+    }
+    map.into_iter().collect()
+}
+
+/// The state a set-up partition starts in: `PAUSED` when its mirror or the
+/// link is paused, else `ACTIVE`.
+fn running_state(config: &LinkConfig, record: Option<&MirrorTopicRecord>) -> PartitionState {
+    if config.paused || record.is_some_and(|r| r.state == DesiredState::Paused) {
+        PartitionState::Paused
+    } else {
+        PartitionState::Active
+    }
+}
+
 /// Names the mirror topic of a source topic, creates it on the destination
-/// if absent, and recovers every partition.
+/// if absent (source topic configs with the record's overrides, the
+/// record's replication factor), protects it with DENY WRITE ACLs when the
+/// link asks for it, registers it and recovers every partition. A stopped
+/// mirror is never set up.
 async fn setup_topic(
     ctx: &Arc<LinkCtx>,
-    config: &LinkConfig,
-    snapshot: &StateSnapshot,
-    names: &mut BTreeMap<String, String>,
+    topics: &mut Topics,
     source: &str,
 ) -> Result<(), MirrorError> {
     let src = |e| MirrorError::kafka(Side::Source, e);
     let dst = |e| MirrorError::kafka(Side::Destination, e);
+    if let Some(rec) = topics.names.get(source).and_then(|m| topics.records.get(m)) {
+        if rec.state == DesiredState::Stopped {
+            return Ok(());
+        }
+    }
+    let config = topics.config.clone();
+    let snapshot = topics.snapshot.clone();
     let info = ctx
         .source
         .topic(source)
@@ -491,24 +939,31 @@ async fn setup_topic(
             topic: source.to_string(),
         })?;
     let topic_id = info.topic_id.to_string();
-    let mirror = mirror_name(ctx, names, source, &topic_id).await?;
+    let mirror = mirror_name(ctx, topics, source, &topic_id).await?;
     ctx.status.set_source_topic(&mirror, source);
     let topic = mirror.as_str();
+    let record = topics.records.get(topic).cloned();
     let partitions = info.partitions.len();
     let dest_info = match ctx.destination.topic(topic).await.map_err(dst)? {
         Some(d) => d,
         None => {
-            let configs = ctx
+            let source_configs = ctx
                 .source
                 .describe_topic_configs(source)
                 .await
                 .map_err(src)?;
-            if configs.is_empty() {
+            if source_configs.is_empty() {
                 tracing::info!(link = %ctx.name, topic,
                     "source DescribeConfigs returned no topic configs; creating the mirror topic with destination defaults");
             }
+            let overrides = record.as_ref().map(|r| r.configs.as_slice()).unwrap_or(&[]);
+            let configs = merge_configs(&source_configs, overrides);
+            let rf = record
+                .as_ref()
+                .and_then(|r| r.replication_factor)
+                .unwrap_or(-1);
             ctx.destination
-                .create_topic(topic, partitions as i32, -1, &configs)
+                .create_topic(topic, partitions as i32, rf, &configs)
                 .await
                 .map_err(dst)?;
             tracing::info!(link = %ctx.name, topic, source, partitions, configs = configs.len(), "created mirror topic");
@@ -524,6 +979,8 @@ async fn setup_topic(
             source_partitions: partitions,
         });
     }
+    lifecycle::protect(ctx, &config, topic).await.map_err(dst)?;
+    topics.register(ctx, topic, dest_info.topic_id, source);
     let tps: Vec<(String, i32)> = info
         .partitions
         .iter()
@@ -534,6 +991,7 @@ async fn setup_topic(
         .list_offsets(&tps, OffsetSpec::Latest)
         .await
         .map_err(dst)?;
+    let running = running_state(&config, record.as_ref());
     let mut tombstones = Vec::new();
     let mut fresh = Vec::new();
     for (t, p) in &tps {
@@ -542,19 +1000,11 @@ async fn setup_topic(
         let dest_leo = leo.get(&key).copied().unwrap_or(0);
         let map = snapshot.maps.get(&id).cloned().unwrap_or_default();
         let outcome = recover(snapshot.checkpoints.get(&id), dest_leo, &topic_id);
-        let mut slot = Slot {
-            source_topic: source.to_string(),
-            source_topic_id: topic_id.clone(),
-            fetch_offset: 0,
-            fetch_max_bytes: DEFAULT_PARTITION_FETCH_BYTES,
-            generation: 0,
-            destination_next: dest_leo,
-            sequence: 0,
-            last_segment: None,
-        };
+        let mut slot = Slot::new(source, &topic_id, 0, dest_leo);
         let state = match outcome {
             Recovery::Resume { fetch_offset } => {
                 slot.fetch_offset = fetch_offset;
+                slot.source_next = fetch_offset;
                 for (s, d) in map.segments() {
                     if d >= dest_leo {
                         tombstones.push(StateEntry::segment(&id, s, d, true));
@@ -564,11 +1014,7 @@ async fn setup_topic(
                 }
                 tracing::info!(link = %ctx.name, topic = %t, partition = p, fetch_offset,
                     destination_log_end_offset = dest_leo, "resuming mirror partition from checkpoint");
-                if config.paused {
-                    PartitionState::Paused
-                } else {
-                    PartitionState::Active
-                }
+                running.clone()
             }
             Recovery::Fresh => {
                 fresh.push(key.clone());
@@ -629,16 +1075,12 @@ async fn setup_topic(
                 .unwrap_or(0)
                 .max(0);
             ctx.rewind(&key, start);
+            if let Some(slot) = ctx.slots().get_mut(&key) {
+                slot.source_next = start;
+            }
             tracing::info!(link = %ctx.name, topic = %key.0, partition = key.1, start,
                 spec = ?config.start_offset, "new mirror partition");
-            ctx.set_state(
-                &key,
-                if config.paused {
-                    PartitionState::Paused
-                } else {
-                    PartitionState::Active
-                },
-            );
+            ctx.set_state(&key, running.clone());
         }
     }
     if !tombstones.is_empty() {
@@ -771,6 +1213,71 @@ async fn check_topic_ids(ctx: &Arc<LinkCtx>) {
                 }
             } else if matches!(ctx.state_of(&k), Some(PartitionState::SourceUnavailable(_))) {
                 ctx.set_state(&k, PartitionState::Active);
+            }
+        }
+    }
+}
+
+/// Foreign writes on idle mirror partitions: for each `ACTIVE`, `PAUSED`
+/// or `SOURCE_UNAVAILABLE` partition with no round in flight, the
+/// destination log end offset (ListOffsets latest) must be what linkgate
+/// wrote; otherwise the partition fails with `FOREIGN_WRITE`. A partition
+/// where a round began while the offsets were read is not judged (its
+/// [`RoundTracker`] count moved), so a landing round never looks foreign.
+pub(crate) async fn check_idle_writes(ctx: &LinkCtx) {
+    let idle: Vec<(PartitionKey, u64, i64)> = {
+        let status = ctx.status.lock();
+        ctx.slots()
+            .iter()
+            .filter(|(k, s)| {
+                s.rounds.in_flight() == 0
+                    && status.get(*k).is_some_and(|p| {
+                        matches!(
+                            p.state,
+                            PartitionState::Active
+                                | PartitionState::Paused
+                                | PartitionState::SourceUnavailable(_)
+                        )
+                    })
+            })
+            .map(|(k, s)| (k.clone(), s.rounds.started(), s.destination_next))
+            .collect()
+    };
+    if idle.is_empty() {
+        return;
+    }
+    let keys: Vec<PartitionKey> = idle.iter().map(|i| i.0.clone()).collect();
+    let leo = match ctx
+        .destination
+        .list_offsets(&keys, OffsetSpec::Latest)
+        .await
+    {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::debug!(link = %ctx.name, error = %e, "idle foreign-write check skipped");
+            return;
+        }
+    };
+    for (key, started, expected) in idle {
+        let Some(found) = leo.get(&key).copied() else {
+            continue;
+        };
+        let unchanged = ctx.slots().get(&key).is_some_and(|s| {
+            s.rounds.in_flight() == 0
+                && s.rounds.started() == started
+                && s.destination_next == expected
+        });
+        if unchanged && found != expected {
+            let still = matches!(
+                ctx.state_of(&key),
+                Some(
+                    PartitionState::Active
+                        | PartitionState::Paused
+                        | PartitionState::SourceUnavailable(_)
+                )
+            );
+            if still {
+                ctx.fail(&key, FailureCause::ForeignWrite { expected, found });
             }
         }
     }

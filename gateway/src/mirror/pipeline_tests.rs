@@ -186,16 +186,7 @@ async fn transactional_fetch_response_through_the_pipeline_into_a_real_broker() 
     let mut slots = BTreeMap::new();
     slots.insert(
         key.clone(),
-        Slot {
-            source_topic: "orders".into(),
-            source_topic_id: uuid::Uuid::nil().to_string(),
-            fetch_offset: 0,
-            fetch_max_bytes: DEFAULT_PARTITION_FETCH_BYTES,
-            generation: 0,
-            destination_next: 0,
-            sequence: 0,
-            last_segment: None,
-        },
+        Slot::new("orders", &uuid::Uuid::nil().to_string(), 0, 0),
     );
     let ctx = LinkCtx {
         name: "txn-test".into(),

@@ -12,9 +12,10 @@
 //!   data, compaction gaps, a mirror that did not start at 0).
 //!
 //! - `mt/{link}/{mirror topic}`: the [`MirrorTopicRecord`] of a mirror
-//!   topic: which source topic it mirrors. Written before the mirror topic
-//!   is created, so a mirror's name is decided once (a later change of the
-//!   renaming plugins does not move it).
+//!   topic: which source topic it mirrors, its desired state (active,
+//!   paused, stopped) and, once stopped, its per-partition history.
+//!   Written before the mirror topic is created, so a mirror's name is
+//!   decided once (a later change of the renaming plugins does not move it).
 //!
 //! - `link/{link}`: the definition of a cluster link created through the
 //!   REST API (JSON owned by the control plane; see
@@ -45,6 +46,9 @@ pub const STATE_PARTITION: i32 = 0;
 
 /// Bytes per Fetch when reading the state topic.
 const STATE_FETCH_BYTES: i32 = 8 * 1024 * 1024;
+
+/// Tombstones per state topic write when purging a link (records).
+const PURGE_CHUNK: usize = 500;
 
 /// `(link, mirror topic, partition)`.
 pub type MirrorPartitionId = (String, String, i32);
@@ -103,13 +107,81 @@ impl Checkpoint {
     }
 }
 
-/// What a mirror topic mirrors.
+/// The state an operator asked a mirror topic to be in (persisted in its
+/// [`MirrorTopicRecord`], so it survives a gateway restart).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DesiredState {
+    /// Mirrored (the default, and what records written before this field
+    /// existed mean).
+    #[default]
+    Active,
+    /// Paused (`kafka-mirrors --pause`): not fetched until resumed.
+    Paused,
+    /// Promoted or failed over: an ordinary writable topic, never fetched,
+    /// recovered or checked for foreign writes again.
+    Stopped,
+}
+
+impl DesiredState {
+    /// Upper-case name as in Confluent's mirror states (`ACTIVE`, `PAUSED`,
+    /// `STOPPED`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Paused => "PAUSED",
+            Self::Stopped => "STOPPED",
+        }
+    }
+}
+
+/// History of one partition of a stopped mirror topic, kept until the link
+/// is deleted (`kafka-mirrors --describe` of a `STOPPED` mirror).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoppedPartition {
+    /// Partition index.
+    pub partition: i32,
+    /// Next source offset that was not mirrored when the mirror stopped
+    /// (every source offset below it is on the destination).
+    pub last_source_fetch_offset: i64,
+    /// Destination log end offset linkgate had written when it stopped.
+    pub destination_log_end_offset: i64,
+}
+
+/// What a mirror topic mirrors, and the state an operator put it in.
+/// Fields added after the first version are `serde(default)`, so records
+/// written by an older linkgate still read (as an `ACTIVE` mirror).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct MirrorTopicRecord {
     /// Source topic name.
     pub source_topic: String,
     /// Source topic id (UUID) when the mirror was created.
     pub source_topic_id: String,
+    /// Desired state (`active`, `paused`, `stopped`).
+    #[serde(default)]
+    pub state: DesiredState,
+    /// When `state` last changed (ms since the Unix epoch; 0 unknown).
+    #[serde(default)]
+    pub state_time_ms: i64,
+    /// Replication factor the mirror topic is created with (`None`: the
+    /// destination's default, CreateTopics -1).
+    #[serde(default)]
+    pub replication_factor: Option<i16>,
+    /// Topic config overrides applied over the source topic's configs
+    /// when the mirror topic is created, in the order given.
+    #[serde(default)]
+    pub configs: Vec<(String, String)>,
+    /// Per-partition history of a `stopped` mirror (empty otherwise).
+    #[serde(default)]
+    pub stopped_partitions: Vec<StoppedPartition>,
+}
+
+/// Now in ms since the Unix epoch (0 if the clock is before it).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -518,6 +590,45 @@ impl StateStore {
         }
     }
 
+    /// Deletes everything of `link` from the state topic (link deleted):
+    /// writes a tombstone for every `cp/{link}/...`, `map/{link}/...`,
+    /// `mt/{link}/...` and the `link/{link}` record found by reading the
+    /// whole topic ([`StateStore::load`]). The link's tasks must be stopped
+    /// first (a running link would write its checkpoints again).
+    ///
+    /// # Errors
+    /// As [`StateStore::load`] and [`StateStore::write`]; a partial purge
+    /// is completed by calling again.
+    pub async fn purge_link(&self, link: &str) -> Result<(), MirrorError> {
+        let snap = self.load().await?;
+        let mut entries = Vec::new();
+        for id in snap.checkpoints.keys().filter(|id| id.0 == link) {
+            entries.push(StateEntry {
+                key: format!("cp/{}/{}/{}", id.0, id.1, id.2),
+                value: None,
+            });
+        }
+        for (id, map) in snap.maps.iter().filter(|(id, _)| id.0 == link) {
+            for (s, d) in map.segments() {
+                entries.push(StateEntry::segment(id, s, d, true));
+            }
+        }
+        for (l, mirror) in snap.mirror_topics.keys().filter(|(l, _)| l == link) {
+            entries.push(StateEntry {
+                key: format!("mt/{l}/{mirror}"),
+                value: None,
+            });
+        }
+        if snap.link_definitions.contains_key(link) {
+            entries.push(StateEntry::link_definition(link, None));
+        }
+        for chunk in entries.chunks(PURGE_CHUNK) {
+            self.write(chunk).await?;
+        }
+        tracing::info!(link, records = entries.len(), topic = %self.topic, "link state purged");
+        Ok(())
+    }
+
     /// Appends entries in one uncompressed record batch with acks=all; returns
     /// once the destination acknowledged them.
     ///
@@ -705,6 +816,27 @@ mod tests {
         assert_eq!(half.translate(62), None);
         // Foreign write.
         assert!(snap.offset_map(&id, 65).is_none());
+    }
+
+    #[test]
+    fn old_mirror_topic_records_read_as_active() {
+        let rec: MirrorTopicRecord =
+            serde_json::from_slice(br#"{"source_topic":"t","source_topic_id":"x"}"#).unwrap();
+        assert_eq!(rec.state, DesiredState::Active);
+        assert!(rec.stopped_partitions.is_empty());
+        let stopped = MirrorTopicRecord {
+            state: DesiredState::Stopped,
+            stopped_partitions: vec![StoppedPartition {
+                partition: 0,
+                last_source_fetch_offset: 7,
+                destination_log_end_offset: 5,
+            }],
+            ..rec
+        };
+        let json = serde_json::to_vec(&stopped).unwrap();
+        assert!(String::from_utf8_lossy(&json).contains(r#""state":"stopped""#));
+        let back: MirrorTopicRecord = serde_json::from_slice(&json).unwrap();
+        assert_eq!(back, stopped);
     }
 
     #[test]
