@@ -493,3 +493,46 @@ async fn foreign_write_on_an_idle_mirror_partition_fails_it() {
     shutdown.cancel();
     link.join().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_source_makes_the_link_unavailable_and_refuses_commands() {
+    use crate::api::LinkState;
+    let env = Env::start().await;
+    let mut config = env.config("l5");
+    let closed = format!("127.0.0.1:{}", crate::kafka::testutil::free_port());
+    config.source = crate::kafka::ClusterSettings::new("src", vec![closed.clone()]);
+    config.source.connect_timeout = Duration::from_secs(2);
+    let shutdown = CancellationToken::new();
+    let link = MirrorLink::start(
+        config,
+        LinkDeps {
+            state_topic: STATE_TOPIC.into(),
+            plugins: env.plugins.clone(),
+            registry: env.registry.clone(),
+        },
+        shutdown.clone(),
+    );
+    until("link UNAVAILABLE", || async {
+        link.status().health().state == LinkState::Unavailable
+    })
+    .await;
+    let health = link.status().health();
+    assert_eq!(health.error, "BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR");
+    assert!(
+        health.error_message.contains(&closed) && health.error_message.contains("src"),
+        "names cluster and address: {}",
+        health.error_message
+    );
+    assert!(!link.is_running());
+    let err = link.create_mirror(&new_mirror("l5", "t")).await;
+    match err {
+        Err(ControlError::Unavailable { message }) => {
+            assert!(message.contains("l5"), "{message}")
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    let r = link.alter_mirror("t", MirrorAction::Pause, false).await;
+    assert!(matches!(r.error, Some(ControlError::Unavailable { .. })));
+    shutdown.cancel();
+    link.join().await;
+}
