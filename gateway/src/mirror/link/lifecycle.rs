@@ -586,9 +586,10 @@ fn topic_state(
 /// Lags from what the fetcher last saw (no request): for pause, resume and
 /// a failover whose source cannot be asked.
 fn status_lags(ctx: &LinkCtx, mirror: &str) -> Vec<PartitionLag> {
+    // Lock order of the data plane: status table, then slots.
+    let status = ctx.status.lock();
     let slots = ctx.slots();
-    ctx.status
-        .lock()
+    status
         .iter()
         .filter(|(k, _)| k.0 == mirror)
         .map(|(k, ps)| {
