@@ -907,8 +907,9 @@ async fn persist(
         .map_err(unavailable)
 }
 
-/// Deletes a link's records from the destination's state topic (when it
-/// has one).
+/// Deletes everything of a link from the destination's state topic (when
+/// it has one): its definition, mirror topic records, checkpoints and
+/// offset maps ([`StateStore::purge_link`]). The link must be stopped.
 async fn purge(
     destination: &Arc<ClusterClient>,
     state_topic: &str,
@@ -928,13 +929,7 @@ async fn purge(
     else {
         return Ok(());
     };
-    // TODO: StateStore::purge_link (mirror checkpoints, offset maps and
-    // mirror topic records too) once it is in main; the definition only
-    // until then.
-    store
-        .write(&[StateEntry::link_definition(link, None)])
-        .await
-        .map_err(unavailable)
+    store.purge_link(link).await.map_err(unavailable)
 }
 
 impl ApiState for LinkManager {

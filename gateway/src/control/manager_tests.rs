@@ -396,6 +396,26 @@ async fn delete_refuses_links_with_mirrors_unless_forced() {
     assert_eq!(names(&m), vec!["file"]);
     assert!(m.stop_all(WAIT).await);
 
+    let destination = ClusterClient::connect(dst.settings("dst"))
+        .await
+        .expect("destination");
+    let state = StateStore::open_existing(destination, &cfg.state_topic)
+        .await
+        .expect("state topic")
+        .expect("exists")
+        .load()
+        .await
+        .expect("load");
+    assert!(state.link_definitions.is_empty(), "definitions purged");
+    assert!(
+        !state
+            .mirror_topics
+            .keys()
+            .any(|(l, _)| l == "auto" || l == "empty"),
+        "mirror records purged: {:?}",
+        state.mirror_topics.keys()
+    );
+    assert!(!state.checkpoints.keys().any(|id| id.0 == "auto"));
     let m2 = manager(&cfg);
     assert_eq!(
         m2.restore_from("dst").await,
