@@ -1,0 +1,304 @@
+//! Auto-create loop prevention and task status against real brokers (two
+//! nisshi clusters): two links in opposite directions (A->B and B->A), with
+//! and without `cluster.link.prefix`, run repeated auto-create rounds the
+//! way a link does (scan, create the mirror topic, register it), and no
+//! topic ping-pongs between the clusters. Also: mirrors recorded in the
+//! source cluster's own state topic, and the `AutoCreateMirror` task errors
+//! of a failed and of a good scan.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+
+use super::*;
+use crate::kafka::testutil::Broker;
+use crate::kafka::ClusterSettings;
+use crate::mirror::state::StateEntry;
+use crate::mirror::status::LinkStatus;
+use crate::plugin::{ChainNames, PluginHost, PluginRegistry};
+
+const STATE_TOPIC: &str = "__linkgate_state";
+
+/// Connect, retrying briefly while the broker starts serving Metadata.
+async fn client(settings: ClusterSettings) -> Arc<ClusterClient> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match ClusterClient::connect(settings.clone()).await {
+            Ok(c) => return c,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("cluster not ready yet: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("cannot connect: {e}"),
+        }
+    }
+}
+
+/// Create `name` and wait (bounded) until Metadata lists it with an id.
+async fn create(c: &ClusterClient, name: &str) -> uuid::Uuid {
+    c.create_topic(name, 1, -1, &[])
+        .await
+        .expect("create topic");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(t) = c.topic(name).await.expect("metadata") {
+            if !t.topic_id.is_nil() || Instant::now() >= deadline {
+                return t.topic_id;
+            }
+        }
+        assert!(Instant::now() < deadline, "topic {name} never appeared");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// User topics (no `__*`) of a cluster.
+async fn user_topics(c: &ClusterClient) -> BTreeSet<String> {
+    c.topics()
+        .await
+        .expect("list topics")
+        .into_iter()
+        .filter(|t| !t.name.starts_with("__"))
+        .map(|t| t.name)
+        .collect()
+}
+
+/// One simulated link: what a running link keeps for auto-create.
+struct SimLink {
+    name: String,
+    source: Arc<ClusterClient>,
+    destination: Arc<ClusterClient>,
+    prefix: String,
+    names: BTreeMap<String, String>,
+}
+
+impl SimLink {
+    /// One auto-create round as the link runs it: candidates from the
+    /// source (every candidate passes an empty filter chain), mirror topic
+    /// created on the destination, registered. Returns the new mirrors.
+    async fn round(&mut self, registry: &MirrorRegistry) -> Vec<String> {
+        let topics = self.source.topics().await.expect("list source topics");
+        let view = source_view(&self.source, STATE_TOPIC, registry)
+            .await
+            .expect("source view");
+        let picked: Vec<String> = candidates(&self.name, &view, &topics, &self.names, &[])
+            .into_iter()
+            .map(|t| t.name.clone())
+            .collect();
+        let mut created = Vec::new();
+        for source_topic in picked {
+            let mirror = format!("{}{source_topic}", self.prefix);
+            let id = create(&self.destination, &mirror).await;
+            registry.register(MirrorEntry {
+                link: self.name.clone(),
+                destination_cluster: cluster_key(&self.destination),
+                mirror_topic: mirror.clone(),
+                mirror_topic_id: (!id.is_nil()).then(|| id.to_string()),
+                source_cluster: cluster_key(&self.source),
+                source_topic: source_topic.clone(),
+            });
+            self.names.insert(source_topic, mirror.clone());
+            created.push(mirror);
+        }
+        created
+    }
+}
+
+/// Links A->B and B->A (prefixes `pa`, `pb`) with auto-create: `orders`
+/// on A and `payments` on B each get exactly one mirror on the other side,
+/// and further rounds create nothing.
+async fn opposite_links(pa: &str, pb: &str) {
+    let a = Broker::start("cluster-a");
+    let b = Broker::start("cluster-b");
+    let ca = client(a.settings("A")).await;
+    let cb = client(b.settings("B")).await;
+    assert_eq!(cluster_key(&ca), "cluster-a");
+    create(&ca, "orders").await;
+    create(&cb, "payments").await;
+
+    let registry = MirrorRegistry::new();
+    let mut ab = SimLink {
+        name: "ab".into(),
+        source: ca.clone(),
+        destination: cb.clone(),
+        prefix: pa.into(),
+        names: BTreeMap::new(),
+    };
+    let mut ba = SimLink {
+        name: "ba".into(),
+        source: cb.clone(),
+        destination: ca.clone(),
+        prefix: pb.into(),
+        names: BTreeMap::new(),
+    };
+    for l in [&ab, &ba] {
+        registry.register_link(LinkEntry {
+            link: l.name.clone(),
+            source_cluster: cluster_key(&l.source),
+            destination_cluster: cluster_key(&l.destination),
+            prefix: (!l.prefix.is_empty()).then(|| l.prefix.clone()),
+        });
+    }
+
+    assert_eq!(ab.round(&registry).await, [format!("{pa}orders")]);
+    assert_eq!(ba.round(&registry).await, [format!("{pb}payments")]);
+    for i in 0..3 {
+        assert!(ab.round(&registry).await.is_empty(), "round {i}: A->B");
+        assert!(ba.round(&registry).await.is_empty(), "round {i}: B->A");
+    }
+    assert_eq!(
+        user_topics(&ca).await,
+        BTreeSet::from(["orders".to_string(), format!("{pb}payments")])
+    );
+    assert_eq!(
+        user_topics(&cb).await,
+        BTreeSet::from(["payments".to_string(), format!("{pa}orders")])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opposite_links_without_prefix_do_not_ping_pong() {
+    opposite_links("", "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opposite_links_with_prefixes_do_not_ping_pong() {
+    opposite_links("a.", "b.").await;
+}
+
+/// The prefix rule alone (the mirror not registered, e.g. created by a
+/// link that has not registered it yet): `a.orders` on B is not mirrored
+/// back by B->A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefixed_mirror_unregistered_is_not_mirrored_back() {
+    let b = Broker::start("cluster-b");
+    let cb = client(b.settings("B")).await;
+    create(&cb, "a.orders").await;
+    create(&cb, "local").await;
+    let registry = MirrorRegistry::new();
+    registry.register_link(LinkEntry {
+        link: "ab".into(),
+        source_cluster: "cluster-a".into(),
+        destination_cluster: cluster_key(&cb),
+        prefix: Some("a.".into()),
+    });
+    let view = source_view(&cb, STATE_TOPIC, &registry)
+        .await
+        .expect("view");
+    let topics = cb.topics().await.expect("topics");
+    let got: Vec<&str> = candidates("ba", &view, &topics, &BTreeMap::new(), &[])
+        .into_iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(got, ["local"]);
+}
+
+/// Mirrors recorded in the source cluster's own state topic (by another
+/// linkgate gateway) are skipped; stopped ones are ordinary topics again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mirrors_recorded_in_the_source_state_topic_are_skipped() {
+    let b = Broker::start("cluster-b");
+    let cb = client(b.settings("B")).await;
+    for t in ["inventory", "promoted", "plain"] {
+        create(&cb, t).await;
+    }
+    let store = StateStore::open(cb.clone(), STATE_TOPIC)
+        .await
+        .expect("state topic");
+    let record = |state: &str| StateEntry {
+        key: String::new(),
+        value: Some(
+            serde_json::json!({"source_topic": "x", "source_topic_id": "", "state": state})
+                .to_string()
+                .into_bytes(),
+        ),
+    };
+    store
+        .write(&[
+            StateEntry {
+                key: "mt/far-link/inventory".into(),
+                ..record("active")
+            },
+            StateEntry {
+                key: "mt/far-link/promoted".into(),
+                ..record("stopped")
+            },
+        ])
+        .await
+        .expect("write records");
+
+    let recorded = recorded_mirrors(&cb, STATE_TOPIC).await.expect("read");
+    assert_eq!(
+        recorded,
+        BTreeMap::from([("inventory".to_string(), "far-link".to_string())])
+    );
+    let view = source_view(&cb, STATE_TOPIC, &MirrorRegistry::new())
+        .await
+        .expect("view");
+    let topics = cb.topics().await.expect("topics");
+    let got: Vec<&str> = candidates("ba", &view, &topics, &BTreeMap::new(), &[])
+        .into_iter()
+        .map(|t| t.name.as_str())
+        .collect();
+    assert_eq!(got, ["plain", "promoted"]);
+}
+
+/// A link context over `source` (state topic on `destination`).
+async fn ctx(
+    source: Arc<ClusterClient>,
+    destination: Arc<ClusterClient>,
+    status: LinkStatus,
+) -> LinkCtx {
+    let state = StateStore::open(destination.clone(), STATE_TOPIC)
+        .await
+        .expect("state topic");
+    LinkCtx {
+        name: "auto".into(),
+        source,
+        destination,
+        state,
+        slots: Mutex::new(BTreeMap::new()),
+        status,
+        producer: Mutex::new((0, 0)),
+        plugins: Arc::new(PluginRegistry::new(PluginHost::new().expect("plugin host"))),
+        chain_names: Arc::new(ArcSwap::from_pointee(ChainNames::default())),
+        state_topic: STATE_TOPIC.into(),
+    }
+}
+
+/// A scan of an unreachable source reports SOURCE_UNAVAILABLE in the
+/// `AutoCreateMirror` task; the next good scan clears it and picks the
+/// new topic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_scan_sets_task_errors_and_good_scan_clears_them() {
+    let dest = Broker::start("cluster-d");
+    let cd = client(dest.settings("destination")).await;
+    let status = LinkStatus::default();
+
+    let gone = Broker::start("cluster-gone");
+    let mut settings = gone.settings("source");
+    settings.request_timeout = Duration::from_secs(1);
+    settings.connect_timeout = Duration::from_millis(500);
+    let cs = client(settings).await;
+    drop(gone); // the source goes away after connecting
+    let c = ctx(cs, cd.clone(), status.clone()).await;
+    let mut pending = Vec::new();
+    scan(&c, &MirrorRegistry::new(), &BTreeMap::new(), &mut pending).await;
+    assert!(pending.is_empty());
+    let errors = status.task_errors(TASK);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].0, SOURCE_UNAVAILABLE);
+    assert!(
+        errors[0].1.contains("cannot list the source topics") && errors[0].1.contains("`source`"),
+        "{errors:?}"
+    );
+
+    let src = Broker::start("cluster-s");
+    let cs = client(src.settings("source")).await;
+    create(&cs, "fresh").await;
+    let c = ctx(cs, cd, status.clone()).await;
+    scan(&c, &MirrorRegistry::new(), &BTreeMap::new(), &mut pending).await;
+    assert_eq!(pending, ["fresh"]);
+    assert!(status.task_errors(TASK).is_empty());
+}
