@@ -542,3 +542,74 @@ async fn config_reload_starts_stops_and_restarts_file_links() {
     assert_eq!(names(&m), vec!["b", "c", "api"]);
     assert!(m.stop_all(WAIT).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn property_plugins_are_loaded_with_the_link_and_removed_with_it() {
+    let (src, dst) = (Broker::start("src"), Broker::start("dst"));
+    let cfg = gateway_config(&src, &dst, "");
+    let m = manager(&cfg);
+    let addr = src.addr();
+    let loaded = |m: &LinkManager| {
+        let mut names: Vec<String> = m
+            .plugins
+            .snapshot()
+            .iter()
+            .map(|p| p.name().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let mut dry = new_link(
+        "p",
+        &[("bootstrap.servers", &addr), ("cluster.link.prefix", "p.")],
+    );
+    dry.validate_only = true;
+    m.create_link(dry.clone()).await.expect("validate only");
+    assert!(loaded(&m).is_empty(), "validate_only loads nothing");
+    dry.validate_only = false;
+    m.create_link(dry).await.expect("create");
+    assert_eq!(loaded(&m), vec!["p/cluster.link.prefix"]);
+    assert_eq!(
+        m.get("p").expect("p").config().renamers,
+        vec!["p/cluster.link.prefix"]
+    );
+
+    let filters =
+        r#"{"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}"#;
+    let change = |set: Vec<(String, String)>, reset: Vec<String>| LinkConfigChange {
+        link_name: "p".into(),
+        set,
+        reset,
+        validate_only: false,
+    };
+    m.alter_link_configs(change(
+        vec![("auto.create.mirror.topics.filters".into(), filters.into())],
+        Vec::new(),
+    ))
+    .await
+    .expect("add filters");
+    assert_eq!(
+        loaded(&m),
+        vec![
+            "p/auto.create.mirror.topics.filters",
+            "p/cluster.link.prefix"
+        ]
+    );
+    m.alter_link_configs(change(
+        Vec::new(),
+        vec!["auto.create.mirror.topics.filters".into()],
+    ))
+    .await
+    .expect("reset filters");
+    assert_eq!(loaded(&m), vec!["p/cluster.link.prefix"]);
+
+    m.delete_link(LinkDeletion {
+        link_name: "p".into(),
+        force: false,
+        validate_only: false,
+    })
+    .await
+    .expect("delete");
+    assert!(loaded(&m).is_empty(), "the link's plugins go with it");
+    assert!(m.stop_all(WAIT).await);
+}
