@@ -78,6 +78,17 @@ fn start_gateway(
     token: Option<&str>,
     extra: &str,
 ) -> anyhow::Result<(Gateway, Api)> {
+    let (gw, api, _) = start_gateway_with_config(src, dst, token, extra)?;
+    Ok((gw, api))
+}
+
+/// [`start_gateway`], also returning the config text.
+fn start_gateway_with_config(
+    src: &Broker,
+    dst: &Broker,
+    token: Option<&str>,
+    extra: &str,
+) -> anyhow::Result<(Gateway, Api, String)> {
     let config = control_config(
         &[("src", src.bootstrap()), ("dst", dst.bootstrap())],
         token,
@@ -85,7 +96,7 @@ fn start_gateway(
     );
     let gw = Gateway::start(&config)?;
     let api = Api::for_config(&config)?.with_token(token);
-    Ok((gw, api))
+    Ok((gw, api, config))
 }
 
 /// Link create with `validate_only` creates nothing; malformed requests are
@@ -857,5 +868,82 @@ async fn concurrent_creates_of_one_link_make_one() -> anyhow::Result<()> {
     );
     let all = api.get(&format!("{CLUSTERS}/-/links"))?;
     assert_eq!(link_names(&all), ["east"], "{all}");
+    Ok(())
+}
+
+/// Config-file links follow config reloads (the file changes on disk, the
+/// gateway keeps running): a `[[links]]` entry added to the file starts
+/// and mirrors its topic, and disappears from the API when removed from
+/// the file; a link created through the API keeps running throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_file_links_follow_reloads_beside_api_links() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    let (gw, api, config) = start_gateway_with_config(&src, &dst, None, "")?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
+    create_topic(&s, "orders", 1, &[]).await?;
+    let records: Vec<TestRecord> = (0..3)
+        .map(|i| {
+            TestRecord::new(
+                0,
+                Some(format!("k{i}").as_bytes()),
+                Some(b"v"),
+                linkgate_tests::now_ms(),
+            )
+        })
+        .collect();
+    produce(&s, "orders", &records, "none").await?;
+    let links = format!("{CLUSTERS}/dst/links");
+    let r = api.post(
+        &format!("{links}?link_name=api1"),
+        Some(&link_body(&[
+            ("bootstrap.servers", &s),
+            ("cluster.link.prefix", "api."),
+        ])),
+    )?;
+    assert_eq!(r.status, 204, "{r}");
+    let names_are = |want: &'static [&'static str]| {
+        move |r: &ApiResponse| {
+            let mut n = link_names(r);
+            n.sort();
+            n == want
+        }
+    };
+    api.wait_for(
+        &format!("{CLUSTERS}/-/links"),
+        DEADLINE,
+        names_are(&["api1"]),
+    )
+    .await?;
+
+    // Added to the file: starts and mirrors.
+    let filed = "[[links]]\nname = \"filed\"\nsource = \"src\"\ndestination = \"dst\"\nmirror_topics = [\"orders\"]\n[links.config]\n\"mirror.start.offset.spec\" = \"earliest\"\n";
+    std::fs::write(gw.config_path(), format!("{config}\n{filed}"))?;
+    api.wait_for(
+        &format!("{CLUSTERS}/-/links"),
+        DEADLINE,
+        names_are(&["api1", "filed"]),
+    )
+    .await
+    .with_context(|| gw.log_tail(30))?;
+    let got = linkgate_tests::consume_partition(&d, "orders", 0, 3, DEADLINE)
+        .await
+        .with_context(|| gw.log_tail(30))?;
+    assert_eq!(got.len(), 3);
+    let r = api.get(&format!("{links}/api1"))?;
+    assert_eq!(r.json["link_state"], "ACTIVE", "API link after reload: {r}");
+
+    // Removed from the file: gone from the API; the API link stays.
+    std::fs::write(gw.config_path(), &config)?;
+    api.wait_for(
+        &format!("{CLUSTERS}/-/links"),
+        DEADLINE,
+        names_are(&["api1"]),
+    )
+    .await
+    .with_context(|| gw.log_tail(30))?;
+    let r = api.get(&format!("{links}/api1"))?;
+    assert_eq!(r.json["link_state"], "ACTIVE", "API link after reload: {r}");
+    assert_eq!(api.get(&format!("{links}/filed"))?.status, 404);
     Ok(())
 }

@@ -936,7 +936,6 @@ async fn mirror_create_options_and_refusals() -> anyhow::Result<()> {
 /// link of the same name starts without them, also after a gateway
 /// restart (nothing of the old link comes back from the state topic).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs link delete to drop its stopped mirrors' history (issue 4, in progress): a re-created link of the same name shows the old STOPPED mirror"]
 async fn deleting_a_link_drops_its_stopped_mirrors() -> anyhow::Result<()> {
     let src = Broker::start("src")?;
     let dst = Broker::start("dst")?;
