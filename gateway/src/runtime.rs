@@ -287,7 +287,7 @@ pub async fn apply_reload(
     current: &GatewayConfig,
     plugins: &Arc<PluginRegistry>,
     watch: &Mutex<Option<WatchHandle>>,
-    manager: &LinkManager,
+    manager: &Arc<LinkManager>,
 ) -> Option<GatewayConfig> {
     let next = match GatewayConfig::load(path) {
         Ok(c) => c,

@@ -409,6 +409,11 @@ impl LinkManager {
     /// until it succeeds or the gateway shuts down.
     pub fn spawn_restore(self: &Arc<Self>) {
         let aliases: Vec<String> = self.cfg.load().clusters.keys().cloned().collect();
+        self.spawn_restore_for(aliases);
+    }
+
+    /// [`LinkManager::spawn_restore`] for the given aliases only.
+    fn spawn_restore_for(self: &Arc<Self>, aliases: Vec<String>) {
         let mut tasks = self.restores.lock().unwrap_or_else(|p| p.into_inner());
         for alias in aliases {
             let manager = Arc::downgrade(self);
@@ -456,11 +461,20 @@ impl LinkManager {
     /// wins. An API link whose config changes under `next` (its cluster
     /// aliases' settings, the plugins it names) restarts; one that no longer
     /// validates keeps running as it was (error log). The plugins of `next`
-    /// must be loaded already. Returns the number of links whose change
-    /// could not be applied.
-    pub async fn apply_file_config(&self, next: &GatewayConfig) -> usize {
+    /// must be loaded already. A `[clusters]` alias new in `next` is read
+    /// for persisted links in the background, as at start. Returns the
+    /// number of links whose change could not be applied.
+    pub async fn apply_file_config(self: &Arc<Self>, next: &GatewayConfig) -> usize {
         let mut failed = 0;
         let mut running = self.running.lock().await;
+        let added: Vec<String> = {
+            let old = self.cfg.load();
+            next.clusters
+                .keys()
+                .filter(|a| !old.clusters.contains_key(*a))
+                .cloned()
+                .collect()
+        };
         self.cfg.store(Arc::new(next.clone()));
         let mut kept: Vec<Running> = Vec::new();
         let mut stopping: Vec<Running> = Vec::new();
@@ -558,6 +572,11 @@ impl LinkManager {
         }
         *running = ordered;
         self.publish(&running);
+        drop(running);
+        if !added.is_empty() {
+            // New clusters may hold links persisted there.
+            self.spawn_restore_for(added);
+        }
         failed
     }
 

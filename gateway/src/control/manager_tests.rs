@@ -117,6 +117,18 @@ async fn create_persists_and_a_new_manager_restores_the_link() {
     );
     assert!(m2.stop_all(WAIT).await);
 
+    // A cluster added by a config reload is read for persisted links.
+    let mut no_dst = cfg.clone();
+    no_dst.clusters.remove("dst");
+    let m4 = manager(&no_dst);
+    m4.spawn_restore();
+    assert_eq!(m4.apply_file_config(&cfg).await, 0);
+    wait_for("a link restored from a cluster added by a reload", || {
+        m4.get("api").is_some()
+    })
+    .await;
+    assert!(m4.stop_all(WAIT).await);
+
     // A config-file link of the same name wins over the persisted one.
     let with_file = gateway_config(
         &src,
