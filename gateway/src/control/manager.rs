@@ -754,6 +754,16 @@ impl LinkManager {
             });
         }
         if req.validate_only {
+            // With force: each mirror must be able to fail over.
+            for mirror in &open {
+                let result = r
+                    .link
+                    .alter_mirror(mirror, MirrorAction::Failover, true)
+                    .await;
+                if let Some(e) = result.error {
+                    return Err(e);
+                }
+            }
             return Ok(());
         }
         let dest_client = connect_bounded(&r.view.config.destination).await?;

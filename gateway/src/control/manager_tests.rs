@@ -402,6 +402,11 @@ async fn delete_refuses_links_with_mirrors_unless_forced() {
         .await
         .expect("forced validate only");
     assert!(m.get("auto").is_some());
+    assert_eq!(
+        auto.unstopped_mirrors(),
+        vec!["orders"],
+        "validate_only fails nothing over"
+    );
     m.delete_link(deletion("auto", true, false))
         .await
         .expect("forced delete");
