@@ -171,6 +171,29 @@ impl Api {
         }
     }
 
+    /// Waits (blocking, polling every 100 ms) until the API answers `GET
+    /// /kafka/v3/clusters/-/links` with 200: the gateway's `/metrics`
+    /// readiness does not cover the API, which is bound after the links
+    /// start.
+    ///
+    /// # Errors
+    /// No 200 within `deadline` (the error shows the last answer).
+    pub fn wait_ready(&self, deadline: Duration) -> anyhow::Result<()> {
+        let start = std::time::Instant::now();
+        loop {
+            match self.get(&format!("{CLUSTERS}/-/links")) {
+                Ok(r) if r.status == 200 => return Ok(()),
+                other if start.elapsed() >= deadline => {
+                    anyhow::bail!(
+                        "REST API {} not ready after {deadline:?}: {other:?}",
+                        self.base
+                    )
+                }
+                _ => std::thread::sleep(crate::wait::POLL_INTERVAL),
+            }
+        }
+    }
+
     /// `POST {base}{path}` with `body`, sent again every 100 ms while the
     /// answer is 503 (retriable: e.g. a link still connecting), until
     /// `deadline`; returns the first other answer.

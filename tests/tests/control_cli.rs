@@ -99,6 +99,7 @@ async fn cli_manages_links_and_mirrors() -> anyhow::Result<()> {
     let config = control_config(&[("src", s.clone()), ("dst", d.clone())], None, "");
     let gw = Gateway::start(&config)?;
     let rest = Api::for_config(&config)?;
+    rest.wait_ready(DEADLINE)?;
     let api = rest.base();
     let base = now_ms() - 60_000;
     for t in ["orders", "slow", "auto.clicks"] {
@@ -505,6 +506,7 @@ async fn cli_sends_the_bearer_token() -> anyhow::Result<()> {
     );
     let _gw = Gateway::start(&config)?;
     let rest = Api::for_config(&config)?;
+    rest.wait_ready(DEADLINE)?;
     let api = rest.base();
     let bootstrap = format!("bootstrap.servers={}", src.bootstrap());
     let create = |link: &'static str| {

@@ -96,6 +96,7 @@ fn start_gateway_with_config(
     );
     let gw = Gateway::start(&config)?;
     let api = Api::for_config(&config)?.with_token(token);
+    api.wait_ready(DEADLINE)?;
     Ok((gw, api, config))
 }
 
@@ -173,6 +174,8 @@ async fn link_lifecycle_through_rest() -> anyhow::Result<()> {
         matches!(r.status, 400 | 404),
         "unknown destination cluster: {r}"
     );
+    let r = api.post(&format!("{create}&validate_only=maybe"), Some(&body))?;
+    assert_eq!(r.status, 400, "validate_only=maybe: {r}");
     let r = api.post(&format!("{links}?link_name=bad%20name"), Some(&body))?;
     assert_eq!(r.status, 400, "invalid link name: {r}");
     assert_eq!(
