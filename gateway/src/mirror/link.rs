@@ -18,7 +18,7 @@ use crate::config::{LinkConfig, StartOffsetSpec};
 use crate::control::{ControlError, MirrorAction, MirrorActionResult, NewMirror};
 use crate::kafka::{ClusterClient, ClusterSettings, KafkaError, OffsetSpec};
 use crate::mirror::error::{MirrorError, Side};
-use crate::mirror::registry::{MirrorEntry, MirrorRegistry};
+use crate::mirror::registry::{cluster_key, LinkEntry, MirrorEntry, MirrorRegistry};
 use crate::mirror::state::{
     now_ms, Checkpoint, DesiredState, MirrorPartitionId, MirrorTopicRecord, StateEntry,
     StateSnapshot, StateStore,
@@ -647,10 +647,12 @@ async fn run_link(
     });
     let config = Arc::new(config);
     set_health(&link, &ctx.status, running_health(&ctx, &config));
+    // Other links' auto-create scans read it (loop prevention).
+    registry.register_link(LinkEntry::new(&config, &ctx.source, &ctx.destination));
     let mut topics = Topics::new(config.clone(), Arc::new(snapshot), registry, &ctx);
     let mut next_scan = tokio::time::Instant::now();
     if config.auto_create {
-        discover::discover(&ctx, &topics.names, &mut topics.pending).await;
+        topics.scan(&ctx).await;
         next_scan += config.metadata_max_age;
     }
     topics.setup_pending(&ctx).await;
@@ -677,7 +679,7 @@ async fn run_link(
         }
         set_health(&link, &ctx.status, running_health(&ctx, &config));
         if config.auto_create && tokio::time::Instant::now() >= next_scan {
-            discover::discover(&ctx, &topics.names, &mut topics.pending).await;
+            topics.scan(&ctx).await;
             next_scan = tokio::time::Instant::now() + config.metadata_max_age;
         }
         if !topics.pending.is_empty() {
@@ -780,6 +782,12 @@ impl Topics {
         }
     }
 
+    /// One auto-create scan ([`discover::scan`]) with the gateway-wide
+    /// registry: new matching source topics become pending.
+    async fn scan(&mut self, ctx: &LinkCtx) {
+        discover::scan(ctx, &self.registry, &self.names, &mut self.pending).await;
+    }
+
     async fn run_command(&mut self, ctx: &Arc<LinkCtx>, cmd: Command) {
         match cmd {
             Command::Create { req, reply } => {
@@ -802,16 +810,10 @@ impl Topics {
     fn register(&self, ctx: &LinkCtx, mirror: &str, mirror_topic_id: uuid::Uuid, source: &str) {
         self.registry.register(MirrorEntry {
             link: ctx.name.clone(),
-            destination_cluster: ctx
-                .destination
-                .cluster_id()
-                .unwrap_or_else(|| ctx.destination.name().to_string()),
+            destination_cluster: cluster_key(&ctx.destination),
             mirror_topic: mirror.to_string(),
             mirror_topic_id: (!mirror_topic_id.is_nil()).then(|| mirror_topic_id.to_string()),
-            source_cluster: ctx
-                .source
-                .cluster_id()
-                .unwrap_or_else(|| ctx.source.name().to_string()),
+            source_cluster: cluster_key(&ctx.source),
             source_topic: source.to_string(),
         });
     }

@@ -180,10 +180,7 @@ impl Topics {
                 ),
             });
         }
-        let dest_cluster = ctx
-            .destination
-            .cluster_id()
-            .unwrap_or_else(|| ctx.destination.name().to_string());
+        let dest_cluster = crate::mirror::registry::cluster_key(&ctx.destination);
         if let Some(e) = self
             .registry
             .entries()
