@@ -1210,3 +1210,100 @@ async fn ring_of_three_links_forwards_mirrors_but_not_to_their_origin() -> anyho
     }
     Ok(())
 }
+
+/// Plugin chains on an API link (`linkgate.renamers`,
+/// `linkgate.record.transforms`, naming `[[plugins]]` of the gateway
+/// config): the mirror name comes from the renamer (`r.` + source name)
+/// and records with a `debug` header are dropped, checked with librdkafka;
+/// `configs:alter` removing the transform lets them through afterwards. A
+/// plugin that is not declared, or of the wrong kind, is refused (400).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_link_plugin_chains_rename_and_transform() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
+    let plugins = r#"
+[[plugins]]
+name = "pfx"
+bundled = "prefix"
+kind = "renamer"
+[plugins.config]
+prefix = "r."
+
+[[plugins]]
+name = "nodebug"
+bundled = "record-filter"
+kind = "record-transform"
+timeout_ms = 5000
+[plugins.config]
+"drop.header" = "debug"
+"#;
+    let config = control_config(&[("src", s.clone()), ("dst", d.clone())], None, plugins);
+    let gw = Gateway::start(&config)?;
+    let api = Api::for_config(&config)?;
+    api.wait_ready(DEADLINE)?;
+    let links = format!("{CLUSTERS}/dst/links");
+    for (what, configs) in [
+        ("undeclared plugin", vec![("linkgate.renamers", "nope")]),
+        ("wrong kind", vec![("linkgate.renamers", "nodebug")]),
+    ] {
+        let mut all = vec![("bootstrap.servers", s.as_str())];
+        all.extend(configs);
+        let r = api.post(&format!("{links}?link_name=bad"), Some(&link_body(&all)))?;
+        assert_eq!(r.status, 400, "{what}: {r}");
+        assert!(r.message().contains("linkgate.renamers"), "{what}: {r}");
+    }
+    assert_eq!(api.get(&format!("{links}/bad"))?.status, 404);
+
+    create_link(
+        &api,
+        &gw,
+        "dst",
+        "east",
+        &[
+            ("bootstrap.servers", &s),
+            ("linkgate.renamers", "pfx"),
+            ("linkgate.record.transforms", "nodebug"),
+        ],
+    )
+    .await?;
+    create_topic(&s, "t", 1, &[]).await?;
+    let mut first = records(1, 0, 6);
+    for r in first.iter_mut().skip(1).step_by(2) {
+        *r = r.clone().with_header("debug", Some(b"1"));
+    }
+    produce(&s, "t", &first, "none").await?;
+    let r = api
+        .post_retrying(
+            &format!("{links}/east/mirrors"),
+            Some(&json!({"source_topic_name": "t"})),
+            DEADLINE,
+        )
+        .await?;
+    assert_eq!(r.status, 204, "mirror: {r}");
+    wait_mirror(&api, &gw, "east", "r.t", "ACTIVE", |r| caught_up(r, &[6])).await?;
+    let m = api.get(&format!("{links}/east/mirrors/r.t"))?;
+    assert_eq!(m.json["source_topic_name"], "t", "{m}");
+    let kept: Vec<TestRecord> = first.iter().step_by(2).cloned().collect();
+    assert_records(&d, "r.t", 0, &kept).await?;
+    assert_eq!(highs(&d, "r.t", 1).await?, [3], "debug records mirrored");
+
+    // Without the transform, debug records pass.
+    let r = api.put(
+        &format!("{links}/east/configs:alter"),
+        &json!({"data": [{"name": "linkgate.record.transforms", "operation": "DELETE"}]}),
+    )?;
+    assert_eq!(r.status, 204, "alter transforms: {r}");
+    let later = vec![records(1, 6, 1)[0].clone().with_header("debug", Some(b"1"))];
+    // The alter may restart the link: wait until it mirrors again.
+    api.wait_for(&format!("{links}/east"), DEADLINE, |r| {
+        r.json["link_state"] == "ACTIVE"
+    })
+    .await?;
+    produce(&s, "t", &later, "none").await?;
+    wait_mirror(&api, &gw, "east", "r.t", "ACTIVE", |r| caught_up(r, &[7])).await?;
+    let mut all = kept;
+    all.extend(later);
+    assert_records(&d, "r.t", 0, &all).await?;
+    Ok(())
+}
