@@ -1,20 +1,24 @@
 //! Auto-create loop prevention and task status against real brokers (two
 //! nisshi clusters): two links in opposite directions (A->B and B->A), with
-//! and without `cluster.link.prefix`, run repeated auto-create rounds the
-//! way a link does (scan, create the mirror topic, register it), and no
-//! topic ping-pongs between the clusters. Also: mirrors recorded in the
-//! source cluster's own state topic, and the `AutoCreateMirror` task errors
-//! of a failed and of a good scan.
+//! and without `cluster.link.prefix`, first simulated (repeated rounds of
+//! scan, create the mirror topic, register it: the registry and prefix
+//! rules alone), then as two running [`MirrorLink`]s; no topic ping-pongs
+//! between the clusters. Also: mirrors recorded in the source cluster's own
+//! state topic, and the `AutoCreateMirror` task errors of a failed and of a
+//! good scan.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
 
 use super::*;
+use crate::config::GatewayConfig;
 use crate::kafka::testutil::Broker;
 use crate::kafka::ClusterSettings;
+use crate::mirror::link::{LinkDeps, MirrorLink};
 use crate::mirror::state::StateEntry;
 use crate::mirror::status::LinkStatus;
 use crate::plugin::{ChainNames, PluginHost, PluginRegistry};
@@ -301,4 +305,134 @@ async fn failed_scan_sets_task_errors_and_good_scan_clears_them() {
     scan(&c, &MirrorRegistry::new(), &BTreeMap::new(), &mut pending).await;
     assert_eq!(pending, ["fresh"]);
     assert!(status.task_errors(TASK).is_empty());
+}
+
+/// Gateway config text: clusters `a` and `b`, links `ab` (a->b) and `ba`
+/// (b->a), both auto-creating with a 300 ms rescan, prefixes `pa`/`pb`
+/// (none when empty).
+fn two_links_config(a: &Broker, b: &Broker, pa: &str, pb: &str) -> String {
+    let prefix = |p: &str| {
+        if p.is_empty() {
+            String::new()
+        } else {
+            format!("\"cluster.link.prefix\" = \"{p}\"")
+        }
+    };
+    let link = |name: &str, from: &str, to: &str, p: &str| {
+        format!(
+            "[[links]]\nname = \"{name}\"\nsource = \"{from}\"\ndestination = \"{to}\"\n\
+             [links.config]\n\"auto.create.mirror.topics.enable\" = \"true\"\n\
+             \"metadata.max.age.ms\" = \"300\"\n{}\n",
+            prefix(p)
+        )
+    };
+    format!(
+        "[clusters.a]\n\"bootstrap.servers\" = \"{}\"\n[clusters.b]\n\"bootstrap.servers\" = \"{}\"\n\n{}\n{}",
+        a.addr(),
+        b.addr(),
+        link("ab", "a", "b", pa),
+        link("ba", "b", "a", pb),
+    )
+}
+
+/// Runs links A->B and B->A (auto-create on) through [`MirrorLink`]: over
+/// three rescans each cluster has exactly its own topics and one mirror of
+/// each of the other's (no topic ping-pongs).
+async fn opposite_running_links(pa: &str, pb: &str) {
+    let a = Broker::start("cluster-a");
+    let b = Broker::start("cluster-b");
+    let ca = client(a.settings("A")).await;
+    let cb = client(b.settings("B")).await;
+    create(&ca, "orders").await;
+    create(&cb, "payments").await;
+
+    let cfg =
+        GatewayConfig::parse(&two_links_config(&a, &b, pa, pb), "test").expect("gateway config");
+    let plugins = Arc::new(PluginRegistry::new(PluginHost::new().expect("plugin host")));
+    for p in &cfg.plugins {
+        let spec = crate::runtime::plugin_spec(p).expect("plugin spec");
+        plugins.reload(spec).await.expect("load plugin");
+    }
+    let deps = LinkDeps {
+        state_topic: STATE_TOPIC.into(),
+        plugins,
+        registry: Arc::new(MirrorRegistry::new()),
+    };
+    let shutdown = CancellationToken::new();
+    let links: Vec<MirrorLink> = cfg
+        .links
+        .iter()
+        .map(|l| MirrorLink::start(l.clone(), deps.clone(), shutdown.child_token()))
+        .collect();
+
+    // Each round adds a topic on each side and waits until exactly the
+    // expected topics exist on both clusters. A rescan runs only between
+    // rounds (the link's watcher), so by the end of the third round every
+    // scan that saw the first mirrors has run and set up all it picked: a
+    // topic mirrored back (or a prefixed mirror of a mirror) would have
+    // shown up as an extra topic.
+    let mut own_a = vec!["orders".to_string()];
+    let mut own_b = vec!["payments".to_string()];
+    for round in ["", "late-", "last-"] {
+        if !round.is_empty() {
+            let (ta, tb) = (format!("{round}a"), format!("{round}b"));
+            create(&ca, &ta).await;
+            create(&cb, &tb).await;
+            own_a.push(ta);
+            own_b.push(tb);
+        }
+        let want_a: BTreeSet<String> = own_a
+            .iter()
+            .cloned()
+            .chain(own_b.iter().map(|t| format!("{pb}{t}")))
+            .collect();
+        let want_b: BTreeSet<String> = own_b
+            .iter()
+            .cloned()
+            .chain(own_a.iter().map(|t| format!("{pa}{t}")))
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (now_a, now_b) = (user_topics(&ca).await, user_topics(&cb).await);
+            if now_a == want_a && now_b == want_b {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "round {round:?}: A {now_a:?} (want {want_a:?}), B {now_b:?} (want {want_b:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Each link mirrors exactly the other cluster's own topic (a topic
+    // mirrored back into the existing source topic would show up here).
+    let mirrors =
+        |l: &MirrorLink| -> Vec<String> { l.mirror_states().into_iter().map(|(t, _)| t).collect() };
+    assert_eq!(links.len(), 2);
+    let expect = |own: &[String], p: &str| -> Vec<String> {
+        let mut v: Vec<String> = own.iter().map(|t| format!("{p}{t}")).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(mirrors(&links[0]), expect(&own_a, pa), "link ab");
+    assert_eq!(mirrors(&links[1]), expect(&own_b, pb), "link ba");
+    for l in &links {
+        assert!(
+            l.status().task_errors(TASK).is_empty(),
+            "{}: {:?}",
+            l.config().name,
+            l.status().task_errors(TASK)
+        );
+    }
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_opposite_links_without_prefix_do_not_ping_pong() {
+    opposite_running_links("", "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn running_opposite_links_with_prefixes_do_not_ping_pong() {
+    opposite_running_links("a.", "b.").await;
 }
