@@ -117,6 +117,9 @@ async fn cli_manages_links_and_mirrors() -> anyhow::Result<()> {
         &filters,
         r#"{"topicFilters": [{"name": "auto.", "patternType": "PREFIXED", "filterType": "INCLUDE"}]}"#,
     )?;
+    let topic_props = files.path().join("topic.properties");
+    std::fs::write(&topic_props, "cleanup.policy=delete\n")?;
+    let topic_props_path = topic_props.to_str().context("utf-8 path")?;
     let bootstrap = format!("bootstrap.servers={s}");
     let props_path = props.to_str().context("utf-8 path")?;
     let filters_path = filters.to_str().context("utf-8 path")?;
@@ -349,8 +352,25 @@ async fn cli_manages_links_and_mirrors() -> anyhow::Result<()> {
             "east",
             "--source-topic",
             "slow",
+            "--replication-factor",
+            "1",
+            "--config",
+            "retention.ms=7200000",
+            "--config-file",
+            topic_props_path,
         ],
     )?;
+    let configs = linkgate_tests::topic_configs(&d, "east.slow").await?;
+    assert_eq!(
+        configs.get("retention.ms").map(String::as_str),
+        Some("7200000"),
+        "{configs:?}"
+    );
+    assert_eq!(
+        configs.get("cleanup.policy").map(String::as_str),
+        Some("delete"),
+        "{configs:?}"
+    );
     wait_described(api, &gw, "east.orders", "ACTIVE", 5).await?;
     wait_described(api, &gw, "east.slow", "ACTIVE", 5).await?;
 
