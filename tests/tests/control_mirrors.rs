@@ -554,6 +554,29 @@ async fn auto_create_follows_filters_and_skips_internal_topics() -> anyhow::Resu
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }
+
+    // Altered filters: `payments.old` is now included too.
+    let filters = json!({"topicFilters": [
+        {"name": "orders.", "patternType": "PREFIXED", "filterType": "INCLUDE"},
+        {"name": "payments", "patternType": "PREFIXED", "filterType": "INCLUDE"},
+        {"name": "orders.internal", "patternType": "PREFIXED", "filterType": "EXCLUDE"}
+    ]})
+    .to_string();
+    let r = api.put(
+        &format!("{CLUSTERS}/dst/links/east/configs:alter"),
+        &json!({"data": [{"name": "auto.create.mirror.topics.filters", "value": filters}]}),
+    )?;
+    assert_eq!(r.status, 204, "alter filters: {r}");
+    let want = expected(&[
+        "east.orders.asia",
+        "east.orders.eu",
+        "east.payments",
+        "east.payments.old",
+    ]);
+    api.wait_for(&mirrors, DEADLINE, |r| mirror_names(r) == want)
+        .await
+        .with_context(|| gw.log_tail(40))?;
+    assert_records(&d, "east.payments.old", 0, &records(1, 0, 2)).await?;
     Ok(())
 }
 
@@ -1044,6 +1067,20 @@ async fn paused_link_mirrors_nothing_until_resumed() -> anyhow::Result<()> {
         .await?;
     assert_eq!(r.status, 204, "mirror two on a paused link: {r}");
     assert_stays(&d, "one", &[2]).await?;
+    // The lag of a paused link is real: promote checks the source.
+    let refused = mirror_action(&api, "east", "promote", &["one"], false)?;
+    assert_eq!(
+        refused[0]["error_code"], 400,
+        "promote on a paused link: {}",
+        refused[0]
+    );
+    assert!(
+        refused[0]["error_message"]
+            .as_str()
+            .is_some_and(|m| m.contains("lag")),
+        "{}",
+        refused[0]
+    );
     for t in ["one", "two"] {
         let m = api.get(&format!("{mirrors}/{t}"))?;
         assert_ne!(
