@@ -270,6 +270,22 @@ impl MirrorLink {
     /// with the Confluent link error code and a message naming the cluster
     /// and address.
     pub fn start(config: LinkConfig, deps: LinkDeps, shutdown: CancellationToken) -> Self {
+        Self::start_expecting(config, deps, None, shutdown)
+    }
+
+    /// [`MirrorLink::start`] for a link whose source must be the cluster
+    /// with Kafka cluster id `source_cluster_id` (the `source_cluster_id` of
+    /// an API link when it is a cluster id, not a `[clusters]` alias): once
+    /// connected, a source reporting another id (Metadata v2+ `cluster_id`)
+    /// makes the link `FAILED` (error `UNKNOWN`, the message naming both
+    /// ids); it then fetches nothing and refuses mirror commands. `None`, or
+    /// a broker that reports no id: not checked.
+    pub fn start_expecting(
+        config: LinkConfig,
+        deps: LinkDeps,
+        source_cluster_id: Option<String>,
+        shutdown: CancellationToken,
+    ) -> Self {
         let status = LinkStatus::default();
         let name = config.name.clone();
         let kept = config.clone();
@@ -280,7 +296,8 @@ impl MirrorLink {
         let running = Arc::new(AtomicBool::new(false));
         let run = running.clone();
         let task = tokio::spawn(async move {
-            run_link(config, deps, ch, st, rx, run.clone(), shutdown).await;
+            let expect = Expect { source_cluster_id };
+            run_link(config, deps, expect, ch, st, rx, run.clone(), shutdown).await;
             run.store(false, Ordering::SeqCst);
         });
         Self {
@@ -564,9 +581,33 @@ async fn next_command(rx: &mut Option<mpsc::Receiver<Command>>) -> Command {
     std::future::pending().await
 }
 
+/// What a link checks about its clusters once connected.
+struct Expect {
+    /// Kafka cluster id the source must report.
+    source_cluster_id: Option<String>,
+}
+
+/// `FAILED` health when the source reports another cluster id than
+/// expected (`None`: as expected, or not checkable).
+fn source_id_mismatch(source: &ClusterClient, expect: &Expect) -> Option<LinkHealth> {
+    let want = expect.source_cluster_id.as_deref()?;
+    let found = source.cluster_id()?;
+    (found != want).then(|| LinkHealth {
+        state: LinkState::Failed,
+        error: "UNKNOWN".to_string(),
+        error_message: format!(
+            "source cluster `{}` ({}) has cluster id '{found}', the link expects source_cluster_id '{want}'; nothing is mirrored",
+            source.name(),
+            source.settings().bootstrap_servers.join(",")
+        ),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 async fn run_link(
     config: LinkConfig,
     deps: LinkDeps,
+    expect: Expect,
     chain_names: Arc<ArcSwap<ChainNames>>,
     status: LinkStatus,
     commands: mpsc::Receiver<Command>,
@@ -601,6 +642,11 @@ async fn run_link(
     else {
         return;
     };
+    if let Some(failed) = source_id_mismatch(&source, &expect) {
+        set_health(&link, &status, failed);
+        shutdown.cancelled().await;
+        return;
+    }
     let Some(destination) = retry_until_shutdown(
         &link,
         "connecting to the destination cluster",

@@ -536,3 +536,37 @@ async fn unreachable_source_makes_the_link_unavailable_and_refuses_commands() {
     shutdown.cancel();
     link.join().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_with_another_cluster_id_fails_the_link() {
+    use crate::api::LinkState;
+    let env = Env::start().await;
+    let shutdown = CancellationToken::new();
+    let link = MirrorLink::start_expecting(
+        env.config("l6"),
+        LinkDeps {
+            state_topic: STATE_TOPIC.into(),
+            plugins: env.plugins.clone(),
+            registry: env.registry.clone(),
+        },
+        Some("not-the-id".into()),
+        shutdown.clone(),
+    );
+    until("link FAILED", || async {
+        link.status().health().state == LinkState::Failed
+    })
+    .await;
+    let health = link.status().health();
+    assert!(
+        health.error_message.contains("not-the-id") && health.error_message.contains("'src'"),
+        "{}",
+        health.error_message
+    );
+    let err = link.create_mirror(&new_mirror("l6", "t")).await;
+    assert!(
+        matches!(err, Err(ControlError::Unavailable { .. })),
+        "{err:?}"
+    );
+    shutdown.cancel();
+    link.join().await;
+}
