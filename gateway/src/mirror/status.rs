@@ -3,7 +3,9 @@
 //!
 //! States follow Confluent's mirror topic states where they apply at
 //! partition level: `PENDING`, `ACTIVE`, `PAUSED`, `FAILED` (with a cause),
-//! `SOURCE_UNAVAILABLE`.
+//! `SOURCE_UNAVAILABLE`, `PENDING_STOPPED` and `STOPPED` (promote and
+//! failover; a stopped partition keeps its last source fetch offset and
+//! destination log end offset as history).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -125,7 +127,8 @@ pub enum PartitionState {
     Pending,
     /// Mirroring.
     Active,
-    /// The link is paused (`cluster.link.paused=true`).
+    /// Not fetched: the mirror topic is paused (`kafka-mirrors --pause`,
+    /// persisted) or the link is (`cluster.link.paused=true`).
     Paused,
     /// The source partition cannot be reached now; retried with backoff.
     SourceUnavailable(String),

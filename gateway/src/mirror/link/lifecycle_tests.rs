@@ -570,3 +570,73 @@ async fn a_source_with_another_cluster_id_fails_the_link() {
     shutdown.cancel();
     link.join().await;
 }
+
+/// The idle foreign-write check never judges a partition with a round in
+/// flight (the destination moves because linkgate is producing), and
+/// judges it once the round is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_check_skips_partitions_with_a_round_in_flight() {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::time::SystemTime;
+
+    use arc_swap::ArcSwap;
+
+    use super::{check_idle_writes, LinkCtx, Slot};
+    use crate::mirror::status::{LinkStatus, PartitionStatus};
+    use crate::plugin::ChainNames;
+
+    let broker = Broker::start("dst");
+    let destination = ClusterClient::connect(broker.settings("dst"))
+        .await
+        .expect("connect");
+    destination
+        .create_topic("t", 1, -1, &[])
+        .await
+        .expect("create topic");
+    // Records the check does not expect: what a landing round looks like.
+    produce(&broker.addr(), "t", 3, "landing");
+    wait_leo(&destination, "t", 3).await;
+    let key = ("t".to_string(), 0);
+    let status = LinkStatus::default();
+    status.lock().insert(
+        key.clone(),
+        PartitionStatus {
+            state: PartitionState::Active,
+            state_time: SystemTime::now(),
+            next_fetch_offset: 0,
+            last_fetch_high_watermark: -1,
+            last_fetch_time: None,
+            destination_log_end_offset: 0,
+        },
+    );
+    let slot = Slot::new("t", &uuid::Uuid::nil().to_string(), 0, 0);
+    let rounds = slot.rounds.clone();
+    let ctx = LinkCtx {
+        name: "idle-test".into(),
+        source: destination.clone(),
+        destination: destination.clone(),
+        state: StateStore::open(destination.clone(), STATE_TOPIC)
+            .await
+            .expect("state topic"),
+        slots: Mutex::new(BTreeMap::from([(key.clone(), slot)])),
+        status,
+        producer: Mutex::new((-1, -1)),
+        plugins: Arc::new(PluginRegistry::new(PluginHost::new().expect("plugin host"))),
+        chain_names: Arc::new(ArcSwap::from_pointee(ChainNames::default())),
+        state_topic: STATE_TOPIC.into(),
+    };
+    let round = rounds.begin();
+    check_idle_writes(&ctx).await;
+    assert_eq!(ctx.state_of(&key), Some(PartitionState::Active));
+    drop(round);
+    assert_eq!(rounds.in_flight(), 0);
+    check_idle_writes(&ctx).await;
+    assert_eq!(
+        ctx.state_of(&key),
+        Some(PartitionState::Failed(FailureCause::ForeignWrite {
+            expected: 0,
+            found: 3
+        }))
+    );
+}
