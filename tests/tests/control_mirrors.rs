@@ -1438,3 +1438,49 @@ async fn source_outage(check_link: bool) -> anyhow::Result<()> {
     assert_records(&d, "t", 0, &records(1, 0, 5)).await?;
     Ok(())
 }
+
+/// API links come back from the destination cluster even when it is down
+/// while the gateway starts: the restore is retried, and once the broker
+/// is back (sqlite storage, same port) the link is listed `ACTIVE` and its
+/// mirror resumes where it stopped (records produced meanwhile arrive,
+/// none twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_links_restored_once_the_destination_is_back() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let mut dst = Broker::start_persistent("dst")?;
+    let (mut gw, api, config) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
+    create_topic(&s, "t", 1, &[]).await?;
+    produce(&s, "t", &records(1, 0, 3), "none").await?;
+    create_link(&api, &gw, "dst", "east", &[("bootstrap.servers", &s)]).await?;
+    let r = api
+        .post_retrying(
+            &format!("{CLUSTERS}/dst/links/east/mirrors"),
+            Some(&json!({"source_topic_name": "t"})),
+            DEADLINE,
+        )
+        .await?;
+    assert_eq!(r.status, 204, "mirror: {r}");
+    wait_mirror(&api, &gw, "east", "t", "ACTIVE", |r| caught_up(r, &[3])).await?;
+
+    gw.kill9()?;
+    dst.kill9()?;
+    gw = Gateway::start(&config)?;
+    api.wait_ready(DEADLINE)?;
+    produce(&s, "t", &records(1, 3, 2), "none").await?;
+    let r = api.get(&format!("{CLUSTERS}/dst/links/east"))?;
+    assert_ne!(
+        r.json["link_state"], "ACTIVE",
+        "link ACTIVE while its destination is down: {r}"
+    );
+    dst.restart()?;
+    api.wait_for(&format!("{CLUSTERS}/dst/links/east"), DEADLINE, |r| {
+        r.status == 200 && r.json["link_state"] == "ACTIVE"
+    })
+    .await
+    .with_context(|| gw.log_tail(40))?;
+    wait_mirror(&api, &gw, "east", "t", "ACTIVE", |r| caught_up(r, &[5])).await?;
+    assert_records(&d, "t", 0, &records(1, 0, 5)).await?;
+    assert_eq!(highs(&d, "t", 1).await?, [5], "records mirrored twice");
+    Ok(())
+}
