@@ -971,8 +971,26 @@ async fn setup_topic(
 ) -> Result<(), MirrorError> {
     let src = |e| MirrorError::kafka(Side::Source, e);
     let dst = |e| MirrorError::kafka(Side::Destination, e);
-    if let Some(rec) = topics.names.get(source).and_then(|m| topics.records.get(m)) {
-        if rec.state == DesiredState::Stopped {
+    if let Some(mirror) = topics.names.get(source) {
+        if topics
+            .records
+            .get(mirror)
+            .is_some_and(|r| r.state == DesiredState::Stopped)
+        {
+            return Ok(());
+        }
+        // Set up already (every partition past PENDING): recovering it
+        // again from the start-up snapshot would misread its progress.
+        let status = ctx.status.lock();
+        let slots = ctx.slots();
+        let mut parts = slots.keys().filter(|k| k.0 == *mirror).peekable();
+        if parts.peek().is_some()
+            && parts.all(|k| {
+                status
+                    .get(k)
+                    .is_some_and(|s| s.state != PartitionState::Pending)
+            })
+        {
             return Ok(());
         }
     }

@@ -284,6 +284,7 @@ impl Topics {
             return Err(f);
         }
         tracing::info!(link = %ctx.name, topic = %mirror, source = %source, partitions, "mirror topic created");
+        self.pending.retain(|s| *s != source);
         if let Err(e) = setup_topic(ctx, self, &source).await {
             tracing::warn!(link = %ctx.name, topic = %mirror, error = %e,
                 "mirror topic created; set-up retried by the watcher");

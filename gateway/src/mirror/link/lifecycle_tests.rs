@@ -640,3 +640,35 @@ async fn idle_check_skips_partitions_with_a_round_in_flight() {
         }))
     );
 }
+
+/// A config-file mirror whose source does not exist yet stays pending; once
+/// the source exists, an API create of the same topic succeeds and the
+/// watcher's retries leave the mirror as it is (not set up twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_create_of_a_pending_config_mirror_sets_it_up_once() {
+    let env = Env::start().await;
+    let mut config = env.config("l7");
+    config.mirror_topics = vec!["later".into()];
+    let (link, shutdown) = env.link(config).await;
+    assert!(
+        state_of(&link, "later").is_none(),
+        "source missing: pending"
+    );
+    env.source_topic("later", 2).await;
+    link.create_mirror(&new_mirror("l7", "later"))
+        .await
+        .expect("create");
+    wait_state(&link, "later", "ACTIVE").await;
+    wait_leo(&env.destination, "later", 2).await;
+    produce(&env.src.addr(), "later", 1, "more");
+    wait_leo(&env.destination, "later", 3).await;
+    stays(
+        "still ACTIVE across watcher ticks",
+        WATCH_INTERVAL + Duration::from_secs(1),
+        || state_of(&link, "later") == Some("ACTIVE"),
+    )
+    .await;
+    assert_eq!(leo(&env.destination, "later").await, 3);
+    shutdown.cancel();
+    link.join().await;
+}
