@@ -643,6 +643,11 @@ async fn loop_case(prefixes: Option<(&str, &str)>) -> anyhow::Result<()> {
             "{CLUSTERS}/-/links/-/mirrors?include_stopped=true"
         ))?;
         assert_eq!(mirror_names(&every).len(), 2, "{every}");
+        // `links/-` on one destination: only the mirrors on that cluster.
+        for (dest, mirror) in [("cb", &ma), ("ca", &mb)] {
+            let r = api.get(&format!("{CLUSTERS}/{dest}/links/-/mirrors"))?;
+            assert_eq!(mirror_names(&r), one(mirror), "mirrors on {dest}: {r}");
+        }
         for (bootstrap, own, mirrored) in [(&a, "a", &mb), (&b, "b", &ma)] {
             let topics: BTreeSet<String> = list_topics(bootstrap)
                 .await?
