@@ -441,11 +441,13 @@ async fn renew_producer(ctx: &LinkCtx) {
 /// Finishes a round whose produce outcome is unknown: reads the destination
 /// log end offset, which must sit at a batch boundary of the round, and
 /// produces the remaining batches. Retries with backoff until done, the
-/// partition fails, or shutdown (then recovery takes over at the next start).
+/// partition fails, its mirror is stopped (failover), or shutdown (then
+/// recovery takes over at the next start).
 async fn reconcile(ctx: &LinkCtx, mut w: Work, shutdown: &CancellationToken) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        if shutdown.is_cancelled() {
+        // Stopped (failover) meanwhile: the topic is no longer a mirror.
+        if shutdown.is_cancelled() || !ctx.slots().contains_key(&w.key) {
             return;
         }
         let tp = vec![w.key.clone()];
