@@ -383,7 +383,9 @@ async fn mirror_pause_resume_promote_then_write() -> anyhow::Result<()> {
 /// and keeps its history; mirror actions through link `-`; per-topic errors
 /// for an unknown mirror (404 inside a 200 answer) and 404 for an unknown
 /// link. A record produced with librdkafka to a mirror that is still
-/// mirrored is detected: the mirror goes `FAILED` with `FOREIGN_WRITE`.
+/// mirrored is detected: the mirror goes `FAILED` with `FOREIGN_WRITE`,
+/// also when the source gets nothing new (idle check); a failed mirror
+/// can be failed over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_and_foreign_write_detection() -> anyhow::Result<()> {
     let src = Broker::start("src")?;
@@ -392,7 +394,7 @@ async fn failover_and_foreign_write_detection() -> anyhow::Result<()> {
     let (s, d) = (src.bootstrap(), dst.bootstrap());
     create_link(&api, &gw, "dst", "east", &[("bootstrap.servers", &s)]).await?;
     let mirrors = format!("{CLUSTERS}/dst/links/east/mirrors");
-    for t in ["a", "b"] {
+    for t in ["a", "b", "c"] {
         create_topic(&s, t, 1, &[]).await?;
         produce(&s, t, &records(1, 0, 3), "none").await?;
         let r = api
@@ -422,12 +424,12 @@ async fn failover_and_foreign_write_detection() -> anyhow::Result<()> {
     let list = api.get(&format!("{mirrors}?include_stopped=true"))?;
     assert_eq!(
         mirror_names(&list),
-        BTreeSet::from(["a".to_owned(), "b".to_owned()]),
+        BTreeSet::from(["a".to_owned(), "b".to_owned(), "c".to_owned()]),
         "{list}"
     );
     assert_eq!(
         mirror_names(&api.get(&mirrors)?),
-        BTreeSet::from(["b".to_owned()])
+        BTreeSet::from(["b".to_owned(), "c".to_owned()])
     );
     assert_stays(&d, "a", &[3]).await?;
 
@@ -468,6 +470,20 @@ async fn failover_and_foreign_write_detection() -> anyhow::Result<()> {
     // A failed mirror can still be failed over: STOPPED, writable.
     assert_ok(&mirror_action(&api, "east", "failover", &["b"], false)?[0]);
     wait_mirror(&api, &gw, "east", "b", "STOPPED", |_| true).await?;
+
+    // An idle mirror (nothing new on the source) detects a foreign write too.
+    produce(
+        &d,
+        "c",
+        &[TestRecord::new(0, Some(b"intruder"), Some(b"x"), now_ms())],
+        "none",
+    )
+    .await?;
+    let failed = wait_mirror(&api, &gw, "east", "c", "FAILED", |_| true).await?;
+    assert_eq!(
+        failed.json["mirror_lags"][0]["error_code"], "FOREIGN_WRITE",
+        "{failed}"
+    );
     Ok(())
 }
 
