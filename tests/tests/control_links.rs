@@ -760,6 +760,20 @@ async fn deleting_a_link_with_mirrors_needs_force() -> anyhow::Result<()> {
             .is_ok_and(|r| r.status == 200)
     })
     .await?;
+    // A new link of the same name cannot take the former mirror back: it
+    // is a regular topic now (409), and it is left untouched.
+    let r = api.post(&format!("{links}?link_name=east"), Some(&body))?;
+    assert_eq!(r.status, 204, "re-create link: {r}");
+    let r = api
+        .post_retrying(
+            &format!("{east}/mirrors"),
+            Some(&json!({"source_topic_name": "orders", "mirror_topic_name": "orders"})),
+            DEADLINE,
+        )
+        .await?;
+    assert_eq!(r.status, 409, "mirror onto the former mirror topic: {r}");
+    let (_, high) = fetch_watermarks(&dst.bootstrap(), "orders", 0).await?;
+    assert_eq!(high, 5);
     Ok(())
 }
 
