@@ -286,6 +286,17 @@ async fn mirror_pause_resume_promote_then_write() -> anyhow::Result<()> {
     let second = records(2, 10, 6);
     produce(&s, "orders", &second, "zstd").await?;
     assert_stays(&d, "east.orders", &[5, 5]).await?;
+    let dry = mirror_action(&api, "east", "promote", &["east.orders"], true)?;
+    assert_eq!(
+        dry[0]["error_code"], 400,
+        "validate_only promote with lag: {}",
+        dry[0]
+    );
+    let r = api.post(
+        &format!("{mirrors}:explode"),
+        Some(&json!({"mirror_topic_names": ["east.orders"]})),
+    )?;
+    assert!(matches!(r.status, 400 | 404), "unknown action: {r}");
     let refused = mirror_action(&api, "east", "promote", &["east.orders"], false)?;
     assert_eq!(
         refused[0]["error_code"], 400,
