@@ -229,8 +229,9 @@ async fn link_lifecycle_through_rest() -> anyhow::Result<()> {
         }
     }
 
-    // A secret property: either refused (SASL is not implemented) without
-    // echoing the secret, or accepted and shown as `null`, sensitive.
+    // A secret property: refused today (SASL is not implemented: 400
+    // "not yet supported") without echoing the secret; once accepted it
+    // must be listed as sensitive with a `null` value.
     const SECRET: &str = "pw-e2e-7d41b3";
     let jaas = format!(
         "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"{SECRET}\";"
