@@ -570,6 +570,52 @@ fn running_health(ctx: &LinkCtx, config: &LinkConfig) -> LinkHealth {
     LinkHealth::configured(config)
 }
 
+/// The health of a running link, from [`running_health`] and, when there
+/// is a sign a cluster is unreachable (a partition `SOURCE_UNAVAILABLE`, a
+/// failed metadata or offsets request this tick, or the link already
+/// `UNAVAILABLE`), a reachability probe of that cluster
+/// ([`crate::kafka::probe`]: bootstrap and Metadata on new connections):
+/// `UNAVAILABLE` with the Confluent link error code and a message naming
+/// the cluster and address while it fails.
+async fn running_link_health(
+    ctx: &LinkCtx,
+    config: &LinkConfig,
+    source_trouble: bool,
+    destination_trouble: bool,
+) -> LinkHealth {
+    let base = running_health(ctx, config);
+    if base.state == LinkState::Failed {
+        return base;
+    }
+    let was_down = ctx.status.health().state == LinkState::Unavailable;
+    let source_down = source_trouble
+        || ctx
+            .status
+            .lock()
+            .values()
+            .any(|p| matches!(p.state, PartitionState::SourceUnavailable(_)));
+    let probes = [
+        (source_down, ctx.source.settings(), Side::Source, "source"),
+        (
+            destination_trouble,
+            ctx.destination.settings(),
+            Side::Destination,
+            "destination",
+        ),
+    ];
+    for (suspect, settings, side, what) in probes {
+        if !(suspect || was_down) {
+            continue;
+        }
+        if let Err(e) = crate::kafka::probe(settings).await {
+            let mut h = unavailable_health(&MirrorError::kafka(side, e));
+            h.error_message = format!("the {what} cluster cannot be reached: {}", h.error_message);
+            return h;
+        }
+    }
+    base
+}
+
 /// Receives the next command; never resolves once every sender is gone.
 async fn next_command(rx: &mut Option<mpsc::Receiver<Command>>) -> Command {
     if let Some(r) = rx.as_mut() {
@@ -723,7 +769,6 @@ async fn run_link(
             }
             _ = tick.tick() => {}
         }
-        set_health(&link, &ctx.status, running_health(&ctx, &config));
         if config.auto_create && tokio::time::Instant::now() >= next_scan {
             topics.scan(&ctx).await;
             next_scan = tokio::time::Instant::now() + config.metadata_max_age;
@@ -731,8 +776,10 @@ async fn run_link(
         if !topics.pending.is_empty() {
             topics.setup_pending(&ctx).await;
         }
-        check_topic_ids(&ctx).await;
-        check_idle_writes(&ctx).await;
+        let source_trouble = check_topic_ids(&ctx).await;
+        let destination_trouble = check_idle_writes(&ctx).await;
+        let health = running_link_health(&ctx, &config, source_trouble, destination_trouble).await;
+        set_health(&link, &ctx.status, health);
     }
     running.store(false, Ordering::SeqCst);
     let _ = fetch.await;
@@ -1220,8 +1267,10 @@ pub(crate) fn recover(
     }
 }
 
-/// Fails the partitions of source topics whose topic id changed.
-async fn check_topic_ids(ctx: &Arc<LinkCtx>) {
+/// Fails the partitions of source topics whose topic id changed. Returns
+/// whether the source could not be asked (a sign it is unreachable).
+async fn check_topic_ids(ctx: &Arc<LinkCtx>) -> bool {
+    let mut trouble = false;
     // source topic -> (expected topic id, mirror topic)
     let topics: HashMap<String, (String, String)> = ctx
         .slots()
@@ -1257,6 +1306,7 @@ async fn check_topic_ids(ctx: &Arc<LinkCtx>) {
             }
             Err(e) => {
                 tracing::debug!(link = %ctx.name, topic = %topic, error = %e, "topic id check failed");
+                trouble = true;
                 continue;
             }
         };
@@ -1282,15 +1332,17 @@ async fn check_topic_ids(ctx: &Arc<LinkCtx>) {
             }
         }
     }
+    trouble
 }
 
-/// Foreign writes on idle mirror partitions: for each `ACTIVE`, `PAUSED`
+/// Foreign writes on idle mirror partitions (returns whether the
+/// destination could not be asked): for each `ACTIVE`, `PAUSED`
 /// or `SOURCE_UNAVAILABLE` partition with no round in flight, the
 /// destination log end offset (ListOffsets latest) must be what linkgate
 /// wrote; otherwise the partition fails with `FOREIGN_WRITE`. A partition
 /// where a round began while the offsets were read is not judged (its
 /// [`RoundTracker`] count moved), so a landing round never looks foreign.
-pub(crate) async fn check_idle_writes(ctx: &LinkCtx) {
+pub(crate) async fn check_idle_writes(ctx: &LinkCtx) -> bool {
     let idle: Vec<(PartitionKey, u64, i64)> = {
         let status = ctx.status.lock();
         ctx.slots()
@@ -1310,7 +1362,7 @@ pub(crate) async fn check_idle_writes(ctx: &LinkCtx) {
             .collect()
     };
     if idle.is_empty() {
-        return;
+        return false;
     }
     let keys: Vec<PartitionKey> = idle.iter().map(|i| i.0.clone()).collect();
     let leo = match ctx
@@ -1321,7 +1373,7 @@ pub(crate) async fn check_idle_writes(ctx: &LinkCtx) {
         Ok(l) => l,
         Err(e) => {
             tracing::debug!(link = %ctx.name, error = %e, "idle foreign-write check skipped");
-            return;
+            return true;
         }
     };
     for (key, started, expected) in idle {
@@ -1347,6 +1399,7 @@ pub(crate) async fn check_idle_writes(ctx: &LinkCtx) {
             }
         }
     }
+    false
 }
 
 #[cfg(test)]
