@@ -25,6 +25,9 @@ const DEADLINE: Duration = Duration::from_secs(90);
 /// How long a negative observation lasts (nothing mirrored, no state
 /// change): several fetch rounds and auto-create rescans (1 s).
 const QUIET_WINDOW: Duration = Duration::from_secs(4);
+/// `auto.create.mirror.topics.filters` matching no topic of the tests.
+const NO_TOPIC: &str =
+    r#"{"topicFilters":[{"name":"none.","patternType":"PREFIXED","filterType":"INCLUDE"}]}"#;
 
 /// `{"configs": [{"name": k, "value": v}, ...]}`, the body of a link create.
 fn link_body(configs: &[(&str, &str)]) -> Value {
@@ -1389,7 +1392,9 @@ async fn link_unavailable_while_source_down_then_recovers() -> anyhow::Result<()
 }
 
 /// While the source broker of a running link is down its mirror is
-/// `SOURCE_UNAVAILABLE` with a message naming the address; when the broker
+/// `SOURCE_UNAVAILABLE` with a message naming the address and the
+/// link's `AutoCreateMirror` task is `IN_ERROR` (`SOURCE_UNAVAILABLE`);
+/// when the broker
 /// is back (sqlite storage, same port) it is `ACTIVE` again and mirrors
 /// the records produced since, unchanged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1415,6 +1420,9 @@ async fn source_outage(check_link: bool) -> anyhow::Result<()> {
             ("bootstrap.servers", &s),
             ("request.timeout.ms", "3000"),
             ("socket.connection.setup.timeout.ms", "1000"),
+            ("auto.create.mirror.topics.enable", "true"),
+            ("auto.create.mirror.topics.filters", NO_TOPIC),
+            ("metadata.max.age.ms", "1000"),
         ],
     )
     .await?;
@@ -1453,11 +1461,29 @@ async fn source_outage(check_link: bool) -> anyhow::Result<()> {
             "message must name {s}: {down}"
         );
     }
-    let m = api.get(&format!("{link}/mirrors/t"))?;
-    assert_ne!(
-        m.json["mirror_status"], "ACTIVE",
-        "mirror of an unavailable source: {m}"
-    );
+    // The auto-create scan cannot list the source: its task says so
+    // (IN_ERROR with SOURCE_UNAVAILABLE; LINK_UNAVAILABLE once the link
+    // itself is UNAVAILABLE).
+    let tasks = format!("{link}?include_tasks=true");
+    let auto = |r: &ApiResponse| {
+        r.json["tasks"]
+            .as_array()
+            .and_then(|t| t.iter().find(|t| t["task_name"] == "AutoCreateMirror"))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    let down = api
+        .wait_for(&tasks, DEADLINE, |r| {
+            let t = auto(r);
+            (t["state"] == "IN_ERROR" && t["errors"][0]["error_code"] == "SOURCE_UNAVAILABLE")
+                || t["state"] == "LINK_UNAVAILABLE"
+        })
+        .await
+        .with_context(|| gw.log_tail(40))?;
+    if auto(&down)["state"] == "IN_ERROR" {
+        let message = auto(&down)["errors"][0]["error_message"].clone();
+        assert!(message.as_str().is_some_and(|m| !m.is_empty()), "{down}");
+    }
 
     src.restart()?;
     produce(&s, "t", &records(1, 3, 2), "none").await?;
@@ -1468,6 +1494,12 @@ async fn source_outage(check_link: bool) -> anyhow::Result<()> {
     .with_context(|| gw.log_tail(40))?;
     wait_mirror(&api, &gw, "east", "t", "ACTIVE", |r| caught_up(r, &[5])).await?;
     assert_records(&d, "t", 0, &records(1, 0, 5)).await?;
+    api.wait_for(&tasks, DEADLINE, |r| {
+        let t = auto(r);
+        t["state"] == "ACTIVE" && t["errors"] == json!([])
+    })
+    .await
+    .with_context(|| gw.log_tail(40))?;
     Ok(())
 }
 
