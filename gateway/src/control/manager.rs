@@ -258,7 +258,15 @@ impl LinkManager {
             plugins: self.plugins.clone(),
             registry: self.registry.clone(),
         };
-        let link = MirrorLink::start(config.clone(), deps, token.clone());
+        // A source_cluster_id that is not a [clusters] alias is the source's
+        // Kafka cluster id: the link checks it each time it connects and
+        // goes FAILED when the source is another cluster.
+        let expected_source_id = definition
+            .as_ref()
+            .and_then(|d| d.source_cluster_id.clone())
+            .filter(|id| !cfg.clusters.contains_key(id));
+        let link =
+            MirrorLink::start_expecting(config.clone(), deps, expected_source_id, token.clone());
         let view = Arc::new(ManagedLink {
             origin,
             config,
