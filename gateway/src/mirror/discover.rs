@@ -317,18 +317,6 @@ async fn scan_inner(
     errors
 }
 
-/// Transitional: [`scan`] without the gateway's registry (so without loop
-/// prevention across links; the source's recorded mirrors still count).
-/// `link.rs` moves to [`scan`]; then this goes.
-#[allow(dead_code)]
-pub(crate) async fn discover(
-    ctx: &LinkCtx,
-    names: &BTreeMap<String, String>,
-    pending: &mut Vec<String>,
-) {
-    scan(ctx, &MirrorRegistry::new(), names, pending).await;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
