@@ -190,6 +190,10 @@ pub struct LinkManager {
     running: tokio::sync::Mutex<Vec<Running>>,
     /// Background restore tasks (one per `[clusters]` alias).
     restores: Mutex<Vec<tokio::task::JoinHandle<()>>>,
+    /// Aliases whose persisted links have not been read yet: creating a
+    /// link there waits for them (bounded by the cluster's request timeout,
+    /// then 503), so it cannot overwrite a persisted link of the same name.
+    restoring: tokio::sync::watch::Sender<std::collections::BTreeSet<String>>,
 }
 
 impl LinkManager {
@@ -209,6 +213,7 @@ impl LinkManager {
             views: ArcSwap::from_pointee(Vec::new()),
             running: tokio::sync::Mutex::new(Vec::new()),
             restores: Mutex::new(Vec::new()),
+            restoring: tokio::sync::watch::Sender::new(std::collections::BTreeSet::new()),
         })
     }
 
@@ -423,6 +428,8 @@ impl LinkManager {
     /// [`LinkManager::spawn_restore`] for the given aliases only.
     fn spawn_restore_for(self: &Arc<Self>, aliases: Vec<String>) {
         let mut tasks = self.restores.lock().unwrap_or_else(|p| p.into_inner());
+        self.restoring
+            .send_modify(|set| set.extend(aliases.iter().cloned()));
         for alias in aliases {
             let manager = Arc::downgrade(self);
             let shutdown = self.shutdown.clone();
@@ -439,10 +446,18 @@ impl LinkManager {
                         _ = shutdown.cancelled() => return,
                         r = m.restore_from(&alias) => r,
                     };
-                    drop(m);
+                    let done = |m: &LinkManager| {
+                        m.restoring.send_modify(|set| {
+                            set.remove(&alias);
+                        });
+                    };
                     match result {
-                        Ok(_) => return,
+                        Ok(_) => {
+                            done(&m);
+                            return;
+                        }
                         Err(e) if e.is_retriable() => {
+                            drop(m);
                             let delay = delays.next().unwrap_or(Duration::from_secs(10));
                             tracing::warn!(cluster = %alias, error = %e,
                                 "cannot read persisted links yet; retrying in {delay:?}");
@@ -452,6 +467,7 @@ impl LinkManager {
                             }
                         }
                         Err(e) => {
+                            done(&m);
                             tracing::error!(cluster = %alias, error = %e, "cannot restore persisted links");
                             return;
                         }
@@ -615,7 +631,36 @@ impl LinkManager {
         .is_ok()
     }
 
+    /// Waits until the links persisted on `alias` have been read (before
+    /// taking the `running` lock: the restore needs it), at most the
+    /// cluster's request timeout.
+    ///
+    /// # Errors
+    /// [`ControlError::Unavailable`] when they are still unread then.
+    async fn wait_restored(&self, alias: &str) -> Result<(), ControlError> {
+        let timeout = self
+            .cfg
+            .load()
+            .clusters
+            .get(alias)
+            .map(|c| c.request_timeout)
+            .unwrap_or(Duration::from_secs(30));
+        let mut rx = self.restoring.subscribe();
+        let ready = tokio::time::timeout(timeout, rx.wait_for(|set| !set.contains(alias)))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if ready {
+            return Ok(());
+        }
+        Err(ControlError::Unavailable {
+                message: format!(
+                    "the links persisted on cluster `{alias}` have not been read yet (is it reachable?); retry once they are"
+                ),
+            })
+    }
+
     async fn create(&self, req: NewLink) -> Result<(), ControlError> {
+        self.wait_restored(&req.destination_cluster).await?;
         let mut running = self.running.lock().await;
         let cfg = self.cfg.load_full();
         let name = req.link_name.clone();
