@@ -825,7 +825,6 @@ fn wrong_id_body(src: &Broker) -> Value {
 /// retriable) with a message naming the id, instead of mirroring from the
 /// wrong cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs link FAILED on a source cluster id mismatch with validate_link=false (issue 4, in progress): the link stays ACTIVE/NO_ERROR"]
 async fn unvalidated_link_with_wrong_source_cluster_id_fails() -> anyhow::Result<()> {
     let src = Broker::start("src")?;
     let dst = Broker::start("dst")?;

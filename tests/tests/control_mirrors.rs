@@ -1386,7 +1386,6 @@ timeout_ms = 5000
 /// storage, same port) the link is `ACTIVE` again and mirrors the records
 /// produced since.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs link health to follow a running link's connection (issue 4, in progress): the link stays ACTIVE/NO_ERROR while its source is down"]
 async fn link_unavailable_while_source_down_then_recovers() -> anyhow::Result<()> {
     source_outage(true).await
 }
