@@ -1259,7 +1259,6 @@ async fn ring_of_three_links_never_loops() -> anyhow::Result<()> {
 /// `x` A -> B -> C, `y` B -> C -> A; the mirror lists are exactly
 /// ab {x}, bc {x, y}, ca {y} and every cluster holds `x` and `y`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "gateway never auto-mirrors a mirror topic onward (discover::Excluded::MirrorOfLink), stricter than issue 4's rule; decision pending"]
 async fn ring_of_three_links_forwards_mirrors_but_not_to_their_origin() -> anyhow::Result<()> {
     let ring = ring().await?;
     let [a, b, c] = &ring.boot;

@@ -63,7 +63,8 @@ pub enum Excluded {
     /// The gateway's state topic.
     StateTopic,
     /// A mirror topic that link `link` of this gateway writes into the
-    /// source cluster.
+    /// source cluster, whose data originates on this link's destination
+    /// cluster (mirroring it would send it back).
     MirrorOfLink {
         /// The link owning the mirror topic.
         link: String,
@@ -78,7 +79,8 @@ pub enum Excluded {
         prefix: String,
     },
     /// Recorded as a mirror topic of link `link` in the source cluster's
-    /// own state topic (e.g. by another linkgate gateway).
+    /// own state topic (e.g. by another linkgate gateway), with this link's
+    /// destination as its origin (or no origin recorded).
     RecordedMirror {
         /// The link named in the record.
         link: String,
@@ -90,6 +92,9 @@ pub enum Excluded {
 pub struct SourceView {
     /// The source cluster ([`cluster_key`]).
     pub cluster: String,
+    /// The link's destination cluster ([`cluster_key`]): mirrors that
+    /// originate there are never mirrored back.
+    pub destination: String,
     /// The gateway's state topic name.
     pub state_topic: String,
     /// Every mirror topic of every link of this gateway.
@@ -97,8 +102,8 @@ pub struct SourceView {
     /// Every link of this gateway.
     pub links: Vec<LinkEntry>,
     /// Mirror topics recorded (not stopped) in the source cluster's state
-    /// topic, mirror topic name -> link name.
-    pub recorded: BTreeMap<String, String>,
+    /// topic, mirror topic name -> (link name, origin cluster if recorded).
+    pub recorded: BTreeMap<String, (String, Option<String>)>,
 }
 
 /// Whether auto-create must skip source topic `topic` (topic id `topic_id`
@@ -122,7 +127,7 @@ pub fn excluded(
     if let Some(e) = view
         .mirrors
         .iter()
-        .find(|e| e.is(&view.cluster, topic, topic_id))
+        .find(|e| e.is(&view.cluster, topic, topic_id) && e.origin_cluster == view.destination)
     {
         return Some(Excluded::MirrorOfLink {
             link: e.link.clone(),
@@ -139,11 +144,13 @@ pub fn excluded(
     }
     view.recorded
         .get(topic)
-        .map(|link| Excluded::RecordedMirror { link: link.clone() })
+        .filter(|(_, origin)| origin.as_ref().is_none_or(|o| *o == view.destination))
+        .map(|(link, _)| Excluded::RecordedMirror { link: link.clone() })
 }
 
 /// Mirror topics (not stopped) recorded in the state topic `state_topic`
-/// of cluster `client`, mirror topic name -> link name; empty when the
+/// of cluster `client`, mirror topic name -> (link name, origin cluster);
+/// empty when the
 /// cluster has no state topic, or when the link's principal may not see it
 /// (`TOPIC_AUTHORIZATION_FAILED`; the registry and prefix checks still
 /// apply). Reads the whole (compacted) topic: one Metadata request when
@@ -154,7 +161,7 @@ pub fn excluded(
 pub async fn recorded_mirrors(
     client: &std::sync::Arc<ClusterClient>,
     state_topic: &str,
-) -> Result<BTreeMap<String, String>, String> {
+) -> Result<BTreeMap<String, (String, Option<String>)>, String> {
     let not_authorized = |e: &MirrorError| {
         matches!(e, MirrorError::Kafka { source, .. }
             if source.error_code() == Some(TOPIC_AUTHORIZATION_FAILED))
@@ -177,12 +184,13 @@ pub async fn recorded_mirrors(
         .mirror_topics
         .into_iter()
         .filter(|(_, rec)| rec.state != DesiredState::Stopped)
-        .map(|((link, mirror), _)| (mirror, link))
+        .map(|((link, mirror), rec)| (mirror, (link, rec.origin_cluster)))
         .collect())
 }
 
-/// The loop check's view of `source` for a link: the registry's mirrors
-/// and links and the source's recorded mirrors.
+/// The loop check's view of `source` for a link into `destination` (its
+/// [`cluster_key`]): the registry's mirrors and links and the source's
+/// recorded mirrors.
 ///
 /// # Errors
 /// Reading the source's state topic failed (see [`recorded_mirrors`]).
@@ -190,10 +198,12 @@ pub async fn source_view(
     source: &std::sync::Arc<ClusterClient>,
     state_topic: &str,
     registry: &MirrorRegistry,
+    destination: &str,
 ) -> Result<SourceView, String> {
     let recorded = recorded_mirrors(source, state_topic).await?;
     Ok(SourceView {
         cluster: cluster_key(source),
+        destination: destination.to_string(),
         state_topic: state_topic.to_string(),
         mirrors: registry.entries(),
         links: registry.links(),
@@ -263,7 +273,14 @@ async fn scan_inner(
             return unavailable(format!("cannot list the source topics: {e}"));
         }
     };
-    let view = match source_view(&ctx.source, &ctx.state_topic, registry).await {
+    let view = match source_view(
+        &ctx.source,
+        &ctx.state_topic,
+        registry,
+        &cluster_key(&ctx.destination),
+    )
+    .await
+    {
         Ok(v) => v,
         Err(msg) => {
             m::add_error(&ctx.name, "source");
@@ -329,6 +346,7 @@ mod tests {
             mirror_topic_id: id.map(str::to_string),
             source_cluster: "other".into(),
             source_topic: topic.into(),
+            origin_cluster: "A".into(),
         }
     }
 
@@ -347,6 +365,7 @@ mod tests {
         let mirror_name = format!("{}orders", prefix.unwrap_or(""));
         SourceView {
             cluster: "B".into(),
+            destination: "A".into(),
             state_topic: "__linkgate_state".into(),
             mirrors: vec![mirror("ab", "B", &mirror_name, Some("id-1"))],
             links: vec![
@@ -434,12 +453,49 @@ mod tests {
     fn recorded_mirror_of_another_gateway_is_skipped() {
         let mut v = view_of_b(None);
         v.mirrors.clear();
-        v.recorded.insert("inventory".into(), "far-link".into());
+        v.recorded
+            .insert("inventory".into(), ("far-link".into(), None));
+        v.recorded
+            .insert("stock".into(), ("far-link".into(), Some("A".into())));
+        v.recorded
+            .insert("chained".into(), ("far-link".into(), Some("C".into())));
+        let far = Some(Excluded::RecordedMirror {
+            link: "far-link".into(),
+        });
         assert_eq!(
             excluded(&v, "inventory", Some("id-3"), false),
-            Some(Excluded::RecordedMirror {
-                link: "far-link".into()
-            })
+            far,
+            "no origin recorded: skipped"
+        );
+        assert_eq!(
+            excluded(&v, "stock", None, false),
+            far,
+            "originates on our destination"
+        );
+        assert_eq!(
+            excluded(&v, "chained", None, false),
+            None,
+            "originates elsewhere: may go on"
+        );
+    }
+
+    #[test]
+    fn a_mirror_goes_on_along_a_chain_but_never_back_to_its_origin() {
+        let mut v = view_of_b(None);
+        // B->C scanning B: `orders` on B originates on A, so it may go to C.
+        v.destination = "C".into();
+        assert_eq!(excluded(&v, "orders", Some("id-1"), false), None);
+        // C->A scanning C: a mirror on C that originates on A never goes back.
+        let mut on_c = view_of_b(None);
+        on_c.cluster = "C".into();
+        on_c.mirrors = vec![MirrorEntry {
+            destination_cluster: "C".into(),
+            source_cluster: "B".into(),
+            ..mirror("bc", "C", "orders", Some("id-5"))
+        }];
+        assert_eq!(
+            excluded(&on_c, "orders", Some("id-5"), false),
+            Some(Excluded::MirrorOfLink { link: "bc".into() })
         );
     }
 

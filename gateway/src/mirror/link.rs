@@ -899,6 +899,19 @@ impl Topics {
         }
     }
 
+    /// Where the data of source topic `source` originates: the origin of
+    /// the mirror topic it is, when it is one on the source cluster (a
+    /// chain of links of this gateway), else the source cluster.
+    pub(super) fn origin_of(&self, ctx: &LinkCtx, source: &str, source_topic_id: &str) -> String {
+        let source_cluster = cluster_key(&ctx.source);
+        let id = (!source_topic_id.is_empty() && source_topic_id != uuid::Uuid::nil().to_string())
+            .then_some(source_topic_id);
+        self.registry
+            .mirror_at(&source_cluster, source, id)
+            .map(|e| e.origin_cluster)
+            .unwrap_or(source_cluster)
+    }
+
     /// The gateway-wide registry entry of a mirror topic of this link.
     fn register(&self, ctx: &LinkCtx, mirror: &str, mirror_topic_id: uuid::Uuid, source: &str) {
         self.registry.register(MirrorEntry {
@@ -908,6 +921,11 @@ impl Topics {
             mirror_topic_id: (!mirror_topic_id.is_nil()).then(|| mirror_topic_id.to_string()),
             source_cluster: cluster_key(&ctx.source),
             source_topic: source.to_string(),
+            origin_cluster: self
+                .records
+                .get(mirror)
+                .and_then(|r| r.origin_cluster.clone())
+                .unwrap_or_else(|| cluster_key(&ctx.source)),
         });
     }
 }
@@ -973,6 +991,7 @@ async fn mirror_name(
         source_topic: source.to_string(),
         source_topic_id: source_topic_id.to_string(),
         state_time_ms: now_ms(),
+        origin_cluster: Some(topics.origin_of(ctx, source, source_topic_id)),
         ..MirrorTopicRecord::default()
     };
     ctx.state

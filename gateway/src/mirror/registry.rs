@@ -43,6 +43,11 @@ pub struct MirrorEntry {
     pub source_cluster: String,
     /// Source topic name.
     pub source_topic: String,
+    /// Kafka cluster id (or alias) where the data originates: the source
+    /// cluster, or the origin of the source topic when that is itself a
+    /// mirror topic (a chain of links). Auto-create never mirrors the
+    /// mirror topic back to this cluster.
+    pub origin_cluster: String,
 }
 
 impl MirrorEntry {
@@ -195,6 +200,7 @@ mod tests {
             mirror_topic_id: id.map(str::to_string),
             source_cluster: "A".into(),
             source_topic: topic.into(),
+            origin_cluster: "A".into(),
         }
     }
 

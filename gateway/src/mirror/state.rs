@@ -174,6 +174,12 @@ pub struct MirrorTopicRecord {
     /// Per-partition history of a `stopped` mirror (empty otherwise).
     #[serde(default)]
     pub stopped_partitions: Vec<StoppedPartition>,
+    /// Kafka cluster id (or alias) where the mirrored data originates: the
+    /// source cluster, or, when the source topic is itself a mirror topic
+    /// (a chain of links), that mirror's origin. Auto-create never mirrors
+    /// a topic back to its origin. `None` in records of older versions.
+    #[serde(default)]
+    pub origin_cluster: Option<String>,
 }
 
 /// Now in ms since the Unix epoch (0 if the clock is before it).

@@ -83,9 +83,14 @@ impl SimLink {
     /// created on the destination, registered. Returns the new mirrors.
     async fn round(&mut self, registry: &MirrorRegistry) -> Vec<String> {
         let topics = self.source.topics().await.expect("list source topics");
-        let view = source_view(&self.source, STATE_TOPIC, registry)
-            .await
-            .expect("source view");
+        let view = source_view(
+            &self.source,
+            STATE_TOPIC,
+            registry,
+            &cluster_key(&self.destination),
+        )
+        .await
+        .expect("source view");
         let picked: Vec<String> = candidates(&self.name, &view, &topics, &self.names, &[])
             .into_iter()
             .map(|t| t.name.clone())
@@ -101,6 +106,7 @@ impl SimLink {
                 mirror_topic_id: (!id.is_nil()).then(|| id.to_string()),
                 source_cluster: cluster_key(&self.source),
                 source_topic: source_topic.clone(),
+                origin_cluster: cluster_key(&self.source),
             });
             self.names.insert(source_topic, mirror.clone());
             created.push(mirror);
@@ -187,7 +193,7 @@ async fn prefixed_mirror_unregistered_is_not_mirrored_back() {
         destination_cluster: cluster_key(&cb),
         prefix: Some("a.".into()),
     });
-    let view = source_view(&cb, STATE_TOPIC, &registry)
+    let view = source_view(&cb, STATE_TOPIC, &registry, "cluster-a")
         .await
         .expect("view");
     let topics = cb.topics().await.expect("topics");
@@ -235,9 +241,9 @@ async fn mirrors_recorded_in_the_source_state_topic_are_skipped() {
     let recorded = recorded_mirrors(&cb, STATE_TOPIC).await.expect("read");
     assert_eq!(
         recorded,
-        BTreeMap::from([("inventory".to_string(), "far-link".to_string())])
+        BTreeMap::from([("inventory".to_string(), ("far-link".to_string(), None))])
     );
-    let view = source_view(&cb, STATE_TOPIC, &MirrorRegistry::new())
+    let view = source_view(&cb, STATE_TOPIC, &MirrorRegistry::new(), "cluster-a")
         .await
         .expect("view");
     let topics = cb.topics().await.expect("topics");

@@ -231,6 +231,7 @@ impl Topics {
             replication_factor: req.replication_factor,
             configs: req.configs.clone(),
             stopped_partitions: Vec::new(),
+            origin_cluster: Some(self.origin_of(ctx, &source, &info.topic_id.to_string())),
         };
         ctx.state
             .write(&[StateEntry::mirror_topic(&ctx.name, &mirror, &record)])
