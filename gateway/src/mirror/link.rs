@@ -166,6 +166,13 @@ impl LinkCtx {
     /// Changes a partition's state (status table, metric, log line on
     /// change). `STOPPED` is final: a stopped partition keeps its state.
     pub fn set_state(&self, key: &PartitionKey, state: PartitionState) {
+        self.set_state_at(key, state, SystemTime::now());
+    }
+
+    /// [`LinkCtx::set_state`] with the state time given: the time a
+    /// persisted state (pause, stop) was recorded, so the state time shown
+    /// is the same before and after a restart.
+    pub fn set_state_at(&self, key: &PartitionKey, state: PartitionState, time: SystemTime) {
         let mut st = self.status.lock();
         let Some(ps) = st.get_mut(key) else { return };
         if ps.state == state || ps.state == PartitionState::Stopped {
@@ -181,7 +188,7 @@ impl LinkCtx {
         }
         m::set_state(&self.name, &key.0, key.1, &state);
         ps.state = state;
-        ps.state_time = SystemTime::now();
+        ps.state_time = time;
     }
 
     pub fn state_of(&self, key: &PartitionKey) -> Option<PartitionState> {
@@ -934,8 +941,7 @@ impl Topics {
 /// with the history its record keeps.
 fn restore_stopped(ctx: &LinkCtx, mirror: &str, rec: &MirrorTopicRecord) {
     ctx.status.set_source_topic(mirror, &rec.source_topic);
-    let time = SystemTime::UNIX_EPOCH
-        + Duration::from_millis(u64::try_from(rec.state_time_ms).unwrap_or(0));
+    let time = time_of_ms(rec.state_time_ms);
     let mut st = ctx.status.lock();
     for p in &rec.stopped_partitions {
         st.insert(
@@ -1013,6 +1019,20 @@ pub(crate) fn merge_configs(
         map.insert(k.clone(), v.clone());
     }
     map.into_iter().collect()
+}
+
+/// The time of a state recorded at `ms` (ms since the epoch).
+pub(crate) fn time_of_ms(ms: i64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+/// When a set-up partition entered [`running_state`]: the recorded pause
+/// time of a paused mirror, else now.
+fn running_since(config: &LinkConfig, record: Option<&MirrorTopicRecord>) -> SystemTime {
+    match record {
+        Some(r) if !config.paused && r.state == DesiredState::Paused => time_of_ms(r.state_time_ms),
+        _ => SystemTime::now(),
+    }
 }
 
 /// The state a set-up partition starts in: `PAUSED` when its mirror or the
@@ -1123,6 +1143,7 @@ async fn setup_topic(
         .list_offsets(&tps, OffsetSpec::Latest)
         .await
         .map_err(dst)?;
+    let running_at = running_since(&config, record.as_ref());
     let running = running_state(&config, record.as_ref());
     let mut tombstones = Vec::new();
     let mut fresh = Vec::new();
@@ -1168,7 +1189,12 @@ async fn setup_topic(
         );
         m::set_state(&ctx.name, t, *p, &PartitionState::Pending);
         if state != PartitionState::Pending {
-            ctx.set_state(&key, state);
+            let at = if state == running {
+                running_at
+            } else {
+                SystemTime::now()
+            };
+            ctx.set_state_at(&key, state, at);
         }
     }
     if !fresh.is_empty() {
@@ -1212,7 +1238,7 @@ async fn setup_topic(
             }
             tracing::info!(link = %ctx.name, topic = %key.0, partition = key.1, start,
                 spec = ?config.start_offset, "new mirror partition");
-            ctx.set_state(&key, running.clone());
+            ctx.set_state_at(&key, running.clone(), running_at);
         }
     }
     if !tombstones.is_empty() {

@@ -374,6 +374,11 @@ impl Topics {
                     return Ok(());
                 }
                 self.persist_state(ctx, mirror, target, Vec::new()).await?;
+                let at = self
+                    .records
+                    .get(mirror)
+                    .map(|r| super::time_of_ms(r.state_time_ms))
+                    .unwrap_or_else(std::time::SystemTime::now);
                 let (from, to) = if target == DesiredState::Paused {
                     (None, PartitionState::Paused)
                 } else if self.config.paused {
@@ -387,7 +392,7 @@ impl Topics {
                         None => st.is_fetching(),
                     };
                     if moves {
-                        ctx.set_state(&key, to.clone());
+                        ctx.set_state_at(&key, to.clone(), at);
                     }
                 }
                 Ok(())
@@ -532,8 +537,17 @@ impl Topics {
                 }
             }
         }
+        let at = self
+            .records
+            .get(mirror)
+            .map(|r| super::time_of_ms(r.state_time_ms))
+            .unwrap_or_else(std::time::SystemTime::now);
         for h in &history {
-            ctx.set_state(&(mirror.to_string(), h.partition), PartitionState::Stopped);
+            ctx.set_state_at(
+                &(mirror.to_string(), h.partition),
+                PartitionState::Stopped,
+                at,
+            );
         }
         if let Some(source) = self.records.get(mirror).map(|r| r.source_topic.clone()) {
             self.pending.retain(|s| *s != source);
