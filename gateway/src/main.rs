@@ -92,14 +92,23 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(cfg: GatewayConfig, path: PathBuf) -> anyhow::Result<()> {
-    metrics_exporter_prometheus::PrometheusBuilder::new()
+    // The recorder first (nothing recorded at start-up is lost), the
+    // /metrics listener once the gateway (and its REST API) is up: a
+    // scraper or a script that sees /metrics answer can use the API.
+    let (recorder, exporter) = metrics_exporter_prometheus::PrometheusBuilder::new()
         .with_http_listener(cfg.metrics_listen)
-        .install()
+        .build()
         .with_context(|| format!("cannot serve metrics on {}", cfg.metrics_listen))?;
-    tracing::info!(metrics = %cfg.metrics_listen, links = cfg.links.len(), "linkgate started");
+    metrics::set_global_recorder(recorder).context("cannot install the metrics recorder")?;
     let gateway = Gateway::start(&cfg, Some(&path))
         .await
         .context("cannot start the gateway")?;
+    tokio::spawn(async move {
+        if exporter.await.is_err() {
+            tracing::error!("the metrics endpoint stopped");
+        }
+    });
+    tracing::info!(metrics = %cfg.metrics_listen, links = cfg.links.len(), "linkgate started");
 
     wait_for_signal().await?;
     tracing::info!("shutting down: finishing in-flight rounds");

@@ -745,7 +745,6 @@ async fn run_link(
         state_topic,
     });
     let config = Arc::new(config);
-    set_health(&link, &ctx.status, running_health(&ctx, &config));
     // Other links' auto-create scans read it (loop prevention).
     registry.register_link(LinkEntry::new(&config, &ctx.source, &ctx.destination));
     let mut topics = Topics::new(config.clone(), Arc::new(snapshot), registry, &ctx);
@@ -760,6 +759,8 @@ async fn run_link(
     let fetch = tokio::spawn(fetcher::run(ctx.clone(), tx, shutdown.clone()));
     let commit = tokio::spawn(committer::run(ctx.clone(), rx, shutdown.clone()));
     running.store(true, Ordering::SeqCst);
+    // ACTIVE (or PAUSED) once mirror commands are taken.
+    set_health(&link, &ctx.status, running_health(&ctx, &config));
 
     // Watcher: runs mirror commands, retries topics not set up yet,
     // detects recreated source topics and foreign writes on idle partitions.
