@@ -25,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-src_port=$(free_port); dst_port=$(free_port); metrics_port=$(free_port)
+src_port=$(free_port); dst_port=$(free_port); metrics_port=$(free_port); api_port=$(free_port)
 
 start_broker() { # id port
   "$nisshi" broker --cluster-id "$1" --listener-url "tcp://127.0.0.1:$2" \
@@ -49,6 +49,7 @@ echo "==> producing 1000 records (lz4) to topic orders on the source"
 cat >"$work/linkgate.toml" <<TOML
 [gateway]
 metrics_listen = "127.0.0.1:$metrics_port"
+api_listen = "127.0.0.1:$api_port"
 
 [clusters.source]
 "bootstrap.servers" = "127.0.0.1:$src_port"
@@ -86,4 +87,16 @@ for line in text.splitlines():
     if line.startswith(("linkgate_mirror_lag_records", "linkgate_mirror_records_total")):
         print("    " + line)
 PY
-echo "==> done: 6000 records mirrored from source to destination"
+
+export LINKGATE_API="http://127.0.0.1:$api_port"
+echo "==> linkgate mirror describe --link quickstart"
+"$linkgate" mirror describe --link quickstart | sed 's/^/    /'
+echo "==> linkgate mirror promote --topics orders (lag is 0: orders becomes an ordinary topic)"
+for i in $(seq 1 20); do
+  if "$linkgate" mirror promote --topics orders --link quickstart >"$work/promote.out" 2>&1; then break; fi
+  [ "$i" = 20 ] && { cat "$work/promote.out"; echo "promote did not succeed"; exit 1; }
+  sleep 0.5
+done
+sed 's/^/    /' "$work/promote.out"
+"$linkgate" mirror list --link quickstart --include-stopped | sed 's/^/    /'
+echo "==> done: 6000 records mirrored from source to destination, then promoted"
