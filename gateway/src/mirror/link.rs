@@ -45,6 +45,17 @@ const WATCH_INTERVAL: Duration = Duration::from_secs(5);
 /// Control commands waiting for the watcher (commands).
 const COMMAND_QUEUE: usize = 16;
 
+/// The instant `after` from now, saturating: durations come from link
+/// properties (`metadata.max.age.ms`, `request.timeout.ms`, any positive
+/// u64 ms), and `Instant + Duration` panics past the clock's range.
+fn instant_after(after: Duration) -> tokio::time::Instant {
+    const FAR: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+    let now = tokio::time::Instant::now();
+    now.checked_add(after)
+        .or_else(|| now.checked_add(FAR))
+        .unwrap_or(now)
+}
+
 /// Rounds of one mirror partition the committer is producing. The
 /// committer holds a [`RoundGuard`] per round it prepared until the round
 /// landed, failed or was given up; `started` counts rounds ever prepared, so
@@ -751,7 +762,7 @@ async fn run_link(
     let mut next_scan = tokio::time::Instant::now();
     if config.auto_create {
         topics.scan(&ctx).await;
-        next_scan += config.metadata_max_age;
+        next_scan = instant_after(config.metadata_max_age);
     }
     topics.setup_pending(&ctx).await;
 
@@ -779,7 +790,7 @@ async fn run_link(
         }
         if config.auto_create && tokio::time::Instant::now() >= next_scan {
             topics.scan(&ctx).await;
-            next_scan = tokio::time::Instant::now() + config.metadata_max_age;
+            next_scan = instant_after(config.metadata_max_age);
         }
         if !topics.pending.is_empty() {
             topics.setup_pending(&ctx).await;
@@ -1253,7 +1264,7 @@ async fn wait_for_topic(
     topic: &str,
     partitions: usize,
 ) -> Result<crate::kafka::TopicInfo, KafkaError> {
-    let deadline = tokio::time::Instant::now() + client.settings().request_timeout;
+    let deadline = instant_after(client.settings().request_timeout);
     loop {
         if let Some(t) = client.topic(topic).await? {
             if t.partitions.len() >= partitions && t.partitions.iter().all(|p| p.leader >= 0) {
