@@ -37,20 +37,25 @@ pub struct LinkDefinition {
     pub created_ms: i64,
 }
 
+/// `(name, value)` properties for `Debug` output: the value of every
+/// property for which [`property_is_sensitive`] holds is `<redacted>`.
+pub(crate) fn redacted(configs: &[(String, String)]) -> Vec<(&str, &str)> {
+    configs
+        .iter()
+        .map(|(k, v)| {
+            let shown = if property_is_sensitive(k) {
+                "<redacted>"
+            } else {
+                v.as_str()
+            };
+            (k.as_str(), shown)
+        })
+        .collect()
+}
+
 impl std::fmt::Debug for LinkDefinition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let configs: Vec<(&str, &str)> = self
-            .configs
-            .iter()
-            .map(|(k, v)| {
-                let shown = if property_is_sensitive(k) {
-                    "<redacted>"
-                } else {
-                    v.as_str()
-                };
-                (k.as_str(), shown)
-            })
-            .collect();
+        let configs = redacted(&self.configs);
         f.debug_struct("LinkDefinition")
             .field("name", &self.name)
             .field("destination", &self.destination)
@@ -69,7 +74,8 @@ impl std::fmt::Debug for LinkDefinition {
 pub struct DefinitionError {
     /// The state topic key, `link/{name}`.
     pub key: String,
-    /// The JSON parser's message (never the record's content).
+    /// The JSON parser's error kind and position (line, column), never the
+    /// record's content.
     pub message: String,
 }
 
@@ -111,9 +117,17 @@ impl LinkDefinition {
     /// another link than their key.
     pub fn from_json(name: &str, json: &[u8]) -> Result<Self, DefinitionError> {
         let key = format!("link/{name}");
+        // serde_json's Display can quote the record's values (`invalid
+        // type: string "..."`), secrets included: report only the kind of
+        // error and where.
         let def: Self = serde_json::from_slice(json).map_err(|e| DefinitionError {
             key: key.clone(),
-            message: e.to_string(),
+            message: format!(
+                "{:?} error at line {} column {}",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
         })?;
         if def.name != name {
             return Err(DefinitionError {
@@ -220,6 +234,39 @@ mod tests {
         let shown = format!("{:?}", def());
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("<redacted>") && shown.contains("127.0.0.1:9092"));
+        let req = crate::control::NewLink {
+            link_name: "east".into(),
+            destination_cluster: "dst".into(),
+            source_cluster_id: None,
+            configs: def().configs,
+            validate_only: false,
+            validate_link: true,
+        };
+        let shown = format!("{req:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("127.0.0.1:9092"),
+            "{shown}"
+        );
+        let change = crate::control::LinkConfigChange {
+            link_name: "east".into(),
+            set: def().configs,
+            reset: vec![],
+            validate_only: false,
+        };
+        let shown = format!("{change:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn damaged_record_errors_do_not_quote_values() {
+        let json = br#"{"name":"east","destination":"dst","source_cluster_id":null,
+            "configs":[["sasl.jaas.config","hunter2"]],"created_ms":"hunter2"}"#;
+        let e = LinkDefinition::from_json("east", json).unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert!(e.to_string().contains("line 2"), "{e}");
     }
 
     #[test]

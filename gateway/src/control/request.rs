@@ -5,7 +5,7 @@
 
 /// `POST /kafka/v3/clusters/{cluster_id}/links?link_name=NAME`
 /// (Confluent `CreateLinkRequest`; `kafka-cluster-links --create`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct NewLink {
     /// Link name: ASCII letters, digits, `.`, `_`, `-`.
     pub link_name: String,
@@ -31,7 +31,7 @@ pub struct NewLink {
 
 /// `PUT .../links/{link_name}/configs:alter` (Confluent
 /// `AlterConfigBatchRequest`; `kafka-configs --alter --cluster-link`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct LinkConfigChange {
     /// Link name.
     pub link_name: String,
@@ -41,6 +41,32 @@ pub struct LinkConfigChange {
     pub reset: Vec<String>,
     /// Check only.
     pub validate_only: bool,
+}
+
+// `Debug` of the requests that carry link properties redacts sensitive
+// values (`sasl.jaas.config`, `*.password`, ...).
+impl std::fmt::Debug for NewLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewLink")
+            .field("link_name", &self.link_name)
+            .field("destination_cluster", &self.destination_cluster)
+            .field("source_cluster_id", &self.source_cluster_id)
+            .field("configs", &super::definition::redacted(&self.configs))
+            .field("validate_only", &self.validate_only)
+            .field("validate_link", &self.validate_link)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for LinkConfigChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkConfigChange")
+            .field("link_name", &self.link_name)
+            .field("set", &super::definition::redacted(&self.set))
+            .field("reset", &self.reset)
+            .field("validate_only", &self.validate_only)
+            .finish()
+    }
 }
 
 /// `DELETE .../links/{link_name}?force=&validate_only=`
