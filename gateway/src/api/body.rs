@@ -26,7 +26,7 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// One `{"name": ..., "value": ...}` entry of `configs` (Confluent
 /// `ConfigData` of a create request). Both fields are required strings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigEntry {
     /// Property name, e.g. `bootstrap.servers`.
@@ -64,7 +64,7 @@ pub enum ConfigOperation {
 /// One entry of an alter-configs `data` list: `{"name": ..., "value": ...,
 /// "operation": "SET"|"DELETE"}`. `operation` absent or `null` means `SET`,
 /// which needs a `value`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlterConfigEntry {
     /// Property name.
@@ -75,6 +75,38 @@ pub struct AlterConfigEntry {
     /// `SET` (default) or `DELETE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation: Option<ConfigOperation>,
+}
+
+/// `value` as `Debug` shows it: `<redacted>` for a property for which
+/// [`super::property_is_sensitive`] holds.
+fn shown_value<'a>(name: &str, value: &'a str) -> &'a str {
+    if super::property_is_sensitive(name) {
+        "<redacted>"
+    } else {
+        value
+    }
+}
+
+impl std::fmt::Debug for ConfigEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigEntry")
+            .field("name", &self.name)
+            .field("value", &shown_value(&self.name, &self.value))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for AlterConfigEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AlterConfigEntry")
+            .field("name", &self.name)
+            .field(
+                "value",
+                &self.value.as_deref().map(|v| shown_value(&self.name, v)),
+            )
+            .field("operation", &self.operation)
+            .finish()
+    }
 }
 
 /// Body of `PUT .../links/{link_name}/configs:alter` (Confluent
@@ -209,12 +241,21 @@ pub(crate) fn check_name(
 }
 
 /// Alter-configs entries split by operation.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct ConfigChanges {
     /// `(name, value)` to set, in order.
     pub set: Vec<(String, String)>,
     /// Names to reset to their defaults, in order.
     pub reset: Vec<String>,
+}
+
+impl std::fmt::Debug for ConfigChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfigChanges")
+            .field("set", &crate::control::definition::redacted(&self.set))
+            .field("reset", &self.reset)
+            .finish()
+    }
 }
 
 /// Splits alter-configs entries into properties to set and to reset.
@@ -269,5 +310,44 @@ pub(crate) fn replication_factor(value: Option<i16>) -> Result<Option<i16>, ApiE
         Some(n) => Err(ApiError::BadRequest(format!(
             "replication_factor must be positive or -1 (the cluster default), got {n}"
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_sensitive_values() {
+        let body = CreateLinkBody {
+            source_cluster_id: None,
+            configs: vec![
+                ConfigEntry {
+                    name: "sasl.jaas.config".into(),
+                    value: "password=\"hunter2\"".into(),
+                },
+                ConfigEntry {
+                    name: "bootstrap.servers".into(),
+                    value: "h:1".into(),
+                },
+            ],
+        };
+        let shown = format!("{body:?}");
+        assert!(
+            !shown.contains("hunter2") && shown.contains("h:1"),
+            "{shown}"
+        );
+        let data = vec![AlterConfigEntry {
+            name: "ssl.truststore.password".into(),
+            value: Some("hunter2".into()),
+            operation: None,
+        }];
+        let shown = format!("{:?}", AlterConfigsBody { data: data.clone() });
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let shown = format!("{:?}", split_changes(data).unwrap());
+        assert!(
+            !shown.contains("hunter2") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 }
