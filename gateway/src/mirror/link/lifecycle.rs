@@ -612,7 +612,7 @@ fn status_lags(ctx: &LinkCtx, mirror: &str) -> Vec<PartitionLag> {
                 .unwrap_or(ps.next_fetch_offset);
             PartitionLag {
                 partition: k.1,
-                lag: (ps.last_fetch_high_watermark - landed).max(0),
+                lag: ps.last_fetch_high_watermark.saturating_sub(landed).max(0),
                 last_source_fetch_offset: landed,
             }
         })
@@ -644,7 +644,7 @@ async fn fresh_lags(ctx: &LinkCtx, mirror: &str) -> Result<Vec<PartitionLag>, Co
             let end = ends.get(&(t, p)).copied().unwrap_or(next);
             PartitionLag {
                 partition: p,
-                lag: (end - next).max(0),
+                lag: end.saturating_sub(next).max(0),
                 last_source_fetch_offset: next,
             }
         })
