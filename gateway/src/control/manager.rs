@@ -326,6 +326,23 @@ impl LinkManager {
         Ok(())
     }
 
+    /// Puts the property plugins of the running API link `def` back as its
+    /// definition gives them (after an alter that loaded others and then
+    /// failed). Failures are logged: the link keeps running either way.
+    async fn restore_property_plugins(&self, cfg: &GatewayConfig, def: &LinkDefinition) {
+        match def.build(cfg) {
+            Ok(build) => {
+                self.drop_property_plugins(&def.name, &build.plugins);
+                if let Err(e) = self.load_plugins(&build.plugins).await {
+                    tracing::error!(link = %def.name, error = %e,
+                        "cannot restore the link's property plugins after a failed alter");
+                }
+            }
+            Err(e) => tracing::error!(link = %def.name, error = %e,
+                "cannot restore the link's property plugins after a failed alter"),
+        }
+    }
+
     /// Removes the plugins named `{link}/...` that `keep` does not name.
     fn drop_property_plugins(&self, link: &str, keep: &[PluginConfig]) {
         let prefix = format!("{link}/");
@@ -773,8 +790,17 @@ impl LinkManager {
             return Ok(());
         }
         let dest_client = connect_bounded(&build.link.destination).await?;
-        self.load_plugins(&build.plugins).await?;
-        persist(&dest_client, &cfg.state_topic, &next).await?;
+        let applied = match self.load_plugins(&build.plugins).await {
+            Ok(()) => persist(&dest_client, &cfg.state_topic, &next).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = applied {
+            // A refused alter changes nothing: the running link's property
+            // plugins (reloaded in place by `load_plugins`) go back to its
+            // current definition's.
+            self.restore_property_plugins(&cfg, &def).await;
+            return Err(e);
+        }
         let old = running.remove(i);
         Self::halt(old).await;
         self.drop_property_plugins(&name, &build.plugins);
