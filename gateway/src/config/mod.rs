@@ -296,6 +296,32 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// A TOML error as `message (line L, column C)`, without the source line
+/// that `toml`'s `Display` quotes: that line can hold a secret
+/// (`api_token`). On such a line the parser's message, which can quote the
+/// value too (`invalid type: integer ...`), is left out as well.
+fn parse_message(e: &toml::de::Error, text: &str) -> String {
+    let Some(start) = e.span().map(|s| s.start) else {
+        return e.message().to_string();
+    };
+    let before = text.get(..start).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit_once('\n')
+        .map_or(before, |(_, l)| l)
+        .chars()
+        .count()
+        + 1;
+    let line_text = text.lines().nth(line - 1).unwrap_or_default();
+    if line_text.contains("api_token") {
+        format!(
+            "the api_token value is malformed (line {line}, column {column}; not shown: a secret)"
+        )
+    } else {
+        format!("{} (line {line}, column {column})", e.message())
+    }
+}
+
 /// Default REST API address (loopback only).
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8090";
 
@@ -329,7 +355,7 @@ impl GatewayConfig {
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: origin.to_string(),
-            message: e.to_string(),
+            message: parse_message(&e, text),
         })?;
         Self::validate(file)
     }
@@ -1209,6 +1235,12 @@ mirror_topics = ["orders", "payments"]
         .contains("true or false"));
         assert!(err(&GOOD.replace("19464", "x")).contains("gateway.metrics_listen"));
         assert!(err("this is = not toml [").contains("malformed"));
+        let e = err("[gateway]\napi_token = \"s3cret-token\n");
+        assert!(!e.contains("s3cret") && e.contains("line 2"), "{e}");
+        let e = err("[gateway]\napi_token = 12345678\n");
+        assert!(!e.contains("12345678") && e.contains("line 2"), "{e}");
+        let e = err("[gateway]\nnope = 1\n");
+        assert!(e.contains("nope") && e.contains("line 2"), "{e}");
         let dup = format!("{GOOD}\n[[links]]\nname = \"demo\"\nsource = \"src\"\ndestination = \"dst\"\nmirror_topics = []\n");
         assert!(err(&dup).contains("duplicate link name"));
     }
