@@ -13,12 +13,15 @@
 //!   token, and a gateway config without links (links made through the API).
 //! - [`run_cli`]: the operator CLI as a child process.
 //! - [`list_topics`]: a cluster's topic names.
+//! - [`control`]: shared control-plane test helpers ([`start_pair`],
+//!   [`create_link`], JSON list lookups).
 //!
 //! Missing binaries make tests panic with an instruction, never skip.
 
 mod broker;
 pub mod cli;
 mod config;
+pub mod control;
 mod gateway;
 pub mod http;
 mod paths;
@@ -32,6 +35,9 @@ mod wait;
 pub use broker::{Broker, Storage, BROKER_LOG_ENV, BROKER_READY_DEADLINE};
 pub use cli::{run_cli, CliRun};
 pub use config::link_config;
+pub use control::{
+    create_link, entry, link_body, names, start_control_gateway, start_pair, wait_link_state,
+};
 pub use gateway::{
     http_get, Gateway, GATEWAY_LOG_ENV, GATEWAY_READY_DEADLINE, GATEWAY_RUST_LOG,
     GATEWAY_TERMINATE_DEADLINE,

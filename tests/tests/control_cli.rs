@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use linkgate_tests::{
-    consume_partition, control_config, create_topic, free_port, list_topics, now_ms, produce,
-    run_cli, wait_until, Api, Broker, CliRun, Gateway, TestRecord, CLUSTERS,
+    consume_partition, create_topic, entry, free_port, list_topics, names, now_ms, produce,
+    run_cli, start_pair, wait_until, CliRun, Gateway, TestRecord, CLUSTERS,
 };
 use serde_json::Value;
 
@@ -41,10 +41,21 @@ fn fails(api: &str, args: &[&str]) -> anyhow::Result<CliRun> {
 
 /// The `field` of the entry of a JSON array whose `key` is `name`.
 fn field<'a>(list: &'a Value, key: &str, name: &str, field: &str) -> Option<&'a Value> {
-    list.as_array()?
-        .iter()
-        .find(|e| e[key] == name)
-        .map(|e| &e[field])
+    entry(list, key, name).map(|e| &e[field])
+}
+
+/// The arguments of `link alter --link east` followed by `extra`.
+fn alter_east<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["link", "alter", "--link", "east"];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The `value` of property `name` of link `east` as listed by
+/// `link describe --link east --output json` (`None` when not listed).
+fn east_config(api: &str, name: &str) -> anyhow::Result<Option<Value>> {
+    let configs = json(api, &["link", "describe", "--link", "east"])?;
+    Ok(field(&configs, "name", name, "value").cloned())
 }
 
 /// `n` one-partition records with keys `k{from}..` and fixed timestamps.
@@ -93,13 +104,8 @@ async fn wait_described(
 /// Every link and mirror command once through the binary.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_manages_links_and_mirrors() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
+    let (src, dst, gw, rest, _) = start_pair(None, "", DEADLINE)?;
     let (s, d) = (src.bootstrap(), dst.bootstrap());
-    let config = control_config(&[("src", s.clone()), ("dst", d.clone())], None, "");
-    let gw = Gateway::start(&config)?;
-    let rest = Api::for_config(&config)?;
-    rest.wait_ready(DEADLINE)?;
     let api = rest.base();
     let base = now_ms() - 60_000;
     for t in ["orders", "slow", "auto.clicks"] {
@@ -256,66 +262,27 @@ async fn cli_manages_links_and_mirrors() -> anyhow::Result<()> {
     );
 
     // link alter: validate-only, set, delete, refused.
+    let max_age = "metadata.max.age.ms";
     ok(
         api,
-        &[
-            "link",
-            "alter",
-            "--link",
-            "east",
+        &alter_east(&[
             "--add-config",
             "metadata.max.age.ms=2000",
             "--validate-only",
-        ],
+        ]),
     )?;
-    let configs = json(api, &["link", "describe", "--link", "east"])?;
-    assert_eq!(
-        field(&configs, "name", "metadata.max.age.ms", "value"),
-        Some(&"1000".into())
-    );
+    assert_eq!(east_config(api, max_age)?, Some("1000".into()));
     let out = json(
         api,
-        &[
-            "link",
-            "alter",
-            "--link",
-            "east",
-            "--add-config",
-            "metadata.max.age.ms=2000",
-        ],
+        &alter_east(&["--add-config", "metadata.max.age.ms=2000"]),
     )?;
     assert_eq!(out["link_name"], "east", "{out}");
-    let configs = json(api, &["link", "describe", "--link", "east"])?;
-    assert_eq!(
-        field(&configs, "name", "metadata.max.age.ms", "value"),
-        Some(&"2000".into())
-    );
-    ok(
-        api,
-        &[
-            "link",
-            "alter",
-            "--link",
-            "east",
-            "--delete-config",
-            "metadata.max.age.ms",
-        ],
-    )?;
-    let configs = json(api, &["link", "describe", "--link", "east"])?;
-    assert_ne!(
-        field(&configs, "name", "metadata.max.age.ms", "value"),
-        Some(&"2000".into())
-    );
+    assert_eq!(east_config(api, max_age)?, Some("2000".into()));
+    ok(api, &alter_east(&["--delete-config", max_age]))?;
+    assert_ne!(east_config(api, max_age)?, Some("2000".into()));
     let run = fails(
         api,
-        &[
-            "link",
-            "alter",
-            "--link",
-            "east",
-            "--add-config",
-            "cluster.link.prefix=west.",
-        ],
+        &alter_east(&["--add-config", "cluster.link.prefix=west."]),
     )?;
     assert!(run.stderr.contains("cluster.link.prefix"), "{run}");
 
@@ -517,16 +484,7 @@ async fn cli_manages_links_and_mirrors() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_sends_the_bearer_token() -> anyhow::Result<()> {
     const TOKEN: &str = "cli-t0k3n-93be";
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let config = control_config(
-        &[("src", src.bootstrap()), ("dst", dst.bootstrap())],
-        Some(TOKEN),
-        "",
-    );
-    let _gw = Gateway::start(&config)?;
-    let rest = Api::for_config(&config)?;
-    rest.wait_ready(DEADLINE)?;
+    let (src, _dst, _gw, rest, _) = start_pair(Some(TOKEN), "", DEADLINE)?;
     let api = rest.base();
     let bootstrap = format!("bootstrap.servers={}", src.bootstrap());
     let create = |link: &'static str| {
@@ -563,11 +521,8 @@ async fn cli_sends_the_bearer_token() -> anyhow::Result<()> {
     let out = cmd.output()?;
     assert!(out.status.success(), "{out:?}");
     let list = json(api, &["link", "list"])?;
-    let mut names: Vec<&str> = list
-        .as_array()
-        .map(|a| a.iter().filter_map(|l| l["link_name"].as_str()).collect())
-        .unwrap_or_default();
-    names.sort_unstable();
-    assert_eq!(names, ["east", "west"], "{list}");
+    let mut listed = names(&list, "link_name");
+    listed.sort_unstable();
+    assert_eq!(listed, ["east", "west"], "{list}");
     Ok(())
 }

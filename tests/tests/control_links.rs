@@ -13,22 +13,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use linkgate_tests::{
-    control_config, create_topic, fetch_watermarks, free_port, produce, wait_until, Api,
-    ApiResponse, Broker, Gateway, TestRecord, CLUSTERS,
+    create_topic, entry, fetch_watermarks, free_port, link_body, names, produce, start_pair,
+    wait_until, ApiResponse, Broker, TestRecord, CLUSTERS,
 };
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// `{"configs": [{"name": k, "value": v}, ...]}`, the body of a link create.
-fn link_body(configs: &[(&str, &str)]) -> Value {
-    json!({
-        "configs": configs
-            .iter()
-            .map(|(k, v)| json!({"name": k, "value": v}))
-            .collect::<Vec<_>>()
-    })
-}
 
 /// `{"data": [{"name": k, "value": v}]}`, the body of `configs:alter` (SET).
 fn alter_body(set: &[(&str, &str)]) -> Value {
@@ -42,62 +32,17 @@ fn alter_body(set: &[(&str, &str)]) -> Value {
 
 /// The `value` of link property `name` in a `KafkaLinkConfigDataList`.
 fn config_value(configs: &ApiResponse, name: &str) -> Option<Value> {
-    configs.json["data"]
-        .as_array()?
-        .iter()
-        .find(|c| c["name"] == name)
-        .map(|c| c["value"].clone())
+    entry(&configs.json["data"], "name", name).map(|c| c["value"].clone())
 }
 
 /// The link names of a `KafkaLinkDataList`.
 fn link_names(list: &ApiResponse) -> Vec<String> {
-    list.json["data"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|l| l["link_name"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+    names(&list.json["data"], "link_name")
 }
 
 /// The `state` of task `name` in a `KafkaLinkData` with `tasks`.
 fn task_state(link: &Value, name: &str) -> Option<String> {
-    link["tasks"]
-        .as_array()?
-        .iter()
-        .find(|t| t["task_name"] == name)
-        .and_then(|t| t["state"].as_str().map(str::to_owned))
-}
-
-/// Starts a gateway with clusters `src` and `dst`, the REST API, an
-/// optional bearer token and `extra` config text; returns it with its API.
-fn start_gateway(
-    src: &Broker,
-    dst: &Broker,
-    token: Option<&str>,
-    extra: &str,
-) -> anyhow::Result<(Gateway, Api)> {
-    let (gw, api, _) = start_gateway_with_config(src, dst, token, extra)?;
-    Ok((gw, api))
-}
-
-/// [`start_gateway`], also returning the config text.
-fn start_gateway_with_config(
-    src: &Broker,
-    dst: &Broker,
-    token: Option<&str>,
-    extra: &str,
-) -> anyhow::Result<(Gateway, Api, String)> {
-    let config = control_config(
-        &[("src", src.bootstrap()), ("dst", dst.bootstrap())],
-        token,
-        extra,
-    );
-    let gw = Gateway::start(&config)?;
-    let api = Api::for_config(&config)?.with_token(token);
-    api.wait_ready(DEADLINE)?;
-    Ok((gw, api, config))
+    entry(&link["tasks"], "task_name", name).and_then(|t| t["state"].as_str().map(str::to_owned))
 }
 
 /// Link create with `validate_only` creates nothing; malformed requests are
@@ -110,10 +55,8 @@ fn start_gateway_with_config(
 /// through the API (409).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_lifecycle_through_rest() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
     let filed = "[[links]]\nname = \"filed\"\nsource = \"src\"\ndestination = \"dst\"\n";
-    let (gw, api) = start_gateway(&src, &dst, None, filed)?;
+    let (src, _dst, gw, api, _) = start_pair(None, filed, DEADLINE)?;
     let links = format!("{CLUSTERS}/dst/links");
     let east = format!("{links}/east");
     let create = format!("{links}?link_name=east");
@@ -382,9 +325,7 @@ async fn link_lifecycle_through_rest() -> anyhow::Result<()> {
 /// auto-create task `LINK_UNAVAILABLE`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_validation_reports_confluent_error_codes() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api) = start_gateway(&src, &dst, None, "")?;
+    let (_src, _dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
     let links = format!("{CLUSTERS}/dst/links");
     // Nothing listens there: the port was free a moment ago.
     let closed = format!("127.0.0.1:{}", free_port());
@@ -485,9 +426,7 @@ async fn link_validation_reports_confluent_error_codes() -> anyhow::Result<()> {
 /// configured task is `LINK_PAUSED`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_tasks_follow_configuration_and_state() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api) = start_gateway(&src, &dst, None, "")?;
+    let (src, _dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
     let links = format!("{CLUSTERS}/dst/links");
     let source = src.bootstrap();
     // Auto-create on, but the filter matches no topic: nothing is mirrored.
@@ -586,9 +525,7 @@ async fn link_tasks_follow_configuration_and_state() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mutating_calls_need_the_bearer_token() -> anyhow::Result<()> {
     const TOKEN: &str = "t0k3n-e2e-4f1c9a";
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api) = start_gateway(&src, &dst, Some(TOKEN), "")?;
+    let (src, dst, gw, api, _) = start_pair(Some(TOKEN), "", DEADLINE)?;
     let anonymous = api.with_token(None);
     let wrong = api.with_token(Some("not-the-token"));
     let links = format!("{CLUSTERS}/dst/links");
@@ -686,9 +623,7 @@ async fn mutating_calls_need_the_bearer_token() -> anyhow::Result<()> {
 /// no longer mirrored, and the link is gone from the API.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_link_with_mirrors_needs_force() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api) = start_gateway(&src, &dst, None, "")?;
+    let (src, dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
     create_topic(&src.bootstrap(), "orders", 1, &[]).await?;
     let records = |n: usize, from: usize| -> Vec<TestRecord> {
         (from..from + n)
@@ -785,9 +720,7 @@ async fn deleting_a_link_with_mirrors_needs_force() -> anyhow::Result<()> {
 /// creates nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_source_by_alias_and_cluster_id_check() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api) = start_gateway(&src, &dst, None, "")?;
+    let (src, _dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
     let links = format!("{CLUSTERS}/dst/links");
 
     let r = api.post(
@@ -826,9 +759,7 @@ fn wrong_id_body(src: &Broker) -> Value {
 /// wrong cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unvalidated_link_with_wrong_source_cluster_id_fails() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api) = start_gateway(&src, &dst, None, "")?;
+    let (src, _dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
     let links = format!("{CLUSTERS}/dst/links");
     let r = api.post(
         &format!("{links}?link_name=wrongid&validate_link=false"),
@@ -855,9 +786,7 @@ async fn unvalidated_link_with_wrong_source_cluster_id_fails() -> anyhow::Result
 /// accepted (204), the others answer 409, and one link exists.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_creates_of_one_link_make_one() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api) = start_gateway(&src, &dst, None, "")?;
+    let (src, _dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
     let create = format!("{CLUSTERS}/dst/links?link_name=east");
     let body = link_body(&[("bootstrap.servers", &src.bootstrap())]);
     let answers: Vec<anyhow::Result<ApiResponse>> = std::thread::scope(|scope| {
@@ -894,9 +823,7 @@ async fn concurrent_creates_of_one_link_make_one() -> anyhow::Result<()> {
 /// the file; a link created through the API keeps running throughout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_file_links_follow_reloads_beside_api_links() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api, config) = start_gateway_with_config(&src, &dst, None, "")?;
+    let (src, dst, gw, api, config) = start_pair(None, "", DEADLINE)?;
     let (s, d) = (src.bootstrap(), dst.bootstrap());
     create_topic(&s, "orders", 1, &[]).await?;
     let records: Vec<TestRecord> = (0..3)

@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use linkgate_tests::{
-    consume_partition, control_config, create_topic, fetch_watermarks, list_topics, now_ms,
-    produce, Api, ApiResponse, Broker, Gateway, TestRecord, CLUSTERS, POLL_INTERVAL,
+    consume_partition, create_link, create_topic, entry, fetch_watermarks, link_body, list_topics,
+    names, now_ms, produce, start_control_gateway, start_pair, wait_link_state, Api, ApiResponse,
+    Broker, Gateway, TestRecord, CLUSTERS, POLL_INTERVAL,
 };
 use serde_json::{json, Value};
 
@@ -28,16 +29,6 @@ const QUIET_WINDOW: Duration = Duration::from_secs(4);
 /// `auto.create.mirror.topics.filters` matching no topic of the tests.
 const NO_TOPIC: &str =
     r#"{"topicFilters":[{"name":"none.","patternType":"PREFIXED","filterType":"INCLUDE"}]}"#;
-
-/// `{"configs": [{"name": k, "value": v}, ...]}`, the body of a link create.
-fn link_body(configs: &[(&str, &str)]) -> Value {
-    json!({
-        "configs": configs
-            .iter()
-            .map(|(k, v)| json!({"name": k, "value": v}))
-            .collect::<Vec<_>>()
-    })
-}
 
 /// `n` records with keys `k{from}..`, round-robin over `partitions`; the
 /// same arguments give the same records within one test run (timestamps
@@ -59,37 +50,10 @@ fn records(partitions: i32, from: usize, n: usize) -> Vec<TestRecord> {
         .collect()
 }
 
-/// Starts a gateway whose clusters are `clusters` (alias, broker), with the
-/// REST API and no config-file link.
-fn start_gateway(clusters: &[(&str, &Broker)]) -> anyhow::Result<(Gateway, Api, String)> {
-    let list: Vec<(&str, String)> = clusters.iter().map(|(a, b)| (*a, b.bootstrap())).collect();
-    let config = control_config(&list, None, "");
-    let gw = Gateway::start(&config)?;
-    let api = Api::for_config(&config)?;
-    api.wait_ready(DEADLINE)?;
-    Ok((gw, api, config))
-}
-
-/// Creates link `name` on destination alias `dest` through the API, then
-/// waits until it is `ACTIVE`.
-async fn create_link(
-    api: &Api,
-    gw: &Gateway,
-    dest: &str,
-    name: &str,
-    configs: &[(&str, &str)],
-) -> anyhow::Result<()> {
-    let r = api.post(
-        &format!("{CLUSTERS}/{dest}/links?link_name={name}"),
-        Some(&link_body(configs)),
-    )?;
-    anyhow::ensure!(r.status == 204, "create link {name}: {r}");
-    api.wait_for(&format!("{CLUSTERS}/{dest}/links/{name}"), DEADLINE, |r| {
-        r.status == 200 && r.json["link_state"] == "ACTIVE"
-    })
-    .await
-    .with_context(|| gw.log_tail(30))?;
-    Ok(())
+/// [`create_link`] of link `east` on cluster `dst` with `configs`, `ACTIVE`
+/// within [`DEADLINE`].
+async fn create_east(api: &Api, gw: &Gateway, configs: &[(&str, &str)]) -> anyhow::Result<()> {
+    create_link(api, gw, "dst", "east", configs, DEADLINE).await
 }
 
 /// `POST .../links/{link}/mirrors:{action}` for `topics`: expects 200 and
@@ -163,16 +127,41 @@ fn caught_up(r: &ApiResponse, offsets: &[i64]) -> bool {
     })
 }
 
+/// Creates the mirror of source topic `source` on link `link` of cluster
+/// `dst` through the API (the mirror name follows from the link's prefix or
+/// renamers), retrying while the link is not ready yet (within
+/// [`DEADLINE`]); expects 204.
+async fn create_mirror(api: &Api, link: &str, source: &str) -> anyhow::Result<()> {
+    let r = api
+        .post_retrying(
+            &format!("{CLUSTERS}/dst/links/{link}/mirrors"),
+            Some(&json!({ "source_topic_name": source })),
+            DEADLINE,
+        )
+        .await?;
+    anyhow::ensure!(r.status == 204, "mirror {source} on {link}: {r}");
+    Ok(())
+}
+
+/// [`create_mirror`], then [`wait_mirror`] until `mirror` is `ACTIVE` and
+/// [`caught_up`] to `offsets` (one per partition); returns that answer.
+async fn mirror_caught_up(
+    api: &Api,
+    gw: &Gateway,
+    link: &str,
+    source: &str,
+    mirror: &str,
+    offsets: &[i64],
+) -> anyhow::Result<ApiResponse> {
+    create_mirror(api, link, source).await?;
+    wait_mirror(api, gw, link, mirror, "ACTIVE", |r| caught_up(r, offsets)).await
+}
+
 /// The mirror topic names of a `KafkaMirrorDataList`.
 fn mirror_names(list: &ApiResponse) -> BTreeSet<String> {
-    list.json["data"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m["mirror_topic_name"].as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default()
+    names(&list.json["data"], "mirror_topic_name")
+        .into_iter()
+        .collect()
 }
 
 /// High watermark of each of `partitions` partitions of `topic`.
@@ -230,15 +219,11 @@ async fn assert_records(
 /// producer writes to it without the mirror being reported `FAILED`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirror_pause_resume_promote_then_write() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (src, dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
     let (s, d) = (src.bootstrap(), dst.bootstrap());
-    create_link(
+    create_east(
         &api,
         &gw,
-        "dst",
-        "east",
         &[("bootstrap.servers", &s), ("cluster.link.prefix", "east.")],
     )
     .await?;
@@ -349,9 +334,7 @@ async fn mirror_pause_resume_promote_then_write() -> anyhow::Result<()> {
         "stopped listed: {list}"
     );
     let list = api.get(&format!("{mirrors}?include_stopped=true"))?;
-    let stopped = list.json["data"]
-        .as_array()
-        .and_then(|a| a.iter().find(|m| m["mirror_topic_name"] == "east.orders"))
+    let stopped = entry(&list.json["data"], "mirror_topic_name", "east.orders")
         .with_context(|| format!("stopped mirror not listed: {list}"))?;
     assert_eq!(stopped["mirror_status"], "STOPPED", "{stopped}");
     let offsets: Vec<&Value> = stopped["mirror_lags"]
@@ -402,20 +385,14 @@ async fn mirror_pause_resume_promote_then_write() -> anyhow::Result<()> {
 /// can be failed over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failover_and_foreign_write_detection() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (src, dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
     let (s, d) = (src.bootstrap(), dst.bootstrap());
-    create_link(&api, &gw, "dst", "east", &[("bootstrap.servers", &s)]).await?;
+    create_east(&api, &gw, &[("bootstrap.servers", &s)]).await?;
     let mirrors = format!("{CLUSTERS}/dst/links/east/mirrors");
     for t in ["a", "b", "c"] {
         create_topic(&s, t, 1, &[]).await?;
         produce(&s, t, &records(1, 0, 3), "none").await?;
-        let r = api
-            .post_retrying(&mirrors, Some(&json!({"source_topic_name": t})), DEADLINE)
-            .await?;
-        assert_eq!(r.status, 204, "mirror {t}: {r}");
-        wait_mirror(&api, &gw, "east", t, "ACTIVE", |r| caught_up(r, &[3])).await?;
+        mirror_caught_up(&api, &gw, "east", t, t, &[3]).await?;
     }
 
     // Lagging a: pause, produce; failover anyway.
@@ -508,9 +485,7 @@ async fn failover_and_foreign_write_detection() -> anyhow::Result<()> {
 /// excluded, the unmatched and internal (`__`-prefixed) topics never do.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn auto_create_follows_filters_and_skips_internal_topics() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (src, dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
     let (s, d) = (src.bootstrap(), dst.bootstrap());
     for t in [
         "orders.eu",
@@ -529,11 +504,9 @@ async fn auto_create_follows_filters_and_skips_internal_topics() -> anyhow::Resu
         {"name": "orders.internal", "patternType": "PREFIXED", "filterType": "EXCLUDE"}
     ]})
     .to_string();
-    create_link(
+    create_east(
         &api,
         &gw,
-        "dst",
-        "east",
         &[
             ("bootstrap.servers", &s),
             ("cluster.link.prefix", "east."),
@@ -637,7 +610,7 @@ async fn loop_case(prefixes: Option<(&str, &str)>) -> anyhow::Result<()> {
     produce(&a, "a", &records(1, 0, 3), "none").await?;
     create_topic(&b, "b", 1, &[]).await?;
     produce(&b, "b", &records(1, 0, 4), "none").await?;
-    let (gw, api, _) = start_gateway(&[("ca", &ca), ("cb", &cb)])?;
+    let (gw, api, _) = start_control_gateway(&[("ca", &ca), ("cb", &cb)], None, "", DEADLINE)?;
     let all = r#"{"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}"#;
     let (pa, pb) = prefixes.unwrap_or(("", ""));
     for (name, dest, source, prefix) in [("ab", "cb", &a, pa), ("ba", "ca", &b, pb)] {
@@ -650,7 +623,7 @@ async fn loop_case(prefixes: Option<(&str, &str)>) -> anyhow::Result<()> {
         if !prefix.is_empty() {
             configs.push(("cluster.link.prefix", prefix));
         }
-        create_link(&api, &gw, dest, name, &configs).await?;
+        create_link(&api, &gw, dest, name, &configs, DEADLINE).await?;
     }
     let (ma, mb) = (format!("{pa}a"), format!("{pb}b"));
     // a -> B as `ma`, b -> A as `mb`.
@@ -702,15 +675,11 @@ async fn loop_case(prefixes: Option<(&str, &str)>) -> anyhow::Result<()> {
 /// fetch offset, an active mirror resumes and mirrors new records.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restart_restores_links_and_mirror_states() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (mut gw, api, config) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (src, dst, mut gw, api, config) = start_pair(None, "", DEADLINE)?;
     let (s, d) = (src.bootstrap(), dst.bootstrap());
-    create_link(
+    create_east(
         &api,
         &gw,
-        "dst",
-        "east",
         &[("bootstrap.servers", &s), ("cluster.link.prefix", "east.")],
     )
     .await?;
@@ -718,14 +687,7 @@ async fn restart_restores_links_and_mirror_states() -> anyhow::Result<()> {
     for t in ["held", "done", "live"] {
         create_topic(&s, t, 1, &[]).await?;
         produce(&s, t, &records(1, 0, 5), "none").await?;
-        let r = api
-            .post_retrying(&mirrors, Some(&json!({"source_topic_name": t})), DEADLINE)
-            .await?;
-        assert_eq!(r.status, 204, "mirror {t}: {r}");
-        wait_mirror(&api, &gw, "east", &format!("east.{t}"), "ACTIVE", |r| {
-            caught_up(r, &[5])
-        })
-        .await?;
+        mirror_caught_up(&api, &gw, "east", t, &format!("east.{t}"), &[5]).await?;
     }
     assert_ok(&mirror_action(&api, "east", "pause", &["east.held"], false)?[0]);
     let held = wait_mirror(&api, &gw, "east", "east.held", "PAUSED", |_| true).await?;
@@ -743,7 +705,15 @@ async fn restart_restores_links_and_mirror_states() -> anyhow::Result<()> {
         &json!({"data": [{"name": "metadata.max.age.ms", "value": "4321"}]}),
     )?;
     assert_eq!(r.status, 204, "alter: {r}");
-    create_link(&api, &gw, "dst", "gone", &[("bootstrap.servers", &s)]).await?;
+    create_link(
+        &api,
+        &gw,
+        "dst",
+        "gone",
+        &[("bootstrap.servers", &s)],
+        DEADLINE,
+    )
+    .await?;
     let r = api.delete(&format!("{CLUSTERS}/dst/links/gone"))?;
     assert_eq!(r.status, 204, "delete gone: {r}");
 
@@ -761,10 +731,7 @@ async fn restart_restores_links_and_mirror_states() -> anyhow::Result<()> {
             gw.restart()?;
         }
         let ctx = || format!("restart {round}\n{}", gw.log_tail(40));
-        let link = api
-            .wait_for(&format!("{CLUSTERS}/dst/links/east"), DEADLINE, |r| {
-                r.status == 200 && r.json["link_state"] == "ACTIVE"
-            })
+        let link = wait_link_state(&api, &gw, "dst", "east", "ACTIVE", DEADLINE)
             .await
             .with_context(ctx)?;
         assert_eq!(link.json["destination_cluster_id"], "dst", "{link}");
@@ -856,9 +823,7 @@ async fn restart_restores_links_and_mirror_states() -> anyhow::Result<()> {
 /// is refused with a message naming the property and leaves no topic.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirror_create_options_and_refusals() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (src, dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
     let (s, d) = (src.bootstrap(), dst.bootstrap());
     create_topic(
         &s,
@@ -873,11 +838,9 @@ async fn mirror_create_options_and_refusals() -> anyhow::Result<()> {
     produce(&s, "conf", &records(2, 0, 4), "none").await?;
     create_topic(&s, "taken", 1, &[]).await?;
     create_topic(&d, "east.taken", 1, &[]).await?;
-    create_link(
+    create_east(
         &api,
         &gw,
-        "dst",
-        "east",
         &[("bootstrap.servers", &s), ("cluster.link.prefix", "east.")],
     )
     .await?;
@@ -975,6 +938,7 @@ async fn mirror_create_options_and_refusals() -> anyhow::Result<()> {
             ("cluster.link.prefix", "g."),
             ("linkgate.mirror.write.deny.enable", "true"),
         ],
+        DEADLINE,
     )
     .await?;
     let guarded = format!("{CLUSTERS}/dst/links/guarded/mirrors");
@@ -1007,9 +971,7 @@ async fn mirror_create_options_and_refusals() -> anyhow::Result<()> {
 /// restart (nothing of the old link comes back from the state topic).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_a_link_drops_its_stopped_mirrors() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (mut gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (src, _dst, mut gw, api, _) = start_pair(None, "", DEADLINE)?;
     let s = src.bootstrap();
     create_topic(&s, "t", 1, &[]).await?;
     produce(&s, "t", &records(1, 0, 3), "none").await?;
@@ -1017,22 +979,15 @@ async fn deleting_a_link_drops_its_stopped_mirrors() -> anyhow::Result<()> {
         ("bootstrap.servers", s.as_str()),
         ("cluster.link.prefix", "east."),
     ];
-    create_link(&api, &gw, "dst", "east", &configs).await?;
+    create_east(&api, &gw, &configs).await?;
     let mirrors = format!("{CLUSTERS}/dst/links/east/mirrors");
-    let r = api
-        .post_retrying(&mirrors, Some(&json!({"source_topic_name": "t"})), DEADLINE)
-        .await?;
-    assert_eq!(r.status, 204, "mirror: {r}");
-    wait_mirror(&api, &gw, "east", "east.t", "ACTIVE", |r| {
-        caught_up(r, &[3])
-    })
-    .await?;
+    mirror_caught_up(&api, &gw, "east", "t", "east.t", &[3]).await?;
     assert_ok(&mirror_action(&api, "east", "promote", &["east.t"], false)?[0]);
     wait_mirror(&api, &gw, "east", "east.t", "STOPPED", |_| true).await?;
 
     let r = api.delete(&format!("{CLUSTERS}/dst/links/east"))?;
     assert_eq!(r.status, 204, "delete with only stopped mirrors: {r}");
-    create_link(&api, &gw, "dst", "east", &configs).await?;
+    create_east(&api, &gw, &configs).await?;
     let stopped = format!("{mirrors}?include_stopped=true");
     let listed = api.get(&stopped)?;
     assert_eq!(
@@ -1048,11 +1003,7 @@ async fn deleting_a_link_drops_its_stopped_mirrors() -> anyhow::Result<()> {
 
     gw.terminate()?;
     gw.restart()?;
-    api.wait_for(&format!("{CLUSTERS}/dst/links/east"), DEADLINE, |r| {
-        r.json["link_state"] == "ACTIVE"
-    })
-    .await
-    .with_context(|| gw.log_tail(30))?;
+    wait_link_state(&api, &gw, "dst", "east", "ACTIVE", DEADLINE).await?;
     let listed = api.get(&stopped)?;
     assert_eq!(
         mirror_names(&listed),
@@ -1069,26 +1020,16 @@ async fn deleting_a_link_drops_its_stopped_mirrors() -> anyhow::Result<()> {
 /// everything catches up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paused_link_mirrors_nothing_until_resumed() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (src, dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
     let (s, d) = (src.bootstrap(), dst.bootstrap());
     for t in ["one", "two"] {
         create_topic(&s, t, 1, &[]).await?;
         produce(&s, t, &records(1, 0, 2), "none").await?;
     }
-    create_link(&api, &gw, "dst", "east", &[("bootstrap.servers", &s)]).await?;
+    create_east(&api, &gw, &[("bootstrap.servers", &s)]).await?;
     let link = format!("{CLUSTERS}/dst/links/east");
     let mirrors = format!("{link}/mirrors");
-    let r = api
-        .post_retrying(
-            &mirrors,
-            Some(&json!({"source_topic_name": "one"})),
-            DEADLINE,
-        )
-        .await?;
-    assert_eq!(r.status, 204, "mirror one: {r}");
-    wait_mirror(&api, &gw, "east", "one", "ACTIVE", |r| caught_up(r, &[2])).await?;
+    mirror_caught_up(&api, &gw, "east", "one", "one", &[2]).await?;
 
     let alter = format!("{link}/configs:alter");
     let r = api.put(
@@ -1099,14 +1040,7 @@ async fn paused_link_mirrors_nothing_until_resumed() -> anyhow::Result<()> {
     api.wait_for(&link, DEADLINE, |r| r.json["link_state"] == "PAUSED")
         .await?;
     produce(&s, "one", &records(1, 2, 3), "none").await?;
-    let r = api
-        .post_retrying(
-            &mirrors,
-            Some(&json!({"source_topic_name": "two"})),
-            DEADLINE,
-        )
-        .await?;
-    assert_eq!(r.status, 204, "mirror two on a paused link: {r}");
+    create_mirror(&api, "east", "two").await?;
     assert_stays(&d, "one", &[2]).await?;
     // The lag of a paused link is real: promote checks the source.
     let refused = mirror_action(&api, "east", "promote", &["one"], false)?;
@@ -1172,11 +1106,16 @@ async fn ring() -> anyhow::Result<Ring> {
     produce(a, "x", &records(1, 0, 3), "none").await?;
     create_topic(b, "y", 1, &[]).await?;
     produce(b, "y", &records(1, 0, 4), "none").await?;
-    let (gw, api, _) = start_gateway(&[
-        ("ca", &brokers[0]),
-        ("cb", &brokers[1]),
-        ("cc", &brokers[2]),
-    ])?;
+    let (gw, api, _) = start_control_gateway(
+        &[
+            ("ca", &brokers[0]),
+            ("cb", &brokers[1]),
+            ("cc", &brokers[2]),
+        ],
+        None,
+        "",
+        DEADLINE,
+    )?;
     let all = r#"{"topicFilters":[{"name":"*","patternType":"LITERAL","filterType":"INCLUDE"}]}"#;
     for (name, dest, source) in [("ab", "cb", a), ("bc", "cc", b), ("ca", "ca", c)] {
         let configs = [
@@ -1185,7 +1124,7 @@ async fn ring() -> anyhow::Result<Ring> {
             ("auto.create.mirror.topics.filters", all),
             ("metadata.max.age.ms", "1000"),
         ];
-        create_link(&api, &gw, dest, name, &configs).await?;
+        create_link(&api, &gw, dest, name, &configs, DEADLINE).await?;
     }
     Ok(Ring {
         gw,
@@ -1296,9 +1235,6 @@ async fn ring_of_three_links_forwards_mirrors_but_not_to_their_origin() -> anyho
 /// plugin that is not declared, or of the wrong kind, is refused (400).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_link_plugin_chains_rename_and_transform() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (s, d) = (src.bootstrap(), dst.bootstrap());
     let plugins = r#"
 [[plugins]]
 name = "pfx"
@@ -1315,10 +1251,8 @@ timeout_ms = 5000
 [plugins.config]
 "drop.header" = "debug"
 "#;
-    let config = control_config(&[("src", s.clone()), ("dst", d.clone())], None, plugins);
-    let gw = Gateway::start(&config)?;
-    let api = Api::for_config(&config)?;
-    api.wait_ready(DEADLINE)?;
+    let (src, dst, gw, api, _) = start_pair(None, plugins, DEADLINE)?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
     let links = format!("{CLUSTERS}/dst/links");
     for (what, configs) in [
         ("undeclared plugin", vec![("linkgate.renamers", "nope")]),
@@ -1332,11 +1266,9 @@ timeout_ms = 5000
     }
     assert_eq!(api.get(&format!("{links}/bad"))?.status, 404);
 
-    create_link(
+    create_east(
         &api,
         &gw,
-        "dst",
-        "east",
         &[
             ("bootstrap.servers", &s),
             ("linkgate.renamers", "pfx"),
@@ -1350,15 +1282,7 @@ timeout_ms = 5000
         *r = r.clone().with_header("debug", Some(b"1"));
     }
     produce(&s, "t", &first, "none").await?;
-    let r = api
-        .post_retrying(
-            &format!("{links}/east/mirrors"),
-            Some(&json!({"source_topic_name": "t"})),
-            DEADLINE,
-        )
-        .await?;
-    assert_eq!(r.status, 204, "mirror: {r}");
-    wait_mirror(&api, &gw, "east", "r.t", "ACTIVE", |r| caught_up(r, &[6])).await?;
+    mirror_caught_up(&api, &gw, "east", "t", "r.t", &[6]).await?;
     let m = api.get(&format!("{links}/east/mirrors/r.t"))?;
     assert_eq!(m.json["source_topic_name"], "t", "{m}");
     let kept: Vec<TestRecord> = first.iter().step_by(2).cloned().collect();
@@ -1411,15 +1335,13 @@ async fn mirror_source_unavailable_then_recovers() -> anyhow::Result<()> {
 async fn source_outage(check_link: bool) -> anyhow::Result<()> {
     let mut src = Broker::start_persistent("src")?;
     let dst = Broker::start("dst")?;
-    let (gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (gw, api, _) = start_control_gateway(&[("src", &src), ("dst", &dst)], None, "", DEADLINE)?;
     let (s, d) = (src.bootstrap(), dst.bootstrap());
     create_topic(&s, "t", 1, &[]).await?;
     produce(&s, "t", &records(1, 0, 3), "none").await?;
-    create_link(
+    create_east(
         &api,
         &gw,
-        "dst",
-        "east",
         &[
             ("bootstrap.servers", &s),
             ("request.timeout.ms", "3000"),
@@ -1431,15 +1353,7 @@ async fn source_outage(check_link: bool) -> anyhow::Result<()> {
     )
     .await?;
     let link = format!("{CLUSTERS}/dst/links/east");
-    let r = api
-        .post_retrying(
-            &format!("{link}/mirrors"),
-            Some(&json!({"source_topic_name": "t"})),
-            DEADLINE,
-        )
-        .await?;
-    assert_eq!(r.status, 204, "mirror: {r}");
-    wait_mirror(&api, &gw, "east", "t", "ACTIVE", |r| caught_up(r, &[3])).await?;
+    mirror_caught_up(&api, &gw, "east", "t", "t", &[3]).await?;
 
     src.kill9()?;
     let m = wait_mirror(&api, &gw, "east", "t", "SOURCE_UNAVAILABLE", |_| true).await?;
@@ -1516,20 +1430,13 @@ async fn source_outage(check_link: bool) -> anyhow::Result<()> {
 async fn api_links_restored_once_the_destination_is_back() -> anyhow::Result<()> {
     let src = Broker::start("src")?;
     let mut dst = Broker::start_persistent("dst")?;
-    let (mut gw, api, config) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (mut gw, api, config) =
+        start_control_gateway(&[("src", &src), ("dst", &dst)], None, "", DEADLINE)?;
     let (s, d) = (src.bootstrap(), dst.bootstrap());
     create_topic(&s, "t", 1, &[]).await?;
     produce(&s, "t", &records(1, 0, 3), "none").await?;
-    create_link(&api, &gw, "dst", "east", &[("bootstrap.servers", &s)]).await?;
-    let r = api
-        .post_retrying(
-            &format!("{CLUSTERS}/dst/links/east/mirrors"),
-            Some(&json!({"source_topic_name": "t"})),
-            DEADLINE,
-        )
-        .await?;
-    assert_eq!(r.status, 204, "mirror: {r}");
-    wait_mirror(&api, &gw, "east", "t", "ACTIVE", |r| caught_up(r, &[3])).await?;
+    create_east(&api, &gw, &[("bootstrap.servers", &s)]).await?;
+    mirror_caught_up(&api, &gw, "east", "t", "t", &[3]).await?;
 
     gw.kill9()?;
     dst.kill9()?;
@@ -1542,11 +1449,7 @@ async fn api_links_restored_once_the_destination_is_back() -> anyhow::Result<()>
         "link ACTIVE while its destination is down: {r}"
     );
     dst.restart()?;
-    api.wait_for(&format!("{CLUSTERS}/dst/links/east"), DEADLINE, |r| {
-        r.status == 200 && r.json["link_state"] == "ACTIVE"
-    })
-    .await
-    .with_context(|| gw.log_tail(40))?;
+    wait_link_state(&api, &gw, "dst", "east", "ACTIVE", DEADLINE).await?;
     wait_mirror(&api, &gw, "east", "t", "ACTIVE", |r| caught_up(r, &[5])).await?;
     assert_records(&d, "t", 0, &records(1, 0, 5)).await?;
     assert_eq!(highs(&d, "t", 1).await?, [5], "records mirrored twice");
@@ -1559,22 +1462,13 @@ async fn api_links_restored_once_the_destination_is_back() -> anyhow::Result<()>
 /// record count), read back with librdkafka.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alters_while_mirroring_lose_and_duplicate_nothing() -> anyhow::Result<()> {
-    let src = Broker::start("src")?;
-    let dst = Broker::start("dst")?;
-    let (gw, api, _) = start_gateway(&[("src", &src), ("dst", &dst)])?;
+    let (src, dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
     let (s, d) = (src.bootstrap(), dst.bootstrap());
     create_topic(&s, "flow", 2, &[]).await?;
     produce(&s, "flow", &records(2, 0, 40), "lz4").await?;
-    create_link(&api, &gw, "dst", "east", &[("bootstrap.servers", &s)]).await?;
+    create_east(&api, &gw, &[("bootstrap.servers", &s)]).await?;
     let link = format!("{CLUSTERS}/dst/links/east");
-    let r = api
-        .post_retrying(
-            &format!("{link}/mirrors"),
-            Some(&json!({"source_topic_name": "flow"})),
-            DEADLINE,
-        )
-        .await?;
-    assert_eq!(r.status, 204, "mirror: {r}");
+    create_mirror(&api, "east", "flow").await?;
     for (i, age) in ["2000", "3000", "4000"].iter().enumerate() {
         let from = 40 + i * 40;
         let batch = records(2, from, 40);
