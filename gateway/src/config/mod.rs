@@ -149,7 +149,9 @@ pub struct PluginConfig {
 /// One cluster link: which source topics are mirrored to which destination,
 /// with the link's Confluent properties already parsed. Two configs are
 /// equal when every field is (cluster settings compared field by field).
-#[derive(Debug, Clone)]
+/// `Debug` redacts the values of sensitive properties
+/// ([`crate::api::property_is_sensitive`]).
+#[derive(Clone)]
 pub struct LinkConfig {
     /// The cluster link name (unique in the gateway).
     pub name: String,
@@ -190,6 +192,30 @@ pub struct LinkConfig {
     /// removed at promote/failover. Empty: protection off (foreign writes
     /// are still detected and fail the mirror with `FOREIGN_WRITE`).
     pub write_deny_principals: Vec<String>,
+}
+
+impl std::fmt::Debug for LinkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkConfig")
+            .field("name", &self.name)
+            .field("source", &self.source)
+            .field("destination", &self.destination)
+            .field("mirror_topics", &self.mirror_topics)
+            .field("start_offset", &self.start_offset)
+            .field("paused", &self.paused)
+            .field("auto_create", &self.auto_create)
+            .field("metadata_max_age", &self.metadata_max_age)
+            .field("topic_filters", &self.topic_filters)
+            .field("renamers", &self.renamers)
+            .field("acl_mappers", &self.acl_mappers)
+            .field("record_transforms", &self.record_transforms)
+            .field(
+                "properties",
+                &crate::control::definition::redacted(&self.properties),
+            )
+            .field("write_deny_principals", &self.write_deny_principals)
+            .finish()
+    }
 }
 
 impl PartialEq for LinkConfig {
@@ -1373,6 +1399,14 @@ topic_filters = ["orders-only"]
         let dump = format!("{c:?}");
         assert!(!dump.contains("s3cret-token"), "{dump}");
         assert!(dump.contains("<redacted>"));
+        let mut link = c.links.first().cloned().expect("GOOD has a link");
+        link.properties
+            .push(("sasl.jaas.config".into(), "password=\"hunter2\"".into()));
+        let dump = format!("{link:?}");
+        assert!(
+            !dump.contains("hunter2") && dump.contains("sasl.jaas.config"),
+            "{dump}"
+        );
         let open = GOOD.replace("[gateway]", "[gateway]\napi_listen = \"0.0.0.0:8090\"");
         let e = err(&open);
         assert!(
