@@ -91,7 +91,10 @@ fn is_local_or_ip_host(host: &str) -> bool {
     let name = if let Some(rest) = host.strip_prefix('[') {
         // `[v6]` or `[v6]:port`.
         match rest.split_once(']') {
-            Some((v6, _)) => return v6.parse::<std::net::Ipv6Addr>().is_ok(),
+            Some((v6, after)) => {
+                return (after.is_empty() || after.starts_with(':'))
+                    && v6.parse::<std::net::Ipv6Addr>().is_ok()
+            }
             None => return false,
         }
     } else {
@@ -142,6 +145,7 @@ mod tests {
             "localhost.evil.example",
             "127.0.0.1.nip.io:8090",
             "[::1",
+            "[::1]evil.example",
             "",
         ] {
             assert!(!is_local_or_ip_host(h), "{h}");
