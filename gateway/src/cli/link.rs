@@ -18,12 +18,21 @@ use super::{data_of, done_json, parse, parse_all, print, render, ApiArgs};
 pub const TOPIC_FILTERS_PROPERTY: &str = "auto.create.mirror.topics.filters";
 
 /// `linkgate link ...`.
-#[derive(Debug, Args)]
+///
+/// `Debug` shows nothing of the arguments: they can hold secrets
+/// (property values, user info in `--api`).
+#[derive(Args)]
 pub struct LinkArgs {
     #[command(subcommand)]
     command: LinkCommand,
     #[command(flatten)]
     api: ApiArgs,
+}
+
+impl std::fmt::Debug for LinkArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkArgs").finish_non_exhaustive()
+    }
 }
 
 /// `linkgate link` subcommands.

@@ -18,12 +18,21 @@ use super::model::{Mirror, MirrorOutcome};
 use super::{data_of, done_json, parse_all, print, render, ApiArgs};
 
 /// `linkgate mirror ...`.
-#[derive(Debug, Args)]
+///
+/// `Debug` shows nothing of the arguments: they can hold secrets
+/// (property values, user info in `--api`).
+#[derive(Args)]
 pub struct MirrorArgs {
     #[command(subcommand)]
     command: MirrorCommand,
     #[command(flatten)]
     api: ApiArgs,
+}
+
+impl std::fmt::Debug for MirrorArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MirrorArgs").finish_non_exhaustive()
+    }
 }
 
 /// Which mirror topics a mirror action applies to.
