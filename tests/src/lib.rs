@@ -50,5 +50,5 @@ pub use records::{
     now_ms, partition_count, produce, random_payload, TestRecord, CLIENT_DEADLINE, CODECS,
 };
 pub use scenario::ApiScenario;
-pub use topics::{list_topics, topic_configs};
+pub use topics::{assert_topic_configs, list_topics, topic_configs};
 pub use wait::{free_port, wait_until, POLL_INTERVAL};

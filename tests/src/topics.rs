@@ -1,5 +1,6 @@
 //! The topic names of a cluster as librdkafka's Metadata shows them (for
-//! checks that a topic was or was not created on a cluster).
+//! checks that a topic was or was not created on a cluster), and a topic's
+//! configs as DescribeConfigs answers them (with a check of expected values).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -67,4 +68,26 @@ pub async fn topic_configs(
         }
     }
     Ok(out)
+}
+
+/// Checks that `topic` on `bootstrap` has, per [`topic_configs`], each
+/// `(name, value)` of `expected`; configs not named are not checked.
+///
+/// # Errors
+/// [`topic_configs`] fails, or a config is missing or has another value
+/// (the message lists every config read).
+pub async fn assert_topic_configs(
+    bootstrap: &str,
+    topic: &str,
+    expected: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let configs = topic_configs(bootstrap, topic).await?;
+    for (name, value) in expected {
+        anyhow::ensure!(
+            configs.get(*name).map(String::as_str) == Some(*value),
+            "{topic} on {bootstrap}: {name} is {:?}, expected {value:?}; configs {configs:?}",
+            configs.get(*name)
+        );
+    }
+    Ok(())
 }

@@ -327,17 +327,12 @@ async fn cli_manages_links_and_mirrors() -> anyhow::Result<()> {
             topic_props_path,
         ],
     )?;
-    let configs = linkgate_tests::topic_configs(&d, "east.slow").await?;
-    assert_eq!(
-        configs.get("retention.ms").map(String::as_str),
-        Some("7200000"),
-        "{configs:?}"
-    );
-    assert_eq!(
-        configs.get("cleanup.policy").map(String::as_str),
-        Some("delete"),
-        "{configs:?}"
-    );
+    linkgate_tests::assert_topic_configs(
+        &d,
+        "east.slow",
+        &[("retention.ms", "7200000"), ("cleanup.policy", "delete")],
+    )
+    .await?;
     wait_described(api, &gw, "east.orders", "ACTIVE", 5).await?;
     wait_described(api, &gw, "east.slow", "ACTIVE", 5).await?;
 

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use linkgate_tests::{
-    create_topic, entry, fetch_watermarks, free_port, link_body, names, produce, start_pair,
-    wait_until, ApiResponse, Broker, TestRecord, CLUSTERS,
+    create_link, create_topic, entry, fetch_watermarks, free_port, link_body, names, produce,
+    start_pair, wait_link_state, wait_until, ApiResponse, Broker, TestRecord, CLUSTERS,
 };
 use serde_json::{json, Value};
 
@@ -33,6 +33,19 @@ fn alter_body(set: &[(&str, &str)]) -> Value {
 /// The `value` of link property `name` in a `KafkaLinkConfigDataList`.
 fn config_value(configs: &ApiResponse, name: &str) -> Option<Value> {
     entry(&configs.json["data"], "name", name).map(|c| c["value"].clone())
+}
+
+/// Asserts that each `(name, value)` of `expected` is listed with that
+/// string value in a `KafkaLinkConfigDataList`.
+#[track_caller]
+fn assert_link_configs(configs: &ApiResponse, expected: &[(&str, &str)]) {
+    for (name, value) in expected {
+        assert_eq!(
+            config_value(configs, name),
+            Some(json!(value)),
+            "{name}: {configs}"
+        );
+    }
 }
 
 /// The link names of a `KafkaLinkDataList`.
@@ -130,12 +143,7 @@ async fn link_lifecycle_through_rest() -> anyhow::Result<()> {
     // Create: listed, ACTIVE, configs as given.
     let r = api.post(&create, Some(&body))?;
     assert_eq!(r.status, 204, "create: {r}");
-    let link = api
-        .wait_for(&east, DEADLINE, |r| {
-            r.status == 200 && r.json["link_state"] == "ACTIVE"
-        })
-        .await
-        .with_context(|| gw.log_tail(30))?;
+    let link = wait_link_state(&api, &gw, "dst", "east", "ACTIVE", DEADLINE).await?;
     assert_eq!(link.json["link_name"], "east", "{link}");
     assert_eq!(link.json["destination_cluster_id"], "dst", "{link}");
     assert_eq!(link.json["link_error"], "NO_ERROR", "{link}");
@@ -154,17 +162,13 @@ async fn link_lifecycle_through_rest() -> anyhow::Result<()> {
 
     let configs = api.get(&format!("{east}/configs"))?;
     assert_eq!(configs.status, 200, "{configs}");
-    assert_eq!(
-        config_value(&configs, "bootstrap.servers"),
-        Some(json!(source))
-    );
-    assert_eq!(
-        config_value(&configs, "cluster.link.prefix"),
-        Some(json!("east."))
-    );
-    assert_eq!(
-        config_value(&configs, "request.timeout.ms"),
-        Some(json!("15000"))
+    assert_link_configs(
+        &configs,
+        &[
+            ("bootstrap.servers", &source),
+            ("cluster.link.prefix", "east."),
+            ("request.timeout.ms", "15000"),
+        ],
     );
     for c in configs.json["data"].as_array().context("configs data")? {
         if c["sensitive"] == true {
@@ -239,9 +243,7 @@ async fn link_lifecycle_through_rest() -> anyhow::Result<()> {
     // Pause, then reset with the DELETE operation.
     let r = api.put(&alter, &pause)?;
     assert_eq!(r.status, 204, "alter paused: {r}");
-    api.wait_for(&east, DEADLINE, |r| r.json["link_state"] == "PAUSED")
-        .await
-        .with_context(|| gw.log_tail(30))?;
+    wait_link_state(&api, &gw, "dst", "east", "PAUSED", DEADLINE).await?;
     let configs = api.get(&format!("{east}/configs"))?;
     assert_eq!(
         config_value(&configs, "cluster.link.paused"),
@@ -250,9 +252,7 @@ async fn link_lifecycle_through_rest() -> anyhow::Result<()> {
     let reset = json!({"data": [{"name": "cluster.link.paused", "operation": "DELETE"}]});
     let r = api.put(&alter, &reset)?;
     assert_eq!(r.status, 204, "alter reset: {r}");
-    api.wait_for(&east, DEADLINE, |r| r.json["link_state"] == "ACTIVE")
-        .await
-        .with_context(|| gw.log_tail(30))?;
+    wait_link_state(&api, &gw, "dst", "east", "ACTIVE", DEADLINE).await?;
 
     // Not alterable: prefix and source; malformed alter; all change nothing.
     for (name, value) in [
@@ -272,13 +272,12 @@ async fn link_lifecycle_through_rest() -> anyhow::Result<()> {
         assert_eq!(r.status, 400, "alter body {text}: {r}");
     }
     let configs = api.get(&format!("{east}/configs"))?;
-    assert_eq!(
-        config_value(&configs, "cluster.link.prefix"),
-        Some(json!("east."))
-    );
-    assert_eq!(
-        config_value(&configs, "bootstrap.servers"),
-        Some(json!(source))
+    assert_link_configs(
+        &configs,
+        &[
+            ("cluster.link.prefix", "east."),
+            ("bootstrap.servers", &source),
+        ],
     );
     assert_ne!(
         config_value(&configs, "cluster.link.paused"),
@@ -640,19 +639,16 @@ async fn deleting_a_link_with_mirrors_needs_force() -> anyhow::Result<()> {
     produce(&src.bootstrap(), "orders", &records(4, 0), "none").await?;
     let links = format!("{CLUSTERS}/dst/links");
     let east = format!("{links}/east");
-    let body = link_body(&[("bootstrap.servers", &src.bootstrap())]);
-    let r = api.post(&format!("{links}?link_name=east"), Some(&body))?;
-    assert_eq!(r.status, 204, "create link: {r}");
-    api.wait_for(&east, DEADLINE, |r| r.json["link_state"] == "ACTIVE")
-        .await
-        .with_context(|| gw.log_tail(30))?;
-    let r = api
-        .post_retrying(
-            &format!("{east}/mirrors"),
-            Some(&json!({"source_topic_name": "orders", "mirror_topic_name": "orders"})),
-            DEADLINE,
-        )
-        .await?;
+    let source = src.bootstrap();
+    let configs = [("bootstrap.servers", source.as_str())];
+    create_link(&api, &gw, "dst", "east", &configs, DEADLINE).await?;
+    // Mirror `orders` under the same name, retrying while the link starts.
+    let (mirrors, mirror) = (
+        format!("{east}/mirrors"),
+        json!({"source_topic_name": "orders", "mirror_topic_name": "orders"}),
+    );
+    let create_mirror = || api.post_retrying(&mirrors, Some(&mirror), DEADLINE);
+    let r = create_mirror().await?;
     assert_eq!(r.status, 204, "create mirror: {r}");
     api.wait_for(&format!("{east}/mirrors/orders"), DEADLINE, |r| {
         r.json["mirror_status"] == "ACTIVE"
@@ -698,15 +694,12 @@ async fn deleting_a_link_with_mirrors_needs_force() -> anyhow::Result<()> {
     .await?;
     // A new link of the same name cannot take the former mirror back: it
     // is a regular topic now (409), and it is left untouched.
-    let r = api.post(&format!("{links}?link_name=east"), Some(&body))?;
+    let r = api.post(
+        &format!("{links}?link_name=east"),
+        Some(&link_body(&configs)),
+    )?;
     assert_eq!(r.status, 204, "re-create link: {r}");
-    let r = api
-        .post_retrying(
-            &format!("{east}/mirrors"),
-            Some(&json!({"source_topic_name": "orders", "mirror_topic_name": "orders"})),
-            DEADLINE,
-        )
-        .await?;
+    let r = create_mirror().await?;
     assert_eq!(r.status, 409, "mirror onto the former mirror topic: {r}");
     let (_, high) = fetch_watermarks(&dst.bootstrap(), "orders", 0).await?;
     assert_eq!(high, 5);
@@ -728,11 +721,7 @@ async fn link_source_by_alias_and_cluster_id_check() -> anyhow::Result<()> {
         Some(&json!({"source_cluster_id": "src", "configs": []})),
     )?;
     assert_eq!(r.status, 204, "source by alias: {r}");
-    api.wait_for(&format!("{links}/byalias"), DEADLINE, |r| {
-        r.json["link_state"] == "ACTIVE"
-    })
-    .await
-    .with_context(|| gw.log_tail(30))?;
+    wait_link_state(&api, &gw, "dst", "byalias", "ACTIVE", DEADLINE).await?;
 
     let r = api.post(
         &format!("{links}?link_name=wrongid"),
@@ -766,12 +755,7 @@ async fn unvalidated_link_with_wrong_source_cluster_id_fails() -> anyhow::Result
         Some(&wrong_id_body(&src)),
     )?;
     assert_eq!(r.status, 204, "wrong source_cluster_id, not validated: {r}");
-    let failed = api
-        .wait_for(&format!("{links}/wrongid"), DEADLINE, |r| {
-            r.json["link_state"] == "FAILED"
-        })
-        .await
-        .with_context(|| gw.log_tail(30))?;
+    let failed = wait_link_state(&api, &gw, "dst", "wrongid", "FAILED", DEADLINE).await?;
     assert_ne!(failed.json["link_error"], "NO_ERROR", "{failed}");
     assert!(
         failed.json["link_error_message"]

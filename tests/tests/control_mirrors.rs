@@ -915,17 +915,15 @@ async fn mirror_create_options_and_refusals() -> anyhow::Result<()> {
     .await?;
     assert_eq!(m.json["source_topic_name"], "conf", "{m}");
     assert_eq!(m.json["num_partitions"], 2, "{m}");
-    let configs = linkgate_tests::topic_configs(&d, "east.conf").await?;
-    assert_eq!(
-        configs.get("retention.ms").map(String::as_str),
-        Some("123456789"),
-        "{configs:?}"
-    );
-    assert_eq!(
-        configs.get("max.message.bytes").map(String::as_str),
-        Some("2097152"),
-        "{configs:?}"
-    );
+    linkgate_tests::assert_topic_configs(
+        &d,
+        "east.conf",
+        &[
+            ("retention.ms", "123456789"),
+            ("max.message.bytes", "2097152"),
+        ],
+    )
+    .await?;
 
     // Write protection without an authorizer: refused, nothing left.
     create_link(
