@@ -698,7 +698,8 @@ impl StateStore {
                         records: buf.clone().freeze(),
                     }],
                     -1,
-                    self.destination.settings().request_timeout.as_millis() as i32,
+                    i32::try_from(self.destination.settings().request_timeout.as_millis())
+                        .unwrap_or(i32::MAX),
                 );
                 let (_, resp) = conn.send(&req).await?;
                 let code = resp

@@ -198,7 +198,9 @@ impl PartitionStatus {
     /// Records behind: source high watermark minus next fetch offset (0 when
     /// unknown or negative).
     pub fn lag(&self) -> i64 {
-        (self.last_fetch_high_watermark - self.next_fetch_offset).max(0)
+        self.last_fetch_high_watermark
+            .saturating_sub(self.next_fetch_offset)
+            .max(0)
     }
 }
 

@@ -51,7 +51,7 @@ fn deny_bindings(config: &LinkConfig, mirror: &str) -> Vec<crate::kafka::AclBind
         .collect()
 }
 
-/// Removes the DENY WRITE ACL bindings of a stopped mirror topic (best
+/// Removes the DENY WRITE ACL bindings of a mirror topic (stopped, or whose creation failed; best
 /// effort: a failure is logged, the topic stays stopped).
 async fn unprotect(ctx: &LinkCtx, config: &LinkConfig, mirror: &str) {
     if config.write_deny_principals.is_empty() {
@@ -64,7 +64,7 @@ async fn unprotect(ctx: &LinkCtx, config: &LinkConfig, mirror: &str) {
     {
         Ok(()) => tracing::info!(link = %ctx.name, topic = mirror, "DENY WRITE ACLs removed"),
         Err(e) => tracing::warn!(link = %ctx.name, topic = mirror, error = %e,
-            "cannot remove the DENY WRITE ACLs of the stopped mirror topic; remove them by hand"),
+            "cannot remove the DENY WRITE ACLs of the mirror topic; remove them by hand"),
     }
 }
 
@@ -244,7 +244,7 @@ impl Topics {
             .destination
             .create_topic(
                 &mirror,
-                partitions as i32,
+                i32::try_from(partitions).unwrap_or(i32::MAX),
                 req.replication_factor.unwrap_or(-1),
                 &configs,
             )
@@ -280,6 +280,9 @@ impl Topics {
         if let Some(f) = failure {
             self.forget(ctx, &source, &mirror).await;
             if !matches!(f, ControlError::MirrorExists { .. }) {
+                // Bindings some principals may have got before CreateAcls
+                // failed for another go with the topic.
+                unprotect(ctx, &self.config, &mirror).await;
                 let _ = ctx.destination.delete_topic(&mirror).await;
             }
             return Err(f);
