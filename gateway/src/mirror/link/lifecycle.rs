@@ -51,8 +51,8 @@ fn deny_bindings(config: &LinkConfig, mirror: &str) -> Vec<crate::kafka::AclBind
         .collect()
 }
 
-/// Removes the DENY WRITE ACL bindings of a mirror topic (stopped, or whose creation failed; best
-/// effort: a failure is logged, the topic stays stopped).
+/// Removes the DENY WRITE ACL bindings of a mirror topic that was stopped
+/// or whose creation failed (best effort: a failure is logged).
 async fn unprotect(ctx: &LinkCtx, config: &LinkConfig, mirror: &str) {
     if config.write_deny_principals.is_empty() {
         return;
