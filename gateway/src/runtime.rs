@@ -289,7 +289,17 @@ pub async fn apply_reload(
     watch: &Mutex<Option<WatchHandle>>,
     manager: &Arc<LinkManager>,
 ) -> Option<GatewayConfig> {
-    let next = match GatewayConfig::load(path) {
+    // Reading and parsing a file is blocking work: off the async workers.
+    let owned = path.to_path_buf();
+    let loaded = match tokio::task::spawn_blocking(move || GatewayConfig::load(&owned)).await {
+        Ok(r) => r,
+        Err(e) => {
+            metrics::counter!(CONFIG_RELOADS, "result" => "failed").increment(1);
+            tracing::error!(error = %e, "reading the changed config file failed; keeping the running config");
+            return None;
+        }
+    };
+    let next = match loaded {
         Ok(c) => c,
         Err(e) => {
             metrics::counter!(CONFIG_RELOADS, "result" => "failed").increment(1);
