@@ -112,6 +112,20 @@ async fn wait_mirror(
     .with_context(|| format!("{mirror} to be {state}\n{}", gw.log_tail(40)))
 }
 
+/// `mirrors:{action}` of `mirror` on link `east` (not validate-only):
+/// asserts its result has no error, then [`wait_mirror`] until the mirror is
+/// `state`; returns that answer.
+async fn act_then_wait(
+    api: &Api,
+    gw: &Gateway,
+    action: &str,
+    mirror: &str,
+    state: &str,
+) -> anyhow::Result<ApiResponse> {
+    assert_ok(&mirror_action(api, "east", action, &[mirror], false)?[0]);
+    wait_mirror(api, gw, "east", mirror, state, |_| true).await
+}
+
 /// Whether every partition of a mirror answer has lag 0 and has mirrored
 /// up to `offsets[p]` (exclusive).
 fn caught_up(r: &ApiResponse, offsets: &[i64]) -> bool {
@@ -269,8 +283,7 @@ async fn mirror_pause_resume_promote_then_write() -> anyhow::Result<()> {
     assert_eq!(m.json["link_name"], "east", "{m}");
 
     // Paused: nothing new arrives; promote is refused for the lag.
-    assert_ok(&mirror_action(&api, "east", "pause", &["east.orders"], false)?[0]);
-    wait_mirror(&api, &gw, "east", "east.orders", "PAUSED", |_| true).await?;
+    act_then_wait(&api, &gw, "pause", "east.orders", "PAUSED").await?;
     let second = records(2, 10, 6);
     produce(&s, "orders", &second, "zstd").await?;
     assert_stays(&d, "east.orders", &[5, 5]).await?;
@@ -396,8 +409,7 @@ async fn failover_and_foreign_write_detection() -> anyhow::Result<()> {
     }
 
     // Lagging a: pause, produce; failover anyway.
-    assert_ok(&mirror_action(&api, "east", "pause", &["a"], false)?[0]);
-    wait_mirror(&api, &gw, "east", "a", "PAUSED", |_| true).await?;
+    act_then_wait(&api, &gw, "pause", "a", "PAUSED").await?;
     produce(&s, "a", &records(1, 3, 2), "none").await?;
     assert_ok(&mirror_action(&api, "east", "failover", &["a"], true)?[0]);
     let m = api.get(&format!("{mirrors}/a"))?;
@@ -459,8 +471,7 @@ async fn failover_and_foreign_write_detection() -> anyhow::Result<()> {
     // The foreign record stays; the gateway wrote nothing after it.
     assert_stays(&d, "b", &[4]).await?;
     // A failed mirror can still be failed over: STOPPED, writable.
-    assert_ok(&mirror_action(&api, "east", "failover", &["b"], false)?[0]);
-    wait_mirror(&api, &gw, "east", "b", "STOPPED", |_| true).await?;
+    act_then_wait(&api, &gw, "failover", "b", "STOPPED").await?;
 
     // An idle mirror (nothing new on the source) detects a foreign write too.
     produce(
@@ -689,13 +700,11 @@ async fn restart_restores_links_and_mirror_states() -> anyhow::Result<()> {
         produce(&s, t, &records(1, 0, 5), "none").await?;
         mirror_caught_up(&api, &gw, "east", t, &format!("east.{t}"), &[5]).await?;
     }
-    assert_ok(&mirror_action(&api, "east", "pause", &["east.held"], false)?[0]);
-    let held = wait_mirror(&api, &gw, "east", "east.held", "PAUSED", |_| true).await?;
+    let held = act_then_wait(&api, &gw, "pause", "east.held", "PAUSED").await?;
     let held_time = held.json["state_time_ms"]
         .as_i64()
         .context("state_time_ms")?;
-    assert_ok(&mirror_action(&api, "east", "promote", &["east.done"], false)?[0]);
-    let done = wait_mirror(&api, &gw, "east", "east.done", "STOPPED", |_| true).await?;
+    let done = act_then_wait(&api, &gw, "promote", "east.done", "STOPPED").await?;
     let done_time = done.json["state_time_ms"]
         .as_i64()
         .context("state_time_ms")?;
@@ -980,8 +989,7 @@ async fn deleting_a_link_drops_its_stopped_mirrors() -> anyhow::Result<()> {
     create_east(&api, &gw, &configs).await?;
     let mirrors = format!("{CLUSTERS}/dst/links/east/mirrors");
     mirror_caught_up(&api, &gw, "east", "t", "east.t", &[3]).await?;
-    assert_ok(&mirror_action(&api, "east", "promote", &["east.t"], false)?[0]);
-    wait_mirror(&api, &gw, "east", "east.t", "STOPPED", |_| true).await?;
+    act_then_wait(&api, &gw, "promote", "east.t", "STOPPED").await?;
 
     let r = api.delete(&format!("{CLUSTERS}/dst/links/east"))?;
     assert_eq!(r.status, 204, "delete with only stopped mirrors: {r}");
