@@ -2,8 +2,9 @@
 //! runtime implements, and the value types they return (link properties,
 //! link state, task status).
 //!
-//! The API never mutates through these traits: this module is the read side
-//! of the control plane (issue 4, first slice).
+//! These traits are the read side of the control plane; the mutating side
+//! is [`crate::control::ControlPlane`], reached through
+//! [`ApiState::control`].
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -1,5 +1,6 @@
 //! Mirror partition states and the status table that the data plane updates
-//! and the control plane (metrics, later the REST API) reads.
+//! and the control plane (metrics, the REST API) reads, with the link's
+//! health (state and error) and its task errors.
 //!
 //! States follow Confluent's mirror topic states where they apply at
 //! partition level: `PENDING`, `ACTIVE`, `PAUSED`, `FAILED` (with a cause),
