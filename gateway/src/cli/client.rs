@@ -10,6 +10,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
+use linkgate::api::body::{AlterConfigsBody, AlterMirrorsBody, CreateLinkBody, CreateMirrorBody};
+use linkgate::api::ANY_LINK;
+use serde::Serialize;
 use serde_json::Value;
 
 use super::error::CliError;
@@ -122,12 +125,18 @@ impl ApiClient {
     /// [`CliError::Api`] for a non-2xx answer (with the API's `message`),
     /// [`CliError::BadResponse`] for a 2xx body that is not JSON.
     pub fn get(&self, path: &str) -> Result<Value, CliError> {
-        self.send(Verb::Get, path, None)
+        self.send::<Value>(Verb::Get, path, None)
     }
 
-    /// Sends one request; `body` is sent as JSON. Mutating verbs carry the
+    /// Sends one request; `body` (one of the API's request body types,
+    /// `linkgate::api::body`) is sent as JSON. Mutating verbs carry the
     /// bearer token. A 2xx answer without a body (204) is `Value::Null`.
-    fn send(&self, verb: Verb, path: &str, body: Option<&Value>) -> Result<Value, CliError> {
+    fn send<B: Serialize>(
+        &self,
+        verb: Verb,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Value, CliError> {
         let url = format!("{}{path}", self.base);
         let shown = redact_userinfo(&url);
         let unreachable = |e: ureq::Error| CliError::Unreachable {
@@ -138,7 +147,10 @@ impl ApiClient {
             (Some(t), Verb::Post | Verb::Put | Verb::Delete) => Some(t.header()?),
             _ => None,
         };
-        let json = body.map(Value::to_string);
+        let json = body
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| CliError::Usage(format!("cannot encode the request body: {e}")))?;
         let result = match verb {
             Verb::Get => with_auth(self.agent.get(&url), auth).call(),
             Verb::Delete => with_auth(self.agent.delete(&url), auth).call(),
@@ -227,7 +239,7 @@ impl ApiClient {
     pub fn create_link(
         &self,
         link: &str,
-        body: &Value,
+        body: &CreateLinkBody,
         validate_only: bool,
         validate_link: bool,
     ) -> Result<(), CliError> {
@@ -248,7 +260,7 @@ impl ApiClient {
     pub fn alter_link(
         &self,
         link: &str,
-        body: &Value,
+        body: &AlterConfigsBody,
         validate_only: bool,
     ) -> Result<(), CliError> {
         let q = query(&[("validate_only", validate_only.then(|| "true".to_string()))]);
@@ -267,7 +279,7 @@ impl ApiClient {
             ("force", force.then(|| "true".to_string())),
             ("validate_only", validate_only.then(|| "true".to_string())),
         ]);
-        self.send(Verb::Delete, &format!("{}{q}", self.link_path(link)), None)
+        self.send::<Value>(Verb::Delete, &format!("{}{q}", self.link_path(link)), None)
             .map(drop)
     }
 
@@ -277,7 +289,7 @@ impl ApiClient {
     pub fn create_mirror(
         &self,
         link: &str,
-        body: &Value,
+        body: &CreateMirrorBody,
         validate_only: bool,
     ) -> Result<(), CliError> {
         let q = query(&[("validate_only", validate_only.then(|| "true".to_string()))]);
@@ -301,13 +313,12 @@ impl ApiClient {
             "{}/mirrors:{action}{q}",
             self.link_path(link.unwrap_or(ANY_LINK))
         );
-        let body = serde_json::json!({ "mirror_topic_names": topics });
+        let body = AlterMirrorsBody {
+            mirror_topic_names: topics.to_vec(),
+        };
         self.send(Verb::Post, &path, Some(&body))
     }
 }
-
-/// The `{link_name}` that means every link (mirror list and actions).
-const ANY_LINK: &str = "-";
 
 /// Adds `Authorization` when `auth` is set.
 fn with_auth<B>(request: ureq::RequestBuilder<B>, auth: Option<String>) -> ureq::RequestBuilder<B> {

@@ -7,7 +7,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use clap::{ArgGroup, Args, Subcommand};
-use serde_json::{json, Value};
+use linkgate::api::body::{
+    AlterConfigEntry, AlterConfigsBody, ConfigEntry, ConfigOperation, CreateLinkBody,
+};
+use serde_json::Value;
 
 use super::error::CliError;
 use super::input;
@@ -274,18 +277,21 @@ fn create_configs(
 }
 
 /// `{"source_cluster_id"?: id, "configs": [{"name", "value"}, ...]}`.
-fn create_body(source_cluster_id: Option<&str>, configs: &[(String, String)]) -> Value {
-    let mut body = json!({ "configs": name_values(configs) });
-    if let (Some(id), Some(o)) = (source_cluster_id, body.as_object_mut()) {
-        o.insert("source_cluster_id".into(), Value::from(id));
+fn create_body(source_cluster_id: Option<&str>, configs: &[(String, String)]) -> CreateLinkBody {
+    CreateLinkBody {
+        source_cluster_id: source_cluster_id.map(str::to_string),
+        configs: config_entries(configs),
     }
-    body
 }
 
-fn name_values(configs: &[(String, String)]) -> Vec<Value> {
+/// `configs` as the API's `{"name", "value"}` entries.
+pub(super) fn config_entries(configs: &[(String, String)]) -> Vec<ConfigEntry> {
     configs
         .iter()
-        .map(|(name, value)| json!({ "name": name, "value": value }))
+        .map(|(name, value)| ConfigEntry {
+            name: name.clone(),
+            value: value.clone(),
+        })
         .collect()
 }
 
@@ -300,7 +306,7 @@ fn alter_body(
     add_config: &[String],
     add_config_file: Option<&Path>,
     delete_config: &[String],
-) -> Result<Value, CliError> {
+) -> Result<AlterConfigsBody, CliError> {
     let mut sources = Vec::new();
     if let Some(path) = add_config_file {
         sources.push(input::read_properties(path)?);
@@ -330,21 +336,30 @@ fn alter_body(
             "nothing to alter: give --add-config, --add-config-file or --delete-config".into(),
         ));
     }
-    let data: Vec<Value> = set
+    let data = set
         .iter()
-        .map(|(name, value)| json!({ "name": name, "value": value, "operation": "SET" }))
-        .chain(
-            deletes
-                .iter()
-                .map(|name| json!({ "name": name, "operation": "DELETE" })),
-        )
+        .map(|(name, value)| AlterConfigEntry {
+            name: name.clone(),
+            value: Some(value.clone()),
+            operation: Some(ConfigOperation::Set),
+        })
+        .chain(deletes.iter().map(|name| AlterConfigEntry {
+            name: (*name).to_string(),
+            value: None,
+            operation: Some(ConfigOperation::Delete),
+        }))
         .collect();
-    Ok(json!({ "data": data }))
+    Ok(AlterConfigsBody { data })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn as_json<T: serde::Serialize>(body: &T) -> Value {
+        serde_json::to_value(body).expect("encodes")
+    }
 
     #[test]
     fn create_configs_layer_file_flags_and_filters() {
@@ -387,11 +402,11 @@ mod tests {
     fn create_body_omits_an_absent_source_cluster_id() {
         let configs = vec![("bootstrap.servers".to_string(), "h:1".to_string())];
         assert_eq!(
-            create_body(None, &configs),
+            as_json(&create_body(None, &configs)),
             json!({"configs": [{"name": "bootstrap.servers", "value": "h:1"}]})
         );
         assert_eq!(
-            create_body(Some("src"), &[]),
+            as_json(&create_body(Some("src"), &[])),
             json!({"source_cluster_id": "src", "configs": []})
         );
     }
@@ -405,7 +420,7 @@ mod tests {
         )
         .expect("valid");
         assert_eq!(
-            body,
+            as_json(&body),
             json!({"data": [
                 {"name": "cluster.link.paused", "value": "true", "operation": "SET"},
                 {"name": "a", "value": "1", "operation": "SET"},

@@ -8,8 +8,9 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use linkgate::api::body::CreateMirrorBody;
 use linkgate::control::MirrorAction;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::client::ApiClient;
 use super::error::CliError;
@@ -158,7 +159,8 @@ pub fn run_mirror(args: &MirrorArgs, out: &mut dyn Write) -> Result<(), CliError
                 &format!("{name} can be created on cluster link '{link}'"),
                 *validate_only,
             );
-            let json = done_json(link, "create_mirror", *validate_only, &[("mirror", body)]);
+            let sent = serde_json::to_value(&body).unwrap_or(Value::Null);
+            let json = done_json(link, "create_mirror", *validate_only, &[("mirror", sent)]);
             print(out, output, &json, &text)
         }
         MirrorCommand::List {
@@ -222,23 +224,13 @@ fn create_body(
     source_topic: Option<&str>,
     replication_factor: Option<i16>,
     configs: &[(String, String)],
-) -> Value {
-    let mut body = serde_json::Map::new();
-    if let Some(s) = source_topic {
-        body.insert("source_topic_name".into(), Value::from(s));
+) -> CreateMirrorBody {
+    CreateMirrorBody {
+        source_topic_name: source_topic.map(str::to_string),
+        mirror_topic_name: mirror_topic.map(str::to_string),
+        replication_factor,
+        configs: super::link::config_entries(configs),
     }
-    if let Some(m) = mirror_topic {
-        body.insert("mirror_topic_name".into(), Value::from(m));
-    }
-    if let Some(rf) = replication_factor {
-        body.insert("replication_factor".into(), Value::from(rf));
-    }
-    let configs = configs
-        .iter()
-        .map(|(name, value)| json!({ "name": name, "value": value }))
-        .collect();
-    body.insert("configs".into(), Value::Array(configs));
-    Value::Object(body)
 }
 
 /// The single-mirror GET bodies of `mirror describe`: the named `topics`
@@ -348,20 +340,25 @@ fn act(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn as_json(body: &CreateMirrorBody) -> Value {
+        serde_json::to_value(body).expect("encodes")
+    }
 
     #[test]
     fn create_body_leaves_out_absent_values() {
         assert_eq!(
-            create_body(Some("pre.t"), None, None, &[]),
+            as_json(&create_body(Some("pre.t"), None, None, &[])),
             json!({"mirror_topic_name": "pre.t", "configs": []})
         );
         assert_eq!(
-            create_body(
+            as_json(&create_body(
                 Some("pre.t"),
                 Some("t"),
                 Some(3),
                 &[("retention.ms".into(), "1000".into())]
-            ),
+            )),
             json!({
                 "source_topic_name": "t",
                 "mirror_topic_name": "pre.t",
