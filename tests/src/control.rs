@@ -2,9 +2,14 @@
 //! (`tests/tests/control_*.rs`): two brokers and a gateway with the REST API,
 //! the body of a link create (Kafka REST v3 `CreateKafkaLink`), creating a
 //! link and waiting until it is `ACTIVE`, and reading entries out of the
-//! JSON lists the API and the CLI return.
+//! JSON lists the API and the CLI return, and high watermarks that must not
+//! move for [`QUIET_WINDOW`].
 
 use std::time::Duration;
+
+/// How long a negative observation lasts (nothing mirrored, no state
+/// change): several fetch rounds and auto-create rescans.
+pub const QUIET_WINDOW: Duration = Duration::from_secs(4);
 
 use anyhow::Context;
 use serde_json::{json, Value};
@@ -126,4 +131,39 @@ pub fn names(list: &Value, key: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// High watermark of each of `partitions` partitions of `topic` on
+/// `bootstrap` (librdkafka, partitions `0..partitions`).
+///
+/// # Errors
+/// A watermark query fails.
+pub async fn highs(bootstrap: &str, topic: &str, partitions: i32) -> anyhow::Result<Vec<i64>> {
+    let mut out = Vec::new();
+    for p in 0..partitions {
+        out.push(crate::fetch_watermarks(bootstrap, topic, p).await?.1);
+    }
+    Ok(out)
+}
+
+/// For [`QUIET_WINDOW`], polls the high watermarks of `topic` on
+/// `bootstrap` and fails as soon as one differs from `expected` (a
+/// negative observation: nothing is mirrored there meanwhile).
+///
+/// # Errors
+/// A watermark moved, or a query failed.
+pub async fn assert_stays(bootstrap: &str, topic: &str, expected: &[i64]) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    let partitions = i32::try_from(expected.len())?;
+    while start.elapsed() < QUIET_WINDOW {
+        let now = highs(bootstrap, topic, partitions).await?;
+        anyhow::ensure!(
+            now == expected,
+            "{topic} on {bootstrap} moved: high watermarks {now:?}, expected {expected:?} \
+             after {:?}",
+            start.elapsed()
+        );
+        tokio::time::sleep(crate::POLL_INTERVAL).await;
+    }
+    Ok(())
 }

@@ -36,7 +36,8 @@ pub use broker::{Broker, Storage, BROKER_LOG_ENV, BROKER_READY_DEADLINE};
 pub use cli::{run_cli, CliRun};
 pub use config::link_config;
 pub use control::{
-    create_link, entry, link_body, names, start_control_gateway, start_pair, wait_link_state,
+    assert_stays, create_link, entry, highs, link_body, names, start_control_gateway, start_pair,
+    wait_link_state, QUIET_WINDOW,
 };
 pub use gateway::{
     http_get, Gateway, GATEWAY_LOG_ENV, GATEWAY_READY_DEADLINE, GATEWAY_RUST_LOG,

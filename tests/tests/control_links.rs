@@ -677,12 +677,9 @@ async fn deleting_a_link_with_mirrors_needs_force() -> anyhow::Result<()> {
 
     // No longer mirrored: produce to the source, the destination stays.
     produce(&src.bootstrap(), "orders", &records(3, 4), "none").await?;
-    let watch = Instant::now();
-    while watch.elapsed() < Duration::from_secs(3) {
-        let (_, high) = fetch_watermarks(&dst.bootstrap(), "orders", 0).await?;
-        assert_eq!(high, 4, "a deleted link still mirrors");
-        tokio::time::sleep(linkgate_tests::POLL_INTERVAL).await;
-    }
+    linkgate_tests::assert_stays(&dst.bootstrap(), "orders", &[4])
+        .await
+        .context("a deleted link still mirrors")?;
     // The former mirror is an ordinary topic: a client writes to it.
     produce(&dst.bootstrap(), "orders", &records(1, 100), "none").await?;
     let (_, high) = fetch_watermarks(&dst.bootstrap(), "orders", 0).await?;

@@ -15,17 +15,15 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use linkgate_tests::{assert_stays, highs, QUIET_WINDOW};
 use linkgate_tests::{
-    consume_partition, create_link, create_topic, entry, fetch_watermarks, link_body, list_topics,
-    names, now_ms, produce, start_control_gateway, start_pair, wait_link_state, Api, ApiResponse,
-    Broker, Gateway, TestRecord, CLUSTERS, POLL_INTERVAL,
+    consume_partition, create_link, create_topic, entry, link_body, list_topics, names, now_ms,
+    produce, start_control_gateway, start_pair, wait_link_state, Api, ApiResponse, Broker, Gateway,
+    TestRecord, CLUSTERS, POLL_INTERVAL,
 };
 use serde_json::{json, Value};
 
 const DEADLINE: Duration = Duration::from_secs(90);
-/// How long a negative observation lasts (nothing mirrored, no state
-/// change): several fetch rounds and auto-create rescans (1 s).
-const QUIET_WINDOW: Duration = Duration::from_secs(4);
 /// `auto.create.mirror.topics.filters` matching no topic of the tests.
 const NO_TOPIC: &str =
     r#"{"topicFilters":[{"name":"none.","patternType":"PREFIXED","filterType":"INCLUDE"}]}"#;
@@ -176,33 +174,6 @@ fn mirror_names(list: &ApiResponse) -> BTreeSet<String> {
     names(&list.json["data"], "mirror_topic_name")
         .into_iter()
         .collect()
-}
-
-/// High watermark of each of `partitions` partitions of `topic`.
-async fn highs(bootstrap: &str, topic: &str, partitions: i32) -> anyhow::Result<Vec<i64>> {
-    let mut out = Vec::new();
-    for p in 0..partitions {
-        out.push(fetch_watermarks(bootstrap, topic, p).await?.1);
-    }
-    Ok(out)
-}
-
-/// For [`QUIET_WINDOW`], polls the high watermarks of `topic` on
-/// `bootstrap` and fails as soon as one differs from `expected`.
-async fn assert_stays(bootstrap: &str, topic: &str, expected: &[i64]) -> anyhow::Result<()> {
-    let start = Instant::now();
-    let partitions = i32::try_from(expected.len())?;
-    while start.elapsed() < QUIET_WINDOW {
-        let now = highs(bootstrap, topic, partitions).await?;
-        anyhow::ensure!(
-            now == expected,
-            "{topic} on {bootstrap} moved: high watermarks {now:?}, expected {expected:?} \
-             after {:?}",
-            start.elapsed()
-        );
-        tokio::time::sleep(POLL_INTERVAL).await;
-    }
-    Ok(())
 }
 
 /// Reads `topic`/`partition` on `bootstrap` and compares with `want`.
