@@ -50,14 +50,7 @@ fn names(m: &LinkManager) -> Vec<String> {
 
 /// Polls `check` every 50 ms until it holds or [`WAIT`] passes.
 async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !check() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {WAIT:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::kafka::testutil::wait_until(what, WAIT, || std::future::ready(check())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

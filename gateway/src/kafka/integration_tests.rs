@@ -26,17 +26,7 @@ use super::{
 /// Connect a cluster client, retrying briefly: the broker may accept TCP a
 /// moment before it serves Metadata.
 async fn client(broker: &Broker, name: &str) -> std::sync::Arc<ClusterClient> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match ClusterClient::connect(broker.settings(name)).await {
-            Ok(c) => return c,
-            Err(e) if Instant::now() < deadline => {
-                eprintln!("cluster not ready yet: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("cannot connect to nisshi at {}: {e}", broker.addr()),
-        }
-    }
+    super::testutil::connect(broker.settings(name)).await
 }
 
 /// Encode `n` records (key `k{i}`, value `v{i}`) as one v2 batch, no

@@ -1,5 +1,6 @@
 //! Test-only: start a real Kafka-protocol broker (nisshi) on a free loopback
-//! port, and stop it when the guard drops.
+//! port, and stop it when the guard drops; connect a cluster client to it
+//! ([`connect`]); poll a condition with a deadline ([`wait_until`]).
 //!
 //! The binary is looked up at `$NISSHI_BIN`, else
 //! `$HOME/.cache/linkgate/nisshi/bin/nisshi` (where the project's install
@@ -133,6 +134,40 @@ impl Broker {
         s.retry_backoff = Duration::from_millis(20);
         s.retry_backoff_max = Duration::from_millis(200);
         s
+    }
+}
+
+/// Connects a cluster client with `settings`, retrying for up to 30 s: a
+/// broker may accept TCP a moment before it serves Metadata. Panics when it
+/// never connects.
+pub async fn connect(settings: super::ClusterSettings) -> std::sync::Arc<super::ClusterClient> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match super::ClusterClient::connect(settings.clone()).await {
+            Ok(c) => return c,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("cluster not ready yet: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("cannot connect to {:?}: {e}", settings.bootstrap_servers),
+        }
+    }
+}
+
+/// Polls `check` every 50 ms until it is true; panics naming `what` when
+/// `within` passes first.
+pub async fn wait_until<F, Fut>(what: &str, within: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

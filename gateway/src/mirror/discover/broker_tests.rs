@@ -27,17 +27,7 @@ const STATE_TOPIC: &str = "__linkgate_state";
 
 /// Connect, retrying briefly while the broker starts serving Metadata.
 async fn client(settings: ClusterSettings) -> Arc<ClusterClient> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match ClusterClient::connect(settings.clone()).await {
-            Ok(c) => return c,
-            Err(e) if Instant::now() < deadline => {
-                eprintln!("cluster not ready yet: {e}");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => panic!("cannot connect: {e}"),
-        }
-    }
+    crate::kafka::testutil::connect(settings).await
 }
 
 /// Create `name` and wait (bounded) until Metadata lists it with an id.

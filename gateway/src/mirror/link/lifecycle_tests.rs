@@ -113,11 +113,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let deadline = Instant::now() + DEADLINE;
-    while !f().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    crate::kafka::testutil::wait_until(what, DEADLINE, &mut f).await;
 }
 
 /// Asserts `f` stays true for `window` (checked every 100 ms): used only
