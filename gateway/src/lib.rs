@@ -12,6 +12,7 @@
 //! - [`plugin`]: the WebAssembly plugin host (wasmtime components, chains, hot swap).
 //! - [`control`]: the mutating control-plane operations (links, mirror topics).
 //! - [`runtime`]: a running gateway assembled from a config (plugins, links).
+//! - [`secret`]: secret values and which properties hold them (the lowest layer).
 
 pub mod api;
 pub mod config;
@@ -20,3 +21,4 @@ pub mod kafka;
 pub mod mirror;
 pub mod plugin;
 pub mod runtime;
+pub mod secret;

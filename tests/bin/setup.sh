@@ -26,8 +26,11 @@ NISSHI_LOG="$CACHE_DIR/nisshi-build.log"
 WASM_TARGET="wasm32-wasip2"
 # make/gcc/g++/libc6-dev: librdkafka's configure requires a C and a C++
 # compiler; pkg-config + zlib1g-dev: zlib for librdkafka (libz feature);
-# perl: build scripts of C dependencies; kcat: command-line Kafka client.
-APT_PACKAGES=(make gcc g++ libc6-dev perl pkg-config zlib1g-dev kcat)
+# perl: build scripts of C dependencies; libssl-dev: OpenSSL for
+# librdkafka (TLS and SCRAM in the security tests); kcat: command-line
+# Kafka client; socat: TLS front that requires client certificates (mTLS
+# tests).
+APT_PACKAGES=(make gcc g++ libc6-dev perl pkg-config zlib1g-dev libssl-dev kcat socat)
 
 log() { printf '[setup] %s\n' "$*"; }
 die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }

@@ -38,28 +38,7 @@ impl LinkProperty {
     }
 }
 
-/// Whether a link property holds a secret: Kafka client properties of type
-/// `PASSWORD` (`sasl.jaas.config`, `ssl.key.password`, `ssl.keystore.key`,
-/// `ssl.keystore.password`, `ssl.keystore.certificate.chain`,
-/// `ssl.truststore.password`, `ssl.truststore.certificates`) and any name
-/// ending in `.password` or `jaas.config` (prefixed client overrides such as
-/// `local.sasl.jaas.config`).
-pub fn property_is_sensitive(name: &str) -> bool {
-    const PASSWORD_TYPED: [&str; 7] = [
-        "sasl.jaas.config",
-        "ssl.key.password",
-        "ssl.keystore.key",
-        "ssl.keystore.password",
-        "ssl.keystore.certificate.chain",
-        "ssl.truststore.password",
-        "ssl.truststore.certificates",
-    ];
-    PASSWORD_TYPED
-        .iter()
-        .any(|p| name == *p || name.ends_with(&format!(".{p}")))
-        || name.ends_with(".password")
-        || name.ends_with("jaas.config")
-}
+pub use crate::secret::property_is_sensitive;
 
 /// State of a cluster link (Confluent `link_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -150,7 +150,7 @@ pub struct PluginConfig {
 /// with the link's Confluent properties already parsed. Two configs are
 /// equal when every field is (cluster settings compared field by field).
 /// `Debug` redacts the values of sensitive properties
-/// ([`crate::api::property_is_sensitive`]).
+/// ([`crate::secret::property_is_sensitive`]).
 #[derive(Clone)]
 pub struct LinkConfig {
     /// The cluster link name (unique in the gateway).
@@ -297,30 +297,7 @@ pub struct GatewayConfig {
     pub clusters: BTreeMap<String, ClusterSettings>,
 }
 
-/// A secret config value (`[gateway] api_token`): its `Debug` output is
-/// redacted, so it never reaches a log line through a config dump. Read
-/// it with [`Secret::expose`] where it is needed.
-#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The secret value itself (never log it).
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(<redacted>)")
-    }
-}
+pub use crate::secret::Secret;
 
 /// A TOML error as `message (line L, column C)`, without the source line
 /// that `toml`'s `Display` quotes: that line can hold a secret

@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::api::property_is_sensitive;
+use crate::secret::property_is_sensitive;
 use crate::config::{ConfigError, GatewayConfig, LinkBuild};
 use crate::control::ControlError;
 
