@@ -46,12 +46,21 @@ enum Command {
 /// How long shutdown waits for links to finish in-flight rounds.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
+/// Log targets that are never shown, whatever `RUST_LOG` says: at trace
+/// level ureq's protocol layer dumps whole HTTP requests, `Authorization`
+/// headers (OAuth client secrets, the REST API token) included.
+const SILENCED_TARGETS: [&str; 2] = ["ureq_proto=off", "ureq=off"];
+
 fn main() -> anyhow::Result<()> {
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    for target in SILENCED_TARGETS {
+        if let Ok(directive) = target.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

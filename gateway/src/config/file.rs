@@ -63,22 +63,16 @@ pub struct GatewaySection {
     /// Bearer token of the REST API's mutating calls (secret: redacted in
     /// `Debug`).
     pub api_token: Option<super::Secret>,
+    /// Key that encrypts secret properties of API links in the state topic
+    /// (base64 of 32 bytes; usually a `${env:...}` or `${file:...}`
+    /// reference). Secret: redacted in `Debug`.
+    pub secrets_key: Option<super::Secret>,
 }
 
-/// `[clusters.ALIAS]`, with Kafka client property names.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClusterSection {
-    /// `bootstrap.servers`: comma-separated `host:port` list.
-    #[serde(rename = "bootstrap.servers")]
-    pub bootstrap_servers: String,
-    /// `request.timeout.ms`.
-    #[serde(rename = "request.timeout.ms")]
-    pub request_timeout_ms: Option<u64>,
-    /// `socket.connection.setup.timeout.ms`.
-    #[serde(rename = "socket.connection.setup.timeout.ms")]
-    pub connect_timeout_ms: Option<u64>,
-}
+/// `[clusters.ALIAS]`: Kafka client properties by the Java client's names
+/// (`bootstrap.servers`, `security.protocol`, `ssl.*`, `sasl.*`, timeouts),
+/// checked by [`super::client`].
+pub type ClusterSection = BTreeMap<String, toml::Value>;
 
 /// `[[links]]`.
 #[derive(Debug, Deserialize)]

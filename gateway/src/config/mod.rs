@@ -7,7 +7,9 @@
 //! `cluster.link.paused`). Validation turns every problem into a
 //! [`ConfigError`] naming the key at fault; nothing is half-applied.
 
+mod client;
 mod file;
+pub mod provider;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -17,6 +19,7 @@ use std::time::Duration;
 use crate::kafka::ClusterSettings;
 pub use crate::plugin::{OnError, PluginKind};
 
+pub use client::{is_client_property, CLIENT_PROPERTIES};
 pub use file::ConfigFile;
 
 /// Default Prometheus endpoint address (`[gateway] metrics_listen`).
@@ -265,6 +268,7 @@ fn same_cluster(a: &ClusterSettings, b: &ClusterSettings) -> bool {
         && a.retry_backoff == b.retry_backoff
         && a.retry_backoff_max == b.retry_backoff_max
         && a.metadata_max_age == b.metadata_max_age
+        && a.security == b.security
 }
 
 /// The validated gateway config: one immutable value per (re)load.
@@ -295,8 +299,14 @@ pub struct GatewayConfig {
     /// `[clusters.ALIAS]` client settings by alias (destinations of API
     /// links, sources named by `source_cluster_id`).
     pub clusters: BTreeMap<String, ClusterSettings>,
+    /// `[gateway] secrets_key` (base64 of 32 bytes, references resolved):
+    /// the key that seals secret properties of API links in the state topic
+    /// ([`crate::secret::sealed`]). `None`: such links must give their
+    /// secrets as config provider references.
+    pub secrets_key: Option<SealingKey>,
 }
 
+pub use crate::secret::sealed::SealingKey;
 pub use crate::secret::Secret;
 
 /// A TOML error as `message (line L, column C)`, without the source line
@@ -389,7 +399,13 @@ impl GatewayConfig {
                     format!("expected host:port with a numeric IP, e.g. 127.0.0.1:8090 ({e})"),
                 )
             })?;
-        let api_token = gw.api_token;
+        let api_token = match gw.api_token {
+            Some(t) => Some(Secret::new(client::resolve(
+                "gateway.api_token",
+                t.expose(),
+            )?)),
+            None => None,
+        };
         if api_token
             .as_ref()
             .is_some_and(|t| t.expose().trim().is_empty())
@@ -408,6 +424,17 @@ impl GatewayConfig {
                 ),
             ));
         }
+        let secrets_key = match &gw.secrets_key {
+            Some(text) => {
+                let key = "gateway.secrets_key";
+                let resolved = client::resolve(key, text.expose())?;
+                Some(
+                    SealingKey::from_base64(&resolved)
+                        .map_err(|e| invalid(key.into(), e.to_string()))?,
+                )
+            }
+            None => None,
+        };
         let client_id = gw.client_id.unwrap_or_else(|| "linkgate".to_string());
         let state_topic = gw
             .state_topic
@@ -415,22 +442,29 @@ impl GatewayConfig {
         validate_topic_name(&state_topic).map_err(|m| invalid("gateway.state_topic".into(), m))?;
 
         let mut clusters = BTreeMap::new();
-        for (alias, c) in &file.clusters {
-            let key = format!("clusters.{alias}");
-            let servers = parse_bootstrap(
-                &c.bootstrap_servers,
-                &format!("{key}.\"bootstrap.servers\""),
-            )?;
-            let mut settings = ClusterSettings::new(alias.clone(), servers);
-            settings.client_id = client_id.clone();
-            if let Some(ms) = c.request_timeout_ms {
-                settings.request_timeout =
-                    positive_ms(ms, &format!("{key}.\"request.timeout.ms\""))?;
+        for (alias, section) in &file.clusters {
+            let key = |p: &str| format!("clusters.{alias}.\"{p}\"");
+            let mut properties = Vec::new();
+            for (prop, value) in section {
+                if !is_client_property(prop) {
+                    return Err(invalid(
+                        key(prop),
+                        format!(
+                            "unknown or not yet supported client property {prop:?} (supported: {}, \
+                             security.protocol, ssl.*, sasl.*: see the README's Security section)",
+                            CLIENT_PROPERTIES.join(", ")
+                        ),
+                    ));
+                }
+                let text = property_text(value).ok_or_else(|| {
+                    invalid(key(prop), "expected a string, number or boolean".into())
+                })?;
+                properties.push((prop.clone(), text));
             }
-            if let Some(ms) = c.connect_timeout_ms {
-                settings.connect_timeout =
-                    positive_ms(ms, &format!("{key}.\"socket.connection.setup.timeout.ms\""))?;
-            }
+            let settings =
+                client::cluster_settings(alias, &client_id, &properties, None, &key, &|| {
+                    "required: the cluster's host:port list".to_string()
+                })?;
             clusters.insert(alias.clone(), settings);
         }
 
@@ -518,6 +552,7 @@ impl GatewayConfig {
             api_listen_explicit,
             api_token,
             clusters,
+            secrets_key,
         })
     }
 
@@ -541,10 +576,14 @@ impl GatewayConfig {
     ///   the source's) or a Kafka cluster id (only a label here; checked
     ///   against the source when the link is validated).
     /// - `properties`: Confluent link properties by name
-    ///   ([`SUPPORTED_LINK_PROPERTIES`], [`SOURCE_CLIENT_PROPERTIES`],
-    ///   [`LINKGATE_LINK_PROPERTIES`]), text values, each name at most once.
+    ///   ([`SUPPORTED_LINK_PROPERTIES`], [`LINKGATE_LINK_PROPERTIES`]) and
+    ///   the source's client properties ([`is_client_property`]: bootstrap,
+    ///   timeouts, `security.protocol`, `ssl.*`, `sasl.*`), text values or
+    ///   config provider references, each name at most once.
     ///   `bootstrap.servers` is required unless `source_cluster_id` is an
-    ///   alias.
+    ///   alias (whose settings the properties then override; given any
+    ///   security property, the source's security comes from the
+    ///   properties alone).
     ///
     /// # Errors
     /// [`ConfigError::Invalid`] whose `key` is the property at fault (e.g.
@@ -711,13 +750,23 @@ fn build_link(
     let mut filters_json: Option<String> = None;
     let mut deny_enable = false;
     let mut deny_principals = vec!["User:*".to_string()];
-    let mut bootstrap: Option<Vec<String>> = None;
-    let mut request_timeout: Option<Duration> = None;
-    let mut connect_timeout: Option<Duration> = None;
     let mut chains = input.chains;
     let mut property_chains: [Vec<String>; 4] = Default::default();
     for (prop, text) in &input.properties {
         let pkey = prop_key(prop);
+        if is_client_property(prop) {
+            if !api {
+                return Err(invalid(
+                    pkey,
+                    "a source client property of a config-file link belongs in its \
+                     [clusters.ALIAS] section"
+                        .into(),
+                ));
+            }
+            // Read by client::cluster_settings below.
+            continue;
+        }
+        let text = &client::resolve(&pkey, text)?;
         match prop.as_str() {
             "mirror.start.offset.spec" => {
                 start_offset = StartOffsetSpec::parse(text).map_err(|m| invalid(pkey, m))?;
@@ -750,17 +799,8 @@ fn build_link(
             "linkgate.mirror.write.deny.principals" => {
                 deny_principals = parse_principals(&pkey, text)?;
             }
-            p if SOURCE_CLIENT_PROPERTIES.contains(&p) && !api => {
-                return Err(invalid(
-                    pkey,
-                    "a source client property of a config-file link belongs in its \
-                     [clusters.ALIAS] section"
-                        .into(),
-                ));
-            }
-            "bootstrap.servers" => bootstrap = Some(parse_bootstrap(text, &pkey)?),
-            "request.timeout.ms" => request_timeout = Some(parse_ms(&pkey, text)?),
-            "socket.connection.setup.timeout.ms" => connect_timeout = Some(parse_ms(&pkey, text)?),
+            "link.mode" => check_placement(&pkey, text, "DESTINATION")?,
+            "connection.mode" => check_placement(&pkey, text, "OUTBOUND")?,
             other => {
                 let Some(i) = CHAINS.iter().position(|c| c.2 == other) else {
                     return Err(invalid(
@@ -841,38 +881,20 @@ fn build_link(
     }
     let source = match input.source {
         LinkSource::Cluster(settings) => settings,
-        LinkSource::Api { label, base } => {
-            let mut settings = match (base, bootstrap) {
-                (Some(mut base), servers) => {
-                    if let Some(servers) = servers {
-                        base.bootstrap_servers = servers;
-                    }
-                    base
-                }
-                (None, Some(servers)) => {
-                    let mut s = ClusterSettings::new(label, servers);
-                    s.client_id = ctx.client_id.to_string();
-                    s
-                }
-                (None, None) => {
-                    return Err(invalid(
-                        prop_key("bootstrap.servers"),
-                        format!(
-                            "required: the source cluster's host:port list (or name one of the \
-                             [clusters] aliases as source_cluster_id: {})",
-                            ctx.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
-                        ),
-                    ))
-                }
-            };
-            if let Some(t) = request_timeout {
-                settings.request_timeout = t;
-            }
-            if let Some(t) = connect_timeout {
-                settings.connect_timeout = t;
-            }
-            settings
-        }
+        LinkSource::Api { label, base } => client::cluster_settings(
+            &label,
+            ctx.client_id,
+            &input.properties,
+            base,
+            prop_key,
+            &|| {
+                format!(
+                    "required: the source cluster's host:port list (or name one of the \
+                     [clusters] aliases as source_cluster_id: {})",
+                    ctx.clusters.keys().cloned().collect::<Vec<_>>().join(", ")
+                )
+            },
+        )?,
     };
     Ok(LinkBuild {
         link: LinkConfig {
@@ -919,31 +941,6 @@ pub fn validate_link_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A comma-separated `host:port` list (`bootstrap.servers`).
-fn parse_bootstrap(text: &str, key: &str) -> Result<Vec<String>, ConfigError> {
-    let invalid = |message: String| ConfigError::Invalid {
-        key: key.to_string(),
-        message,
-    };
-    let servers: Vec<String> = text
-        .split(',')
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect();
-    if servers.is_empty() {
-        return Err(invalid("must list at least one host:port".into()));
-    }
-    for s in &servers {
-        let ok = s
-            .rsplit_once(':')
-            .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
-        if !ok {
-            return Err(invalid(format!("{s:?} is not host:port")));
-        }
-    }
-    Ok(servers)
-}
-
 /// A positive number of ms given as text.
 fn parse_ms(key: &str, text: &str) -> Result<Duration, ConfigError> {
     let ms: u64 = text.trim().parse().map_err(|_| ConfigError::Invalid {
@@ -987,18 +984,11 @@ fn supported_properties(api: bool) -> Vec<&'static str> {
     let mut all: Vec<&'static str> = SUPPORTED_LINK_PROPERTIES.to_vec();
     all.extend(LINKGATE_LINK_PROPERTIES);
     if api {
-        all.extend(SOURCE_CLIENT_PROPERTIES);
+        all.extend(CLIENT_PROPERTIES);
+        all.extend(["security.protocol", "ssl.*", "sasl.*"]);
     }
     all
 }
-
-/// Source cluster client properties of a link created through the API
-/// (Kafka client names). Config-file links set these in `[clusters.ALIAS]`.
-pub const SOURCE_CLIENT_PROPERTIES: [&str; 3] = [
-    "bootstrap.servers",
-    "request.timeout.ms",
-    "socket.connection.setup.timeout.ms",
-];
 
 /// linkgate's own link properties: plugin chains (comma-separated
 /// `[[plugins]]` names) and the DENY WRITE protection of mirror topics.
@@ -1012,7 +1002,9 @@ pub const LINKGATE_LINK_PROPERTIES: [&str; 6] = [
 ];
 
 /// Link properties linkgate understands (Confluent's names).
-pub const SUPPORTED_LINK_PROPERTIES: [&str; 7] = [
+pub const SUPPORTED_LINK_PROPERTIES: [&str; 9] = [
+    "link.mode",
+    "connection.mode",
     "mirror.start.offset.spec",
     "cluster.link.paused",
     "cluster.link.prefix",
@@ -1021,6 +1013,27 @@ pub const SUPPORTED_LINK_PROPERTIES: [&str; 7] = [
     "auto.create.mirror.topics.filters",
     "metadata.max.age.ms",
 ];
+
+/// `link.mode` / `connection.mode`: only Confluent's defaults
+/// (`DESTINATION`, `OUTBOUND`) are accepted. linkgate dials both clusters
+/// itself, so a source-initiated link has nothing to do: run the gateway
+/// where it reaches both clusters, or chain two links through a cluster
+/// both sides reach (README, "Network placement").
+fn check_placement(key: &str, text: &str, default: &str) -> Result<(), ConfigError> {
+    if text.trim().eq_ignore_ascii_case(default) {
+        return Ok(());
+    }
+    Err(ConfigError::Invalid {
+        key: key.to_string(),
+        message: format!(
+            "only {default} is supported, got {text:?}: linkgate is neither the source nor the \
+             destination cluster but dials both itself, so there is no source-initiated \
+             (SOURCE/INBOUND) side; run the gateway where it can reach both clusters, or chain \
+             two links through a jump cluster that both sides can reach (see the README, \
+             \"Network placement\")"
+        ),
+    })
+}
 
 fn parse_bool(key: &str, text: &str) -> Result<bool, ConfigError> {
     text.parse::<bool>().map_err(|_| ConfigError::Invalid {
@@ -1502,9 +1515,23 @@ topic_filters = ["orders-only"]
         let (k, m) = api_err(&c, Some("src"), &[("sasl.jaas.config", "secret-value")]);
         assert_eq!(k, "sasl.jaas.config");
         assert!(
-            m.contains("not yet supported") && !m.contains("secret-value"),
+            m.contains("security.protocol is PLAINTEXT") && !m.contains("secret-value"),
             "{m}"
         );
+        let (k, m) = api_err(
+            &c,
+            Some("src"),
+            &[
+                ("security.protocol", "SASL_SSL"),
+                ("sasl.mechanism", "PLAIN"),
+                (
+                    "sasl.jaas.config",
+                    "PlainLoginModule required username=\"u\" password=\"secret-value\"",
+                ),
+            ],
+        );
+        assert_eq!(k, "sasl.jaas.config");
+        assert!(m.contains(";") && !m.contains("secret-value"), "{m}");
         let (k, m) = api_err(
             &c,
             Some("src"),

@@ -4,19 +4,24 @@
 //! [`LinkConfig`] with the validation the config file's links get
 //! ([`GatewayConfig::api_link`]).
 //!
-//! The definition holds every property as given, secrets included: the
-//! destination cluster stores them, as Confluent's destination cluster
-//! stores a link's properties. They never leave through logs, errors or
-//! the API: the `Debug` output redacts every property for which
-//! [`property_is_sensitive`] holds, and the API hides their values.
+//! In memory the definition holds every property as given, secrets
+//! included. In the state topic a sensitive property ([`property_is_sensitive`])
+//! is either a config provider reference (`${env:NAME}`, `${file:...}`,
+//! kept as written and resolved when the link is built) or sealed with the
+//! gateway's `[gateway] secrets_key` ([`crate::secret::sealed`], bound to
+//! `link/{name}/{property}`); without a key an inline secret is refused.
+//! Secrets never leave through logs, errors or the API: the `Debug` output
+//! redacts every sensitive property, and the API hides their values.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::secret::property_is_sensitive;
+use crate::config::provider::has_reference;
 use crate::config::{ConfigError, GatewayConfig, LinkBuild};
 use crate::control::ControlError;
+use crate::secret::property_is_sensitive;
+use crate::secret::sealed::{self, SealingKey};
 
 /// A link created through the API. JSON shape:
 /// `{"name": "l", "destination": "<alias>", "source_cluster_id": null | "id",
@@ -104,18 +109,82 @@ impl LinkDefinition {
         }
     }
 
-    /// The JSON value stored under `link/{name}`.
-    pub fn to_json(&self) -> Vec<u8> {
-        // Strings and integers only: serialising cannot fail.
-        serde_json::to_vec(self).unwrap_or_default()
+    /// Where a sealed property value belongs: `link/{name}/{property}`.
+    fn aad(&self, property: &str) -> String {
+        format!("link/{}/{property}", self.name)
+    }
+
+    /// Whether a property value is an inline secret: a sensitive property
+    /// whose value is not a config provider reference.
+    fn inline_secret(name: &str, value: &str) -> bool {
+        property_is_sensitive(name) && !value.is_empty() && !has_reference(value)
+    }
+
+    /// The JSON value stored under `link/{name}`: every inline secret
+    /// sealed with `key` (references kept as written).
+    ///
+    /// # Errors
+    /// [`ControlError::InvalidConfig`] naming the property when an inline
+    /// secret cannot be sealed (no key: [`LinkDefinition::check_secrets`]
+    /// says so first; a value over 1 MiB).
+    pub fn to_json(&self, key: Option<&SealingKey>) -> Result<Vec<u8>, ControlError> {
+        self.check_secrets(key)?;
+        let mut stored = self.clone();
+        for (k, v) in &mut stored.configs {
+            if let (true, Some(key)) = (Self::inline_secret(k, v), key) {
+                *v = sealed::seal(key, &self.aad(k), v).map_err(|e| {
+                    ControlError::InvalidConfig {
+                        key: k.clone(),
+                        message: e.to_string(),
+                    }
+                })?;
+            }
+        }
+        serde_json::to_vec(&stored).map_err(|e| ControlError::InvalidConfig {
+            key: "configs".into(),
+            message: format!("cannot be written as JSON: {:?}", e.classify()),
+        })
+    }
+
+    /// Refuses a definition whose inline secrets could not be stored
+    /// sealed: without `key` every sensitive property must be a config
+    /// provider reference.
+    ///
+    /// # Errors
+    /// [`ControlError::InvalidConfig`] naming the first such property, with
+    /// how to configure a key or use a reference.
+    pub fn check_secrets(&self, key: Option<&SealingKey>) -> Result<(), ControlError> {
+        if key.is_some() {
+            return Ok(());
+        }
+        match self.configs.iter().find(|(k, v)| Self::inline_secret(k, v)) {
+            None => Ok(()),
+            Some((k, _)) => Err(ControlError::InvalidConfig {
+                key: k.clone(),
+                message: "is a secret given inline, and links created through the API are \
+                          stored in the destination's state topic, where linkgate never writes a \
+                          secret in clear: set [gateway] secrets_key (32 random bytes as base64, \
+                          e.g. `openssl rand -base64 32`; usually secrets_key = \
+                          \"${env:LINKGATE_SECRETS_KEY}\") so that it is stored encrypted, or give \
+                          the value as a reference such as ${env:NAME}, \
+                          ${file:/path/creds.properties:key} or ${directory:/path:file}"
+                    .into(),
+            }),
+        }
     }
 
     /// Reads a stored definition; `name` is the link name of its key.
+    /// Sealed values are opened with `key`.
     ///
     /// # Errors
-    /// [`DefinitionError`] when the bytes are not a definition, or name
-    /// another link than their key.
-    pub fn from_json(name: &str, json: &[u8]) -> Result<Self, DefinitionError> {
+    /// [`DefinitionError`] when the bytes are not a definition, name
+    /// another link than their key, or hold a sealed value that `key` does
+    /// not open (no key, another key, damaged).
+    pub fn from_json(
+        name: &str,
+        json: &[u8],
+        sealing_key: Option<&SealingKey>,
+    ) -> Result<Self, DefinitionError> {
         let key = format!("link/{name}");
         // serde_json's Display can quote the record's values (`invalid
         // type: string "..."`), secrets included: report only the kind of
@@ -134,6 +203,29 @@ impl LinkDefinition {
                 key,
                 message: format!("the record names link {:?}", def.name),
             });
+        }
+        let mut def = def;
+        let aads: Vec<String> = def.configs.iter().map(|(k, _)| def.aad(k)).collect();
+        for ((k, v), aad) in def.configs.iter_mut().zip(aads) {
+            if !sealed::is_sealed(v) {
+                continue;
+            }
+            let Some(sealing) = sealing_key else {
+                return Err(DefinitionError {
+                    key,
+                    message: format!(
+                        "property {k} is sealed but the gateway has no [gateway] secrets_key; \
+                         configure the key it was sealed with"
+                    ),
+                });
+            };
+            *v = sealed::open(sealing, &aad, v)
+                .map_err(|e| DefinitionError {
+                    key: key.clone(),
+                    message: format!("property {k}: {e}"),
+                })?
+                .expose()
+                .to_string();
         }
         Ok(def)
     }
@@ -169,6 +261,16 @@ impl LinkDefinition {
     /// [`ConfigError::Invalid`] naming the property at fault (see
     /// [`GatewayConfig::api_link`]).
     pub fn build(&self, cfg: &GatewayConfig) -> Result<LinkBuild, ConfigError> {
+        self.check_secrets(cfg.secrets_key.as_ref())
+            .map_err(|e| match e {
+                ControlError::InvalidConfig { key, message } => {
+                    ConfigError::Invalid { key, message }
+                }
+                other => ConfigError::Invalid {
+                    key: "configs".into(),
+                    message: other.to_string(),
+                },
+            })?;
         cfg.api_link(
             &self.name,
             &self.destination,
@@ -195,6 +297,7 @@ pub fn invalid_config(e: ConfigError) -> ControlError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::secret::sealed::SealingKey;
 
     fn def() -> LinkDefinition {
         LinkDefinition::new(
@@ -214,7 +317,8 @@ mod tests {
     #[test]
     fn json_round_trip_in_the_contract_shape() {
         let d = def();
-        let json = d.to_json();
+        let (key, _) = SealingKey::generate();
+        let json = d.to_json(Some(&key)).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         assert_eq!(v["name"], "east");
         assert_eq!(v["destination"], "dst");
@@ -222,11 +326,53 @@ mod tests {
         assert_eq!(v["configs"][0][0], "bootstrap.servers");
         assert_eq!(v["configs"][0][1], "127.0.0.1:9092");
         assert!(v["created_ms"].as_i64().unwrap() > 0);
-        assert_eq!(LinkDefinition::from_json("east", &json).unwrap(), d);
-        let e = LinkDefinition::from_json("west", &json).unwrap_err();
+        assert_eq!(
+            LinkDefinition::from_json("east", &json, Some(&key)).unwrap(),
+            d
+        );
+        let e = LinkDefinition::from_json("west", &json, Some(&key)).unwrap_err();
         assert!(e.to_string().contains("link/west"), "{e}");
-        let e = LinkDefinition::from_json("east", b"{oops").unwrap_err();
+        let e = LinkDefinition::from_json("east", b"{oops", Some(&key)).unwrap_err();
         assert!(e.to_string().contains("not valid JSON"), "{e}");
+    }
+
+    #[test]
+    fn inline_secrets_are_sealed_references_kept() {
+        let (key, _) = SealingKey::generate();
+        let d = def();
+        let json = d.to_json(Some(&key)).unwrap();
+        let text = String::from_utf8(json.clone()).unwrap();
+        assert!(!text.contains("hunter2"), "{text}");
+        assert!(text.contains("sealed:v1:"), "{text}");
+        // No key, another key, another link name: refused, naming the property.
+        for e in [
+            LinkDefinition::from_json("east", &json, None).unwrap_err(),
+            LinkDefinition::from_json("east", &json, Some(&SealingKey::generate().0)).unwrap_err(),
+        ] {
+            let e = e.to_string();
+            assert!(
+                e.contains("sasl.jaas.config") && !e.contains("hunter2"),
+                "{e}"
+            );
+        }
+        let moved = text.replace("\"east\"", "\"west\"");
+        assert!(LinkDefinition::from_json("west", moved.as_bytes(), Some(&key)).is_err());
+        // Without a key an inline secret is refused; a reference is stored as written.
+        let e = d.to_json(None).unwrap_err().to_string();
+        assert!(
+            e.contains("secrets_key") && e.contains("${env:") && !e.contains("hunter2"),
+            "{e}"
+        );
+        let mut by_ref = def();
+        by_ref.configs[1].1 = "${file:/etc/linkgate/creds.properties:jaas}".into();
+        let json = by_ref.to_json(None).unwrap();
+        assert!(String::from_utf8(json.clone())
+            .unwrap()
+            .contains("${file:/etc/linkgate/creds.properties:jaas}"));
+        assert_eq!(
+            LinkDefinition::from_json("east", &json, None).unwrap(),
+            by_ref
+        );
     }
 
     #[test]
@@ -264,7 +410,7 @@ mod tests {
     fn damaged_record_errors_do_not_quote_values() {
         let json = br#"{"name":"east","destination":"dst","source_cluster_id":null,
             "configs":[["sasl.jaas.config","hunter2"]],"created_ms":"hunter2"}"#;
-        let e = LinkDefinition::from_json("east", json).unwrap_err();
+        let e = LinkDefinition::from_json("east", json, None).unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
         assert!(e.to_string().contains("line 2"), "{e}");
     }

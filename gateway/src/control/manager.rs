@@ -391,7 +391,7 @@ impl LinkManager {
         let mut started = Vec::new();
         let mut running = self.running.lock().await;
         for (name, json) in defs {
-            let def = match LinkDefinition::from_json(name, json) {
+            let def = match LinkDefinition::from_json(name, json, cfg.secrets_key.as_ref()) {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::error!(cluster = %alias, error = %e, "skipping a persisted link");
@@ -745,7 +745,7 @@ impl LinkManager {
             None => connect_bounded(&build.link.destination).await?,
         };
         self.load_plugins(&build.plugins).await?;
-        if let Err(e) = persist(&dest_client, &cfg.state_topic, &def).await {
+        if let Err(e) = persist(&dest_client, &cfg, &def).await {
             self.drop_property_plugins(&name, &[]);
             return Err(e);
         }
@@ -791,7 +791,7 @@ impl LinkManager {
         }
         let dest_client = connect_bounded(&build.link.destination).await?;
         let applied = match self.load_plugins(&build.plugins).await {
-            Ok(()) => persist(&dest_client, &cfg.state_topic, &next).await,
+            Ok(()) => persist(&dest_client, &cfg, &next).await,
             Err(e) => Err(e),
         };
         if let Err(e) = applied {
@@ -994,9 +994,11 @@ async fn validate_cluster(
 /// the topic if needed).
 async fn persist(
     destination: &Arc<ClusterClient>,
-    state_topic: &str,
+    cfg: &GatewayConfig,
     def: &LinkDefinition,
 ) -> Result<(), ControlError> {
+    let state_topic = cfg.state_topic.as_str();
+    let json = def.to_json(cfg.secrets_key.as_ref())?;
     let unavailable = |e: crate::mirror::MirrorError| {
         ControlError::Unavailable {
         message: format!(
@@ -1010,7 +1012,7 @@ async fn persist(
         .await
         .map_err(unavailable)?;
     store
-        .write(&[StateEntry::link_definition(&def.name, Some(def.to_json()))])
+        .write(&[StateEntry::link_definition(&def.name, Some(json))])
         .await
         .map_err(unavailable)
 }

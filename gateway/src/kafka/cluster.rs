@@ -71,6 +71,9 @@ pub struct ClusterSettings {
     /// Cached topic metadata older than this is refreshed before use
     /// (Kafka `metadata.max.age.ms`). Default 5 min.
     pub metadata_max_age: Duration,
+    /// `security.protocol` with its TLS and SASL settings. Default
+    /// `PLAINTEXT`.
+    pub security: super::security::Security,
 }
 
 impl ClusterSettings {
@@ -85,6 +88,7 @@ impl ClusterSettings {
             retry_backoff: Duration::from_millis(100),
             retry_backoff_max: Duration::from_secs(1),
             metadata_max_age: Duration::from_secs(300),
+            security: super::security::Security::default(),
         }
     }
 }
@@ -198,6 +202,10 @@ fn short_reason(e: &KafkaError) -> String {
             operation, after, ..
         } => format!("{operation} timed out after {} ms", after.as_millis()),
         KafkaError::Disconnected { reason, .. } => format!("disconnected: {reason}"),
+        KafkaError::Tls { reason, .. } => format!("TLS: {reason}"),
+        KafkaError::Authentication {
+            mechanism, reason, ..
+        } => format!("SASL {mechanism} authentication failed: {reason}"),
         other => other.to_string(),
     }
 }

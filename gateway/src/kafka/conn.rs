@@ -15,8 +15,9 @@
 //! every pending request fails with [`KafkaError::Disconnected`]; dropping the
 //! last `Arc<BrokerConnection>` aborts both tasks and closes the socket.
 //!
-//! The byte stream is a boxed [`BrokerStream`] opened by [`open_stream`], the
-//! single place where TLS and SASL will be added.
+//! The byte stream is a boxed [`BrokerStream`] opened by [`open_stream`]
+//! (TCP, then TLS when `security.protocol` asks for it); SASL runs on the
+//! connection itself once ApiVersions is done ([`super::authenticate`]).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -123,7 +124,7 @@ fn api_label(api_key: i16) -> metrics::SharedString {
     }
 }
 
-/// A byte stream to a broker: plain TCP today, TLS later. Anything that is
+/// A byte stream to a broker: plain TCP or TLS over TCP. Anything that is
 /// `AsyncRead + AsyncWrite + Send + Unpin + 'static` qualifies.
 pub trait BrokerStream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> BrokerStream for T {}
@@ -131,20 +132,27 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> BrokerStream for T {}
 /// A boxed [`BrokerStream`], the type every connection runs on.
 pub type BoxedStream = Box<dyn BrokerStream>;
 
+/// The host part of a `host:port` broker address (`[v6]` brackets kept).
+fn host_of(addr: &str) -> &str {
+    addr.rsplit_once(':').map_or(addr, |(h, _)| h)
+}
+
 /// Open the byte stream to a broker at `addr` (`host:port`): resolve the host
-/// name, then try each resolved socket address in turn, all within
-/// `settings.connect_timeout`. TCP_NODELAY is set.
+/// name, try each resolved socket address in turn, then run the TLS
+/// handshake when the cluster's `security.protocol` uses TLS
+/// ([`super::tls`]), all within `settings.connect_timeout`. TCP_NODELAY is
+/// set.
 ///
 /// Errors: [`KafkaError::Resolve`] (bad address or DNS failure),
-/// [`KafkaError::Connect`] (last socket error), [`KafkaError::Timeout`]
-/// (operation `"connect"`); each names `addr`. This is the one place where
-/// TLS and SASL are to be layered on.
+/// [`KafkaError::Connect`] (last socket error), [`KafkaError::Tls`] (the
+/// handshake failed, with the reason in words), [`KafkaError::Timeout`]
+/// (operation `"connect"` or `"TLS handshake"`); each names `addr`.
 pub async fn open_stream(
     settings: &ClusterSettings,
     addr: &str,
 ) -> Result<BoxedStream, KafkaError> {
     let cluster = settings.name.as_str();
-    let attempt = async {
+    let tcp = async {
         let addrs: Vec<SocketAddr> = tokio::net::lookup_host(addr)
             .await
             .map_err(|e| KafkaError::Resolve {
@@ -159,7 +167,7 @@ pub async fn open_stream(
                 Ok(stream) => {
                     // Nagle only delays small requests; failure to set it is harmless.
                     let _ = stream.set_nodelay(true);
-                    return Ok(Box::new(stream) as BoxedStream);
+                    return Ok(stream);
                 }
                 Err(source) => {
                     let shown = if sa.to_string() == addr {
@@ -181,12 +189,30 @@ pub async fn open_stream(
             reason: "the name resolved to no address".to_string(),
         }))
     };
+    let attempt = async {
+        let tcp = tcp.await?;
+        let Some(tls) = &settings.security.tls else {
+            return Ok(Box::new(tcp) as BoxedStream);
+        };
+        match tls.handshake(tcp, host_of(addr)).await {
+            Ok(stream) => Ok(Box::new(stream) as BoxedStream),
+            Err(reason) => Err(KafkaError::Tls {
+                cluster: cluster.to_string(),
+                addr: addr.to_string(),
+                reason,
+            }),
+        }
+    };
     match tokio::time::timeout(settings.connect_timeout, attempt).await {
         Ok(res) => res,
         Err(_) => Err(KafkaError::Timeout {
             cluster: cluster.to_string(),
             addr: addr.to_string(),
-            operation: "connect".to_string(),
+            operation: if settings.security.tls.is_some() {
+                "connect and TLS handshake (no TLS answer: is this a PLAINTEXT listener? check security.protocol)".to_string()
+            } else {
+                "connect".to_string()
+            },
             after: settings.connect_timeout,
         }),
     }
@@ -309,6 +335,10 @@ pub struct BrokerConnection {
     api_versions_version: i16,
     frames: mpsc::Sender<Bytes>,
     next_correlation_id: AtomicI32,
+    /// Held shared while a request frame is queued, exclusively during a
+    /// SASL re-authentication (KIP-368: no new request goes out while it
+    /// runs; responses to requests already sent still arrive).
+    pub(super) send_gate: tokio::sync::RwLock<()>,
 }
 
 impl std::fmt::Debug for BrokerConnection {
@@ -336,15 +366,42 @@ impl BrokerConnection {
     /// `settings.request_timeout`. Use a negative `node_id` for a bootstrap
     /// connection whose id is not known yet.
     ///
-    /// Errors: Resolve/Connect/Timeout from [`open_stream`]; Timeout,
-    /// Disconnected, Malformed or Broker from the ApiVersions exchange.
+    /// With a SASL `security.protocol` the connection then authenticates
+    /// (SaslHandshake + SaslAuthenticate, [`super::authenticate`]) before it
+    /// is returned, and re-authenticates before the session lifetime the
+    /// broker gave ends (KIP-368).
+    ///
+    /// Errors: Resolve/Connect/Tls/Timeout from [`open_stream`]; Timeout,
+    /// Disconnected, Malformed or Broker from the ApiVersions exchange;
+    /// [`KafkaError::Authentication`] from SASL.
     pub async fn connect(
         settings: &ClusterSettings,
         node_id: i32,
         addr: &str,
     ) -> Result<Arc<Self>, KafkaError> {
         let stream = open_stream(settings, addr).await?;
-        Self::from_stream(settings, node_id, addr, stream).await
+        let conn = match Self::from_stream(settings, node_id, addr, stream).await {
+            // A TLS listener drops a plaintext ApiVersions without a word.
+            Err(KafkaError::Disconnected {
+                cluster,
+                addr,
+                reason,
+            }) if settings.security.tls.is_none() => {
+                return Err(KafkaError::Disconnected {
+                    cluster,
+                    addr,
+                    reason: format!(
+                        "{reason} before answering ApiVersions; if this is a TLS listener, set \
+                         security.protocol to SSL or SASL_SSL"
+                    ),
+                })
+            }
+            other => other?,
+        };
+        if let Some(sasl) = &settings.security.sasl {
+            super::authenticate::authenticate_new(&conn, sasl, &settings.security).await?;
+        }
+        Ok(conn)
     }
 
     /// Run the Kafka protocol over an already-open stream (a TLS stream, an
@@ -386,6 +443,7 @@ impl BrokerConnection {
             api_versions_version: 0,
             frames,
             next_correlation_id: AtomicI32::new(0),
+            send_gate: tokio::sync::RwLock::new(()),
         }
     }
 
@@ -415,6 +473,17 @@ impl BrokerConnection {
     pub fn close(&self) {
         self.shared
             .close(CloseKind::Disconnected, "closed by linkgate");
+    }
+
+    /// Ties a helper task's life to the connection: it is aborted when the
+    /// connection closes (at once when it is closed already).
+    pub(super) fn add_task(&self, task: AbortHandle) {
+        let mut st = self.shared.lock();
+        if st.closed.is_some() {
+            task.abort();
+        } else {
+            st.tasks.push(task);
+        }
     }
 
     /// The broker's advertised `(min, max)` versions for an API key, from
@@ -503,8 +572,20 @@ impl BrokerConnection {
         req: &R,
         version: i16,
     ) -> Result<R::Response, KafkaError> {
+        self.send_gated(req, version, true).await
+    }
+
+    /// Send at `version` (already checked by the caller); `gated: false`
+    /// bypasses [`BrokerConnection::send_gate`], for the requests of a
+    /// re-authentication that holds it.
+    pub(super) async fn send_gated<R: Request>(
+        &self,
+        req: &R,
+        version: i16,
+        gated: bool,
+    ) -> Result<R::Response, KafkaError> {
         let body = self
-            .round_trip(R::KEY, version, R::header_version(version), |buf| {
+            .round_trip(R::KEY, version, R::header_version(version), gated, |buf| {
                 req.encode(buf, version)
             })
             .await?;
@@ -549,10 +630,11 @@ impl BrokerConnection {
         api_key: i16,
         version: i16,
         request_header_version: i16,
+        gated: bool,
         encode_body: impl FnOnce(&mut BytesMut) -> anyhow::Result<()>,
     ) -> Result<Bytes, KafkaError> {
         let res = self
-            .round_trip_inner(api_key, version, request_header_version, encode_body)
+            .round_trip_inner(api_key, version, request_header_version, gated, encode_body)
             .await;
         metrics::counter!(
             "linkgate_kafka_requests_total",
@@ -571,6 +653,7 @@ impl BrokerConnection {
         api_key: i16,
         version: i16,
         request_header_version: i16,
+        gated: bool,
         encode_body: impl FnOnce(&mut BytesMut) -> anyhow::Result<()>,
     ) -> Result<Bytes, KafkaError> {
         if self.is_closed() {
@@ -628,7 +711,13 @@ impl BrokerConnection {
         };
 
         let exchange = async {
-            if self.frames.send(buf.freeze()).await.is_err() {
+            let queued = if gated {
+                let _gate = self.send_gate.read().await;
+                self.frames.send(buf.freeze()).await
+            } else {
+                self.frames.send(buf.freeze()).await
+            };
+            if queued.is_err() {
                 return Err(self.shared.closed_error());
             }
             match rx.await {
@@ -670,6 +759,7 @@ impl BrokerConnection {
                     key,
                     version,
                     ApiVersionsRequest::header_version(version),
+                    true,
                     |buf| req.encode(buf, version),
                 )
                 .await?;
@@ -708,6 +798,13 @@ impl BrokerConnection {
     }
 }
 
+/// Whether the first bytes of a would-be response frame are a TLS record
+/// header (content type alert 21 or handshake 22, version 3.x): the reply of
+/// a TLS listener to a plaintext Kafka request.
+fn looks_like_tls(head: &[u8; 4]) -> bool {
+    matches!(head, [21 | 22, 3, 0..=4, _])
+}
+
 /// The big-endian i32 at the start of `buf`, if it has 4 bytes.
 fn peek_i32(buf: &[u8]) -> Option<i32> {
     buf.first_chunk::<4>().map(|b| i32::from_be_bytes(*b))
@@ -728,6 +825,14 @@ async fn read_loop(shared: Arc<Shared>, mut rd: ReadHalf<BoxedStream>) {
         let len = i32::from_be_bytes(len_buf);
         let len = match usize::try_from(len) {
             Ok(l) if (4..=MAX_FRAME_BYTES).contains(&l) => l,
+            _ if looks_like_tls(&len_buf) => {
+                break (
+                    CloseKind::Malformed,
+                    "the broker answered with TLS; is this an SSL or SASL_SSL listener? \
+                     set security.protocol to SSL or SASL_SSL"
+                        .to_string(),
+                )
+            }
             _ => {
                 break (
                     CloseKind::Malformed,
@@ -802,8 +907,6 @@ mod tests {
     use super::*;
     use kafka_protocol::messages::api_versions_response::ApiVersion;
     use kafka_protocol::messages::{FetchRequest, MetadataRequest, ProduceRequest};
-    use kafka_protocol::protocol::decode_request_header_from_buffer;
-    use tokio::io::DuplexStream;
 
     fn settings() -> ClusterSettings {
         let mut s = ClusterSettings::new("test", vec![]);
@@ -832,79 +935,7 @@ mod tests {
         assert_eq!(&*api_label(9999), "api key 9999");
     }
 
-    /// A scripted broker on the other end of an in-memory stream.
-    struct FakeBroker {
-        io: DuplexStream,
-    }
-
-    impl FakeBroker {
-        /// Read one request frame: (header, body bytes).
-        async fn read_request(&mut self) -> Option<(RequestHeader, Bytes)> {
-            let mut len = [0u8; 4];
-            self.io.read_exact(&mut len).await.ok()?;
-            let mut buf = vec![0u8; i32::from_be_bytes(len) as usize];
-            self.io.read_exact(&mut buf).await.ok()?;
-            let mut b = Bytes::from(buf);
-            let h = decode_request_header_from_buffer(&mut b).ok()?;
-            Some((h, b))
-        }
-
-        async fn write_raw(&mut self, bytes: &[u8]) {
-            self.io.write_all(bytes).await.unwrap();
-        }
-
-        async fn respond<T: Encodable>(
-            &mut self,
-            correlation_id: i32,
-            header_version: i16,
-            body: &T,
-            version: i16,
-        ) {
-            let mut buf = BytesMut::new();
-            buf.put_i32(0);
-            ResponseHeader::default()
-                .with_correlation_id(correlation_id)
-                .encode(&mut buf, header_version)
-                .unwrap();
-            body.encode(&mut buf, version).unwrap();
-            let len = (buf.len() - 4) as i32;
-            buf[0..4].copy_from_slice(&len.to_be_bytes());
-            self.write_raw(&buf).await;
-        }
-
-        fn api_versions() -> ApiVersionsResponse {
-            let k = |key: ApiKey, min: i16, max: i16| {
-                ApiVersion::default()
-                    .with_api_key(key as i16)
-                    .with_min_version(min)
-                    .with_max_version(max)
-            };
-            ApiVersionsResponse::default().with_api_keys(vec![
-                k(ApiKey::ApiVersions, 0, 3),
-                k(ApiKey::Metadata, 0, 13),
-                k(ApiKey::Fetch, 4, 17),
-                k(ApiKey::Produce, 3, 9),
-            ])
-        }
-
-        /// Answer the ApiVersions handshake at whatever version was asked.
-        async fn handshake(&mut self) {
-            let (h, _) = self.read_request().await.expect("ApiVersions request");
-            assert_eq!(h.request_api_key, ApiKey::ApiVersions as i16);
-            self.respond(
-                h.correlation_id,
-                0,
-                &Self::api_versions(),
-                h.request_api_version,
-            )
-            .await;
-        }
-    }
-
-    fn pair() -> (BoxedStream, FakeBroker) {
-        let (a, b) = tokio::io::duplex(1 << 20);
-        (Box::new(a), FakeBroker { io: b })
-    }
+    use super::super::scripted::{pair, FakeBroker};
 
     async fn connected() -> (Arc<BrokerConnection>, FakeBroker) {
         let (client, mut broker) = pair();

@@ -162,6 +162,45 @@ pub enum KafkaError {
         /// The partition asked for, when a partition was asked for.
         partition: Option<i32>,
     },
+    /// The TLS handshake with a broker failed: untrusted CA, host name
+    /// mismatch, expired certificate, a client certificate refused, or a
+    /// broker that does not speak TLS. `reason` says which in words and
+    /// which `ssl.*` property to check. Not retriable: the configuration or
+    /// the certificates must change (the link keeps retrying with backoff).
+    #[error("cluster `{cluster}`: TLS with broker {addr} failed: {reason}")]
+    Tls {
+        /// Cluster name.
+        cluster: String,
+        /// The broker address.
+        addr: String,
+        /// What failed, in words.
+        reason: String,
+    },
+    /// SASL authentication with a broker failed (KIP-152 SaslAuthenticate
+    /// error, a mechanism the broker does not enable, a server message that
+    /// does not verify, an OAuth token that cannot be had). `reason` holds
+    /// the broker's message with every secret of the cluster's settings
+    /// removed. Not retriable by the operation; retriable (`true`) only when
+    /// an identity provider could not be reached.
+    #[error(
+        "cluster `{cluster}`: SASL {mechanism} authentication with broker {addr} failed: {reason}"
+    )]
+    Authentication {
+        /// Cluster name.
+        cluster: String,
+        /// The broker address.
+        addr: String,
+        /// The SASL mechanism, e.g. `SCRAM-SHA-512`.
+        mechanism: String,
+        /// What failed, in words (scrubbed of secrets).
+        reason: String,
+        /// Kafka error code from the broker, when it sent one
+        /// (`SASL_AUTHENTICATION_FAILED` 58, `UNSUPPORTED_SASL_MECHANISM` 33,
+        /// `ILLEGAL_SASL_STATE` 34).
+        code: Option<i16>,
+        /// Whether trying again later can help (token endpoint down).
+        retriable: bool,
+    },
     /// A node id that the cluster metadata does not list. Retriable (metadata
     /// may catch up).
     #[error("cluster `{cluster}`: broker node {node_id} is not in the cluster metadata")]
@@ -247,7 +286,9 @@ impl KafkaError {
             | KafkaError::UnknownBroker { .. } => true,
             KafkaError::UnsupportedVersion { .. }
             | KafkaError::Malformed { .. }
-            | KafkaError::Encode { .. } => false,
+            | KafkaError::Encode { .. }
+            | KafkaError::Tls { .. } => false,
+            KafkaError::Authentication { retriable, .. } => *retriable,
             KafkaError::Broker { code, .. } => code_is_retriable(*code),
         }
     }
@@ -265,7 +306,9 @@ impl KafkaError {
             | KafkaError::Encode { cluster, .. }
             | KafkaError::Broker { cluster, .. }
             | KafkaError::UnknownTopic { cluster, .. }
-            | KafkaError::UnknownBroker { cluster, .. } => cluster,
+            | KafkaError::UnknownBroker { cluster, .. }
+            | KafkaError::Tls { cluster, .. }
+            | KafkaError::Authentication { cluster, .. } => cluster,
         }
     }
 
@@ -278,7 +321,9 @@ impl KafkaError {
             | KafkaError::Disconnected { addr, .. }
             | KafkaError::UnsupportedVersion { addr, .. }
             | KafkaError::Malformed { addr, .. }
-            | KafkaError::Encode { addr, .. } => Some(addr),
+            | KafkaError::Encode { addr, .. }
+            | KafkaError::Tls { addr, .. }
+            | KafkaError::Authentication { addr, .. } => Some(addr),
             _ => None,
         }
     }
@@ -290,6 +335,7 @@ impl KafkaError {
         match self {
             KafkaError::Broker { code, .. } => Some(*code),
             KafkaError::UnknownTopic { .. } => Some(UNKNOWN_TOPIC_OR_PARTITION),
+            KafkaError::Authentication { code, .. } => *code,
             _ => None,
         }
     }
@@ -310,6 +356,8 @@ impl KafkaError {
             KafkaError::Broker { .. } => "broker_error",
             KafkaError::UnknownTopic { .. } => "unknown_topic",
             KafkaError::UnknownBroker { .. } => "unknown_broker",
+            KafkaError::Tls { .. } => "tls",
+            KafkaError::Authentication { .. } => "authentication",
         }
     }
 
@@ -376,6 +424,8 @@ pub fn link_error_code(e: &KafkaError) -> &'static str {
         KafkaError::Resolve { .. } => "UNRESOLVABLE_BOOTSTRAP_ERROR",
         KafkaError::Connect { .. } => "BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR",
         KafkaError::Timeout { .. } => "TIMEOUT_ERROR",
+        // Kafka's SslAuthenticationException is an AuthenticationException.
+        KafkaError::Tls { .. } | KafkaError::Authentication { .. } => "AUTHENTICATION_ERROR",
         KafkaError::Broker { code, .. }
             if SASL_ERRORS.contains(code) || *code == CLUSTER_AUTHORIZATION_FAILED =>
         {

@@ -5,19 +5,28 @@
 //!   several requests in flight, request timeouts, ApiVersions negotiation).
 //! - [`cluster`]: a cluster client (bootstrap, metadata cache, leader routing,
 //!   retry with backoff, admin helpers).
+//! - [`security`]: `security.protocol` with its TLS ([`tls`]) and SASL
+//!   ([`sasl`]) settings; [`authenticate`] runs SASL on a connection.
 //! - [`acl`]: ACL admin requests (CreateAcls, DeleteAcls) and the DENY
 //!   WRITE binding that protects mirror topics.
 //! - [`probe`]: a one-shot reachability check returning the cluster id.
 //! - [`error`]: typed errors naming the cluster and broker that failed.
 
 pub mod acl;
+mod authenticate;
 pub mod cluster;
 pub mod conn;
 pub mod error;
 pub mod probe;
+pub mod sasl;
+pub mod security;
+pub mod tls;
 
 #[cfg(test)]
 pub(crate) mod testutil;
+
+#[cfg(test)]
+mod scripted;
 
 #[cfg(test)]
 mod integration_tests;
@@ -29,3 +38,4 @@ pub use cluster::{
 pub use conn::{BoxedStream, BrokerConnection, BrokerStream, MAX_FRAME_BYTES, VERSION_CAPS};
 pub use error::{broker_error, link_error_code, KafkaError, SECURITY_DISABLED};
 pub use probe::{probe, ClusterIdentity};
+pub use security::{is_security_property, Security, SecurityPropertyError, SecurityProtocol};

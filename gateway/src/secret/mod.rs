@@ -8,6 +8,9 @@
 //!   secrets (password-typed in Kafka's `ConfigDef`).
 //! - [`scrub`]: removes known secret values from text that is about to leave
 //!   the gateway (a broker's error message, a parser's message).
+//! - [`sealed`]: AEAD encryption of secret values stored in a state topic.
+
+pub mod sealed;
 
 /// A secret value (a password, a JAAS config, a private key, a token, the
 /// REST API token): its `Debug` output is `Secret(<redacted>)`, so it never
@@ -71,6 +74,10 @@ pub fn property_is_sensitive(name: &str) -> bool {
 /// since such text can echo what was sent.
 pub fn scrub<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> String {
     let mut out = text.to_string();
+    // Longest first: a secret that contains another (a password holding the
+    // user name) must go whole.
+    let mut secrets: Vec<&str> = secrets.into_iter().collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     for s in secrets {
         // Very short values (1-3 chars) would blank ordinary words; a
         // credential that short is not worth protecting by scrubbing.
@@ -98,6 +105,10 @@ mod tests {
             scrub("bad password hunter22 for alice", ["hunter22", "", "x"]),
             "bad password <redacted> for alice"
         );
+        assert_eq!(
+            scrub("alice/alice-pw-1", ["alice", "alice-pw-1"]),
+            "<redacted>/<redacted>"
+        );
     }
 
     #[test]
@@ -111,7 +122,11 @@ mod tests {
         ] {
             assert!(property_is_sensitive(n), "{n}");
         }
-        for n in ["bootstrap.servers", "sasl.mechanism", "ssl.truststore.location"] {
+        for n in [
+            "bootstrap.servers",
+            "sasl.mechanism",
+            "ssl.truststore.location",
+        ] {
             assert!(!property_is_sensitive(n), "{n}");
         }
     }
