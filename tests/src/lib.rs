@@ -15,6 +15,12 @@
 //! - [`list_topics`]: a cluster's topic names.
 //! - [`control`]: shared control-plane test helpers ([`start_pair`],
 //!   [`create_link`], JSON list lookups).
+//! - Secure brokers: [`TestCa`]/[`TestCert`] (a test PKI made with rcgen),
+//!   [`Broker::start_secure`] with [`BrokerSecurity`] (TLS listener, SCRAM
+//!   users), [`TlsFront`]/[`MtlsBroker`] (socat requiring client
+//!   certificates), and [`ClientSecurity`] for the client side (librdkafka
+//!   properties, Java-client properties for linkgate configs); the record
+//!   helpers take one in their `_with` variants.
 //!
 //! Missing binaries make tests panic with an instruction, never skip.
 
@@ -22,6 +28,7 @@ mod broker;
 pub mod cli;
 mod config;
 pub mod control;
+mod front;
 mod gateway;
 pub mod http;
 mod paths;
@@ -29,16 +36,22 @@ mod process;
 pub mod prometheus;
 mod records;
 mod scenario;
+mod security;
+mod tls;
 pub mod topics;
 mod wait;
 
-pub use broker::{Broker, Storage, BROKER_LOG_ENV, BROKER_READY_DEADLINE};
+pub use broker::{
+    Broker, BrokerSecurity, ScramUser, Storage, TlsListener, BROKER_LOG_ENV, BROKER_READY_DEADLINE,
+    USER_CREATE_DEADLINE,
+};
 pub use cli::{run_cli, CliRun};
 pub use config::link_config;
 pub use control::{
     assert_stays, create_link, entry, highs, link_body, names, start_control_gateway, start_pair,
     wait_link_state, QUIET_WINDOW,
 };
+pub use front::{MtlsBroker, TlsFront, FRONT_READY_DEADLINE};
 pub use gateway::{
     http_get, Gateway, GATEWAY_LOG_ENV, GATEWAY_READY_DEADLINE, GATEWAY_RUST_LOG,
     GATEWAY_TERMINATE_DEADLINE,
@@ -47,9 +60,18 @@ pub use http::{control_config, http_request, Api, ApiResponse, CLUSTERS};
 pub use paths::{cache_dir, gateway_bin, nisshi_bin, CACHE_DIR_ENV, GATEWAY_ENV, NISSHI_ENV};
 pub use process::KEEP_TEMP_ENV;
 pub use records::{
-    assert_same_records, consume_partition, create_topic, fetch_watermarks, first_difference,
-    now_ms, partition_count, produce, random_payload, TestRecord, CLIENT_DEADLINE, CODECS,
+    assert_same_records, client_config, consume_partition, consume_partition_with, create_topic,
+    create_topic_with, fetch_watermarks, fetch_watermarks_with, first_difference, now_ms,
+    partition_count, partition_count_with, produce, produce_with, random_payload, TestRecord,
+    CLIENT_DEADLINE, CODECS,
 };
 pub use scenario::ApiScenario;
-pub use topics::{assert_topic_configs, list_topics, topic_configs};
+pub use security::{
+    ClientIdentity, ClientSecurity, PemFile, SaslCredentials, SaslMechanism, ScramMechanism,
+    SecurityProtocol,
+};
+pub use tls::{CertSpec, CertUsage, TestCa, TestCert, LOOPBACK_SANS, WRONG_HOST};
+pub use topics::{
+    assert_topic_configs, list_topics, list_topics_with, topic_configs, topic_configs_with,
+};
 pub use wait::{free_port, wait_until, POLL_INTERVAL};

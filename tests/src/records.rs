@@ -18,6 +18,7 @@ use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
+use crate::security::ClientSecurity;
 use crate::wait::{wait_until, POLL_INTERVAL};
 
 /// Deadline for librdkafka admin and metadata operations in this module: 30 s.
@@ -121,8 +122,28 @@ pub async fn create_topic(
     partitions: i32,
     configs: &[(&str, &str)],
 ) -> anyhow::Result<()> {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    create_topic_with(
+        bootstrap,
+        &ClientSecurity::plaintext(),
+        topic,
+        partitions,
+        configs,
+    )
+    .await
+}
+
+/// [`create_topic`] with the client security `security` (TLS, SASL).
+///
+/// # Errors
+/// As [`create_topic`].
+pub async fn create_topic_with(
+    bootstrap: &str,
+    security: &ClientSecurity,
+    topic: &str,
+    partitions: i32,
+    configs: &[(&str, &str)],
+) -> anyhow::Result<()> {
+    let admin: AdminClient<DefaultClientContext> = client_config(bootstrap, security)
         .create()
         .context("creating AdminClient")?;
     let new_topic = configs.iter().fold(
@@ -145,7 +166,7 @@ pub async fn create_topic(
         CLIENT_DEADLINE,
         || async {
             matches!(
-                partition_leaders(bootstrap, topic).await,
+                partition_leaders(bootstrap, security, topic).await,
                 Ok(Some(leaders)) if leaders.len() == expected && leaders.iter().all(|l| *l >= 0)
             )
         },
@@ -158,15 +179,34 @@ pub async fn create_topic(
 /// # Errors
 /// Client creation or Metadata request failure.
 pub async fn partition_count(bootstrap: &str, topic: &str) -> anyhow::Result<Option<usize>> {
-    Ok(partition_leaders(bootstrap, topic).await?.map(|l| l.len()))
+    partition_count_with(bootstrap, &ClientSecurity::plaintext(), topic).await
+}
+
+/// [`partition_count`] with the client security `security`.
+///
+/// # Errors
+/// As [`partition_count`].
+pub async fn partition_count_with(
+    bootstrap: &str,
+    security: &ClientSecurity,
+    topic: &str,
+) -> anyhow::Result<Option<usize>> {
+    Ok(partition_leaders(bootstrap, security, topic)
+        .await?
+        .map(|l| l.len()))
 }
 
 /// Leader broker id of each partition of `topic` (-1 while leaderless), `None` if unknown topic.
-async fn partition_leaders(bootstrap: &str, topic: &str) -> anyhow::Result<Option<Vec<i32>>> {
+async fn partition_leaders(
+    bootstrap: &str,
+    security: &ClientSecurity,
+    topic: &str,
+) -> anyhow::Result<Option<Vec<i32>>> {
     let bootstrap = bootstrap.to_owned();
+    let security = security.clone();
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
-        let client = metadata_client(&bootstrap)?;
+        let client = metadata_client(&bootstrap, &security)?;
         let metadata = client
             .fetch_metadata(Some(&topic), Duration::from_secs(5))
             .with_context(|| format!("Metadata for {topic} from {bootstrap}"))?;
@@ -197,10 +237,24 @@ pub async fn fetch_watermarks(
     topic: &str,
     partition: i32,
 ) -> anyhow::Result<(i64, i64)> {
+    fetch_watermarks_with(bootstrap, &ClientSecurity::plaintext(), topic, partition).await
+}
+
+/// [`fetch_watermarks`] with the client security `security`.
+///
+/// # Errors
+/// As [`fetch_watermarks`].
+pub async fn fetch_watermarks_with(
+    bootstrap: &str,
+    security: &ClientSecurity,
+    topic: &str,
+    partition: i32,
+) -> anyhow::Result<(i64, i64)> {
     let bootstrap = bootstrap.to_owned();
+    let security = security.clone();
     let topic = topic.to_owned();
     tokio::task::spawn_blocking(move || {
-        metadata_client(&bootstrap)?
+        metadata_client(&bootstrap, &security)?
             .fetch_watermarks(&topic, partition, Duration::from_secs(10))
             .with_context(|| format!("watermarks of {topic}/{partition} on {bootstrap}"))
     })
@@ -208,9 +262,18 @@ pub async fn fetch_watermarks(
     .context("watermark task panicked")?
 }
 
-fn metadata_client(bootstrap: &str) -> anyhow::Result<BaseConsumer> {
-    ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+/// A librdkafka config with `bootstrap.servers` and the settings of
+/// `security` (see [`ClientSecurity::apply`]): the start of every client
+/// this module makes.
+pub fn client_config(bootstrap: &str, security: &ClientSecurity) -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", bootstrap);
+    security.apply(&mut config);
+    config
+}
+
+fn metadata_client(bootstrap: &str, security: &ClientSecurity) -> anyhow::Result<BaseConsumer> {
+    client_config(bootstrap, security)
         .set("group.id", "linkgate-tests-metadata")
         .set("log_level", "3")
         .create()
@@ -231,12 +294,32 @@ pub async fn produce(
     records: &[TestRecord],
     compression: &str,
 ) -> anyhow::Result<()> {
+    produce_with(
+        bootstrap,
+        &ClientSecurity::plaintext(),
+        topic,
+        records,
+        compression,
+    )
+    .await
+}
+
+/// [`produce`] with the client security `security` (TLS, SASL).
+///
+/// # Errors
+/// As [`produce`].
+pub async fn produce_with(
+    bootstrap: &str,
+    security: &ClientSecurity,
+    topic: &str,
+    records: &[TestRecord],
+    compression: &str,
+) -> anyhow::Result<()> {
     anyhow::ensure!(
         CODECS.contains(&compression),
         "unknown compression {compression:?}, expected one of {CODECS:?}"
     );
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let producer: FutureProducer = client_config(bootstrap, security)
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("compression.type", compression)
@@ -320,9 +403,31 @@ pub async fn consume_partition(
     expected: usize,
     deadline: Duration,
 ) -> anyhow::Result<Vec<(i64, TestRecord)>> {
+    consume_partition_with(
+        bootstrap,
+        &ClientSecurity::plaintext(),
+        topic,
+        partition,
+        expected,
+        deadline,
+    )
+    .await
+}
+
+/// [`consume_partition`] with the client security `security` (TLS, SASL).
+///
+/// # Errors
+/// As [`consume_partition`].
+pub async fn consume_partition_with(
+    bootstrap: &str,
+    security: &ClientSecurity,
+    topic: &str,
+    partition: i32,
+    expected: usize,
+    deadline: Duration,
+) -> anyhow::Result<Vec<(i64, TestRecord)>> {
     let group = format!("linkgate-tests-{:016x}", rand::random::<u64>());
-    let consumer: StreamConsumer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let consumer: StreamConsumer = client_config(bootstrap, security)
         .set("group.id", &group)
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")

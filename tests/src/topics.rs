@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::Context;
-use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+
+use crate::records::client_config;
+use crate::security::ClientSecurity;
 
 /// Every topic name of the cluster at `bootstrap` (Metadata for all topics
 /// via librdkafka, 10 s timeout), internal ones included.
@@ -15,10 +17,21 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 /// # Errors
 /// Client creation or Metadata failure.
 pub async fn list_topics(bootstrap: &str) -> anyhow::Result<BTreeSet<String>> {
+    list_topics_with(bootstrap, &ClientSecurity::plaintext()).await
+}
+
+/// [`list_topics`] with the client security `security` (TLS, SASL).
+///
+/// # Errors
+/// As [`list_topics`].
+pub async fn list_topics_with(
+    bootstrap: &str,
+    security: &ClientSecurity,
+) -> anyhow::Result<BTreeSet<String>> {
     let bootstrap = bootstrap.to_owned();
+    let security = security.clone();
     tokio::task::spawn_blocking(move || {
-        let client: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &bootstrap)
+        let client: BaseConsumer = client_config(&bootstrap, &security)
             .set("group.id", "linkgate-tests-topics")
             .set("log_level", "3")
             .create()
@@ -46,10 +59,21 @@ pub async fn topic_configs(
     bootstrap: &str,
     topic: &str,
 ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+    topic_configs_with(bootstrap, &ClientSecurity::plaintext(), topic).await
+}
+
+/// [`topic_configs`] with the client security `security` (TLS, SASL).
+///
+/// # Errors
+/// As [`topic_configs`].
+pub async fn topic_configs_with(
+    bootstrap: &str,
+    security: &ClientSecurity,
+    topic: &str,
+) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
     use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
     use rdkafka::client::DefaultClientContext;
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
+    let admin: AdminClient<DefaultClientContext> = client_config(bootstrap, security)
         .create()
         .context("creating AdminClient")?;
     let opts = AdminOptions::new().request_timeout(Some(Duration::from_secs(30)));
