@@ -63,6 +63,14 @@ pub struct GatewaySection {
     /// Bearer token of the REST API's mutating calls (secret: redacted in
     /// `Debug`).
     pub api_token: Option<super::Secret>,
+    /// GET and HEAD need `api_token` too (default false).
+    pub api_token_on_reads: Option<bool>,
+    /// PEM certificate chain of the REST API's TLS (path).
+    pub api_tls_cert: Option<String>,
+    /// PEM private key of `api_tls_cert` (path).
+    pub api_tls_key: Option<String>,
+    /// PEM CA certificates that client certificates must chain to (path).
+    pub api_tls_client_ca: Option<String>,
 }
 
 /// `[clusters.ALIAS]`, with Kafka client property names.
