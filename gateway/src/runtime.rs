@@ -25,7 +25,7 @@ use notify_debouncer_full::notify::{RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer, DebounceEventResult, Debouncer, RecommendedCache};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{ApiServer, ApiState, ServeError};
+use crate::api::{ApiServer, ApiState, ServeError, ServeOptions};
 use crate::config::{GatewayConfig, PluginConfig, PluginSource};
 use crate::control::manager::LinkManager;
 use crate::plugin::{
@@ -131,8 +131,10 @@ impl Gateway {
     ///
     /// The REST API is served on `[gateway] api_listen` over the
     /// [`LinkManager`] (reads and mutations), with `[gateway] api_token` as
-    /// the bearer token of mutating calls; when that is the default address
-    /// and it is taken, the gateway runs without the API (error log).
+    /// the bearer token of mutating calls (and of reads with
+    /// `api_token_on_reads`), over TLS when `api_tls_cert` is set; when
+    /// `api_listen` is the default address and it is taken, the gateway
+    /// runs without the API (error log).
     ///
     /// # Errors
     /// The first plugin that cannot be read, compiled, initialised or
@@ -158,13 +160,21 @@ impl Gateway {
         let api = match crate::api::serve(
             cfg.api_listen,
             manager.clone() as Arc<dyn ApiState>,
-            cfg.api_token.as_ref().map(|t| t.expose().to_string()),
+            ServeOptions::from_config(cfg),
             shutdown.child_token(),
         )
         .await
         {
             Ok(server) => {
-                tracing::info!(api = %server.local_addr(), "REST API listening");
+                tracing::info!(
+                    api = %server.local_addr(),
+                    tls = server.is_tls(),
+                    client_certificates = cfg
+                        .api_tls
+                        .as_ref()
+                        .is_some_and(|t| t.requires_client_certificate()),
+                    "REST API listening"
+                );
                 Some(server)
             }
             Err(e) if !cfg.api_listen_explicit => {

@@ -1,15 +1,18 @@
-//! Guards of the mutating REST calls (every method but GET and HEAD):
-//! - with `[gateway] api_token` set, the call must carry `Authorization:
-//!   Bearer <token>` (RFC 6750 §2.1), else it is answered 401 with the error
-//!   JSON and `WWW-Authenticate: Bearer` before any handler runs. The token
-//!   is compared in constant time (SHA-256 digests compared with `subtle`)
-//!   and never logged or echoed.
-//! - without a token (the API then listens on loopback only), the `Host`
-//!   header must be an IP address or `localhost`, else 403: a web page whose
-//!   domain was re-pointed at 127.0.0.1 (DNS rebinding) cannot drive the
-//!   API from an operator's browser.
+//! Guards of the REST calls ([`AuthPolicy`]):
+//! - with `[gateway] api_token` set, every mutating call (every method but
+//!   GET and HEAD), and with `api_token_on_reads` every call, must carry
+//!   `Authorization: Bearer <token>` (RFC 6750 §2.1), else it is answered
+//!   401 with the error JSON and `WWW-Authenticate: Bearer` before any
+//!   handler runs. The token is compared in constant time (SHA-256 digests
+//!   compared with `subtle`) and never logged or echoed.
+//! - without a token and without client certificates (the API then
+//!   listens on loopback only), a mutating call's `Host` header must be an
+//!   IP address or `localhost`, else 403: a web page whose domain was
+//!   re-pointed at 127.0.0.1 (DNS rebinding) cannot drive the API from an
+//!   operator's browser. With client certificates (`api_tls_client_ca`)
+//!   the TLS handshake has authenticated the client already.
 //!
-//! GET and HEAD stay open.
+//! GET and HEAD stay open unless `api_token_on_reads` is set.
 
 use std::fmt;
 use std::sync::Arc;
@@ -68,18 +71,53 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Middleware: lets GET and HEAD through; any other method needs the
-/// bearer token.
+/// How the API authenticates calls: the guards [`super::router_with_auth`]
+/// puts in front of the handlers. `Debug` never shows the token.
+#[derive(Debug, Clone, Default)]
+pub struct AuthPolicy {
+    /// `[gateway] api_token`: the bearer token of mutating calls (and of
+    /// reads with `token_on_reads`). `None`: no token.
+    pub token: Option<ApiToken>,
+    /// `[gateway] api_token_on_reads`: GET and HEAD need the token too.
+    /// Ignored without a token.
+    pub token_on_reads: bool,
+    /// Clients are authenticated by a TLS client certificate
+    /// (`api_tls_client_ca`): without a token, mutating calls are not
+    /// limited to a local `Host`.
+    pub client_certificates: bool,
+}
+
+impl AuthPolicy {
+    /// A policy with `token` (or none) and nothing else.
+    pub fn with_token(token: Option<&str>) -> Self {
+        Self {
+            token: token.map(ApiToken::new),
+            ..Self::default()
+        }
+    }
+}
+
+/// The bearer token guard's settings.
+#[derive(Debug)]
+pub(crate) struct TokenGuard {
+    /// The configured token.
+    pub(crate) token: ApiToken,
+    /// GET and HEAD need it too.
+    pub(crate) on_reads: bool,
+}
+
+/// Middleware: lets GET and HEAD through (unless the token is needed on
+/// reads too); any other method needs the bearer token.
 pub(crate) async fn require_token(
-    State(token): State<Arc<ApiToken>>,
+    State(guard): State<Arc<TokenGuard>>,
     req: Request,
     next: Next,
 ) -> Response {
-    if matches!(*req.method(), Method::GET | Method::HEAD) {
+    if !guard.on_reads && matches!(*req.method(), Method::GET | Method::HEAD) {
         return next.run(req).await;
     }
     match bearer(req.headers()) {
-        Some(presented) if token.matches(presented) => next.run(req).await,
+        Some(presented) if guard.token.matches(presented) => next.run(req).await,
         Some(_) => ApiError::Unauthorized { invalid: true }.into_response(),
         None => ApiError::Unauthorized { invalid: false }.into_response(),
     }

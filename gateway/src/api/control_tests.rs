@@ -1109,7 +1109,7 @@ async fn serve_checks_the_token_over_http() -> Result<()> {
     let server = serve(
         "127.0.0.1:0".parse()?,
         state,
-        Some("tok-123".into()),
+        ServeOptions::with_token(Some("tok-123")),
         shutdown.clone(),
     )
     .await?;

@@ -1,4 +1,4 @@
-//! The control-plane REST API (issue 4): cluster links, their properties,
+//! The control-plane REST API: cluster links, their properties,
 //! tasks and mirror topics, read and changed over HTTP/1.1 in the shape of
 //! Confluent's Kafka REST v3 cluster-linking API (`/kafka/v3/clusters/
 //! {cluster_id}/links/...`), documented in `gateway/openapi.yaml`.
@@ -11,12 +11,16 @@
 //! - [`body`]: the JSON request bodies and their strict parsing.
 //! - [`routes`]: the axum router, the read handlers and the error JSON.
 //! - `mutate`: the mutating handlers.
-//! - [`auth`]: the guards of mutating calls (bearer token; without one, a
-//!   local `Host`).
+//! - [`auth`]: the guards of the calls (bearer token on mutating calls,
+//!   and on reads with `api_token_on_reads`; without a token or client
+//!   certificates, a local `Host`).
+//! - [`tls`]: HTTPS: the PEM files into a `rustls::ServerConfig`, and the
+//!   listener that runs each TLS handshake on its own task.
 //! - [`fake`]: an in-memory [`LinkView`], [`crate::control::ControlPlane`]
 //!   and [`ApiState`] for tests.
 //!
-//! [`serve`] binds the listener and runs the router until shutdown.
+//! [`serve`] binds the listener and runs the router, over plain HTTP or
+//! TLS ([`ServeOptions`]), until shutdown.
 
 pub mod auth;
 pub mod body;
@@ -24,12 +28,17 @@ pub mod fake;
 pub mod model;
 mod mutate;
 pub mod routes;
+pub mod tls;
 pub mod view;
 
 #[cfg(test)]
 mod control_tests;
 #[cfg(test)]
+pub(crate) mod test_pki;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,9 +46,12 @@ use std::sync::Arc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub use auth::ApiToken;
+use crate::secret::Secret;
+
+pub use auth::{ApiToken, AuthPolicy};
 pub use body::MAX_BODY_BYTES;
-pub use routes::{router, router_with_token, ApiError, ANY_CLUSTER, ANY_LINK};
+pub use routes::{router, router_with_auth, router_with_token, ApiError, ANY_CLUSTER, ANY_LINK};
+pub use tls::{ApiTls, TlsFile, TlsFileError};
 pub use view::{
     default_tasks, property_is_sensitive, ApiState, LinkHealth, LinkProperty, LinkState, LinkTask,
     LinkView, TASK_NAMES,
@@ -91,6 +103,7 @@ impl ServeError {
 #[derive(Debug)]
 pub struct ApiServer {
     local_addr: SocketAddr,
+    tls: bool,
     task: JoinHandle<Result<(), ServeError>>,
 }
 
@@ -98,6 +111,11 @@ impl ApiServer {
     /// The bound address (the real port when asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Whether it serves HTTPS.
+    pub fn is_tls(&self) -> bool {
+        self.tls
     }
 
     /// Waits until the server has stopped (after `shutdown` was cancelled
@@ -117,19 +135,67 @@ impl ApiServer {
     }
 }
 
-/// Binds `listen` and serves [`router_with_token`] over `state` on a Tokio
+/// How [`serve`] serves: authentication and transport.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// The bearer token every non-GET/HEAD request must carry (`[gateway]
+    /// api_token`; never logged); `None`: no token, but such requests need
+    /// a `Host` that is an IP address or `localhost` (DNS-rebinding guard,
+    /// see [`auth`]) unless clients are authenticated by certificate.
+    pub token: Option<Secret>,
+    /// `[gateway] api_token_on_reads`: GET and HEAD need the token too
+    /// (ignored without a token).
+    pub token_on_reads: bool,
+    /// `[gateway] api_tls_*`: serve HTTPS with these certificates (and
+    /// client certificates when it has a client CA); `None`: plain HTTP.
+    pub tls: Option<ApiTls>,
+}
+
+impl ServeOptions {
+    /// Plain HTTP with `token` (or none).
+    pub fn with_token(token: Option<&str>) -> Self {
+        Self {
+            token: token.map(Secret::new),
+            ..Self::default()
+        }
+    }
+
+    /// The options of `[gateway]` in `cfg`.
+    pub fn from_config(cfg: &crate::config::GatewayConfig) -> Self {
+        Self {
+            token: cfg.api_token.clone(),
+            token_on_reads: cfg.api_token_on_reads,
+            tls: cfg.api_tls.clone(),
+        }
+    }
+
+    /// The guards these options ask for.
+    pub fn auth_policy(&self) -> AuthPolicy {
+        AuthPolicy {
+            token: self.token.as_ref().map(|t| ApiToken::new(t.expose())),
+            token_on_reads: self.token_on_reads,
+            client_certificates: self
+                .tls
+                .as_ref()
+                .is_some_and(ApiTls::requires_client_certificate),
+        }
+    }
+}
+
+/// Binds `listen` and serves [`router_with_auth`] over `state` on a Tokio
 /// task until `shutdown` is cancelled (graceful: in-flight requests
-/// complete). Must be called inside a Tokio runtime. `token`: the bearer
-/// token every non-GET/HEAD request must carry (`[gateway] api_token`;
-/// never logged); `None`: no token, but such requests need a `Host` that is
-/// an IP address or `localhost` (DNS-rebinding guard, see [`auth`]).
+/// complete). Must be called inside a Tokio runtime. With
+/// [`ServeOptions::tls`], every connection is TLS (RFC 8446; HTTP/1.1
+/// inside): each handshake runs on its own task with a deadline of
+/// [`tls::HANDSHAKE_TIMEOUT`], a failed one is logged at debug level with
+/// the peer address and closes only that connection.
 ///
 /// # Errors
 /// [`ServeError::Bind`] when the address cannot be bound.
 pub async fn serve(
     listen: SocketAddr,
     state: Arc<dyn ApiState>,
-    token: Option<String>,
+    options: ServeOptions,
     shutdown: CancellationToken,
 ) -> Result<ApiServer, ServeError> {
     let listener = tokio::net::TcpListener::bind(listen)
@@ -142,15 +208,32 @@ pub async fn serve(
         addr: listen,
         source,
     })?;
-    let app = router_with_token(state, token.as_deref());
-    let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .map_err(|source| ServeError::Serve {
-                addr: local_addr,
-                source,
+    let app = router_with_auth(state, &options.auth_policy());
+    let serve_err = move |source: std::io::Error| ServeError::Serve {
+        addr: local_addr,
+        source,
+    };
+    let task = match &options.tls {
+        None => tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+                .map_err(serve_err)
+        }),
+        Some(tls) => {
+            let listener =
+                tls::TlsListener::start(listener, local_addr, tls.server_config().clone());
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(shutdown.cancelled_owned())
+                    .await
+                    .map_err(serve_err)
             })
-    });
-    Ok(ApiServer { local_addr, task })
+        }
+    };
+    Ok(ApiServer {
+        local_addr,
+        tls: options.tls.is_some(),
+        task,
+    })
 }

@@ -17,7 +17,7 @@ use axum::routing::{any, get, MethodRouter};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::auth::{require_local_host, require_token, ApiToken};
+use super::auth::{require_local_host, require_token, AuthPolicy, TokenGuard};
 use super::body::{flag, MAX_BODY_BYTES};
 use super::model::{self, DataList};
 use super::mutate;
@@ -65,10 +65,10 @@ pub enum ApiError {
     /// A malformed path, query parameter or body (HTTP 400).
     #[error("Bad request: {0}")]
     BadRequest(String),
-    /// A mutating call without the configured bearer token (`invalid`
-    /// false) or with another token (`invalid` true) (HTTP 401, with
-    /// `WWW-Authenticate: Bearer`).
-    #[error("{}", if *.invalid { "Invalid bearer token" } else { "Authentication required: calls that change state need 'Authorization: Bearer <api_token>'" })]
+    /// A mutating call (or, with `api_token_on_reads`, any call) without
+    /// the configured bearer token (`invalid` false) or with another token
+    /// (`invalid` true) (HTTP 401, with `WWW-Authenticate: Bearer`).
+    #[error("{}", if *.invalid { "Invalid bearer token" } else { "Authentication required: this call needs 'Authorization: Bearer <api_token>'" })]
     Unauthorized {
         /// A token was sent but is not the configured one.
         invalid: bool,
@@ -396,14 +396,32 @@ pub fn router(state: Arc<dyn ApiState>) -> Router {
 /// [`router`] with the guards of mutating calls (see [`super::auth`]): with
 /// `token` `Some`, every request whose method is not GET or HEAD needs
 /// `Authorization: Bearer <token>` (else 401); with `None`, such a request
-/// needs a `Host` that is an IP address or `localhost` (else 403).
+/// needs a `Host` that is an IP address or `localhost` (else 403). Same as
+/// [`router_with_auth`] with [`AuthPolicy::with_token`].
 pub fn router_with_token(state: Arc<dyn ApiState>, token: Option<&str>) -> Router {
+    router_with_auth(state, &AuthPolicy::with_token(token))
+}
+
+/// [`router`] with the guards of `policy` (see [`super::auth`]):
+/// - a token: requests whose method is not GET or HEAD, and with
+///   `token_on_reads` all requests, need `Authorization: Bearer <token>`
+///   (else 401 with `WWW-Authenticate: Bearer`, RFC 6750 §3);
+/// - no token and no client certificates: requests whose method is not
+///   GET or HEAD need a `Host` that is an IP address or `localhost` (else
+///   403);
+/// - no token but client certificates: no further guard (the TLS
+///   handshake authenticated the client).
+pub fn router_with_auth(state: Arc<dyn ApiState>, policy: &AuthPolicy) -> Router {
     let app = router(state);
-    match token {
+    match &policy.token {
         Some(token) => app.layer(middleware::from_fn_with_state(
-            Arc::new(ApiToken::new(token)),
+            Arc::new(TokenGuard {
+                token: token.clone(),
+                on_reads: policy.token_on_reads,
+            }),
             require_token,
         )),
+        None if policy.client_certificates => app,
         None => app.layer(middleware::from_fn(require_local_host)),
     }
 }

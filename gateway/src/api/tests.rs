@@ -572,7 +572,7 @@ async fn serve_answers_on_loopback_and_stops() -> Result<()> {
     let (state, _) = state()?;
     let shutdown = CancellationToken::new();
     let listen = "127.0.0.1:0".parse()?;
-    let server = serve(listen, state, None, shutdown.clone()).await?;
+    let server = serve(listen, state, ServeOptions::default(), shutdown.clone()).await?;
     let addr = server.local_addr();
     assert!(addr.ip().is_loopback() && addr.port() != 0);
 
@@ -606,7 +606,7 @@ async fn serve_answers_on_loopback_and_stops() -> Result<()> {
     let err = serve(
         taken.local_addr()?,
         Arc::new(Vec::<Arc<dyn LinkView>>::new()),
-        None,
+        ServeOptions::default(),
         CancellationToken::new(),
     )
     .await

@@ -65,7 +65,7 @@ impl Api {
             .block_on(linkgate::api::serve(
                 "127.0.0.1:0".parse().expect("address"),
                 Arc::new(state),
-                Some(TOKEN.to_string()),
+                linkgate::api::ServeOptions::with_token(Some(TOKEN)),
                 shutdown.clone(),
             ))
             .expect("serve");

@@ -1,14 +1,24 @@
 //! Blocking HTTP client of a running gateway's REST API (`ureq`): the
 //! Kafka REST v3 cluster-linking paths under
 //! `/kafka/v3/clusters/{cluster}/links` (`{cluster}` from `--cluster`, `-`
-//! for any destination), GETs without credentials and mutating calls
-//! (`POST`, `PUT`, `DELETE`) with `Authorization: Bearer <token>` when a
-//! token is given. Answers are JSON bodies or [`CliError`]s naming the URL
-//! and the HTTP status.
+//! for any destination), every call with `Authorization: Bearer <token>`
+//! when a token is given (the gateway needs it on mutating calls, and on
+//! reads with `api_token_on_reads`). Answers are JSON bodies or
+//! [`CliError`]s naming the URL and the HTTP status.
+//!
+//! An `https://` API is reached over TLS (rustls, `ring`): the server's
+//! certificate is checked against `--api-ca` or else the system's roots,
+//! and `--api-cert` / `--api-key` present a client certificate (for a
+//! gateway with `api_tls_client_ca`). TLS failures are [`CliError::Tls`]
+//! in words (unknown CA, hostname mismatch, certificate required).
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
+
+use linkgate::api::tls::{crypto_provider, private_key_from_pem, read_certificates, read_pem};
+use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
 
 use linkgate::api::body::{AlterConfigsBody, AlterMirrorsBody, CreateLinkBody, CreateMirrorBody};
 use linkgate::api::ANY_LINK;
@@ -27,8 +37,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The bearer token of the API (`--token` / `LINKGATE_API_TOKEN`,
 /// `[gateway] api_token` on the gateway). A secret: its `Debug` output is
-/// redacted and it is sent only in the `Authorization` header of mutating
-/// calls, never printed.
+/// redacted and it is sent only in the `Authorization` header, never
+/// printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiToken(String);
 
@@ -77,31 +87,133 @@ enum Verb {
     Delete,
 }
 
+/// The client's TLS files (`--api-ca`, `--api-cert`, `--api-key`), used
+/// for an `https://` API only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientTls {
+    /// PEM CA certificates to trust instead of the system's roots.
+    pub ca: Option<PathBuf>,
+    /// PEM client certificate chain (with `key`).
+    pub cert: Option<PathBuf>,
+    /// PEM private key of `cert` (PKCS#8, PKCS#1 or SEC1).
+    pub key: Option<PathBuf>,
+}
+
+impl ClientTls {
+    /// The ureq TLS config: rustls with `ring`, the roots of `ca` (else the
+    /// system's, else Mozilla's bundled ones) and the client certificate.
+    ///
+    /// # Errors
+    /// [`CliError::Usage`] for `--api-cert` without `--api-key` or the other
+    /// way round; [`CliError::Input`] naming a file that cannot be used
+    /// (never its content).
+    fn config(&self) -> Result<TlsConfig, CliError> {
+        let input = |path: &PathBuf| {
+            let path = path.display().to_string();
+            move |reason: String| CliError::Input { path, reason }
+        };
+        let roots = match &self.ca {
+            Some(ca) => {
+                let certs = read_certificates(ca).map_err(input(ca))?;
+                RootCerts::new_with_certs(
+                    &certs
+                        .iter()
+                        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+                        .collect::<Vec<_>>(),
+                )
+            }
+            None => system_roots(),
+        };
+        let client_cert =
+            match (&self.cert, &self.key) {
+                (None, None) => None,
+                (Some(cert), Some(key)) => {
+                    let chain: Vec<Certificate<'static>> = read_certificates(cert)
+                        .map_err(input(cert))?
+                        .iter()
+                        .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+                        .collect();
+                    // Checked with linkgate's reader (errors in words, never the
+                    // key), then handed to ureq in PEM.
+                    let pem = read_pem(key).map_err(input(key))?;
+                    private_key_from_pem(&pem).map_err(input(key))?;
+                    let key = PrivateKey::from_pem(&pem)
+                        .map_err(|_| input(key)("no usable private key in it".to_string()))?;
+                    Some(ClientCert::new_with_certs(&chain, key))
+                }
+                (Some(_), None) | (None, Some(_)) => return Err(CliError::Usage(
+                    "--api-cert and --api-key (LINKGATE_API_CERT, LINKGATE_API_KEY) go together: \
+                     the client certificate and its private key"
+                        .to_string(),
+                )),
+            };
+        Ok(TlsConfig::builder()
+            .provider(TlsProvider::Rustls)
+            .unversioned_rustls_crypto_provider(crypto_provider())
+            .root_certs(roots)
+            .client_cert(client_cert)
+            .build())
+    }
+}
+
+/// The system's CA certificates (`rustls-native-certs`: the OS store,
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR`); Mozilla's bundled roots when none
+/// can be loaded.
+fn system_roots() -> RootCerts {
+    let found = rustls_native_certs::load_native_certs();
+    if found.certs.is_empty() {
+        return RootCerts::WebPki;
+    }
+    RootCerts::new_with_certs(
+        &found
+            .certs
+            .iter()
+            .map(|c| Certificate::from_der(c.as_ref()).to_owned())
+            .collect::<Vec<_>>(),
+    )
+}
+
 /// A client of one gateway's REST API, for one `{cluster_id}`.
 pub struct ApiClient {
     base: String,
     cluster: String,
     token: Option<ApiToken>,
+    /// A client certificate is configured (for error messages).
+    client_cert: bool,
     agent: ureq::Agent,
 }
 
 impl ApiClient {
-    /// A client of the API at `base` (e.g. `http://127.0.0.1:8090`; a
-    /// trailing `/` is ignored) for destination cluster `cluster` (an alias
-    /// of the gateway's `[clusters]`, or `-` for any). `token` is sent on
-    /// mutating calls; an empty token counts as none. Nothing is sent yet.
-    pub fn new(base: &str, cluster: &str, token: Option<ApiToken>) -> Self {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+    /// A client of the API at `base` (e.g. `http://127.0.0.1:8090` or
+    /// `https://gateway.example:8090`; a trailing `/` is ignored) for
+    /// destination cluster `cluster` (an alias of the gateway's
+    /// `[clusters]`, or `-` for any). `token` is sent on every call; an
+    /// empty token counts as none. `tls` is read for an `https://` base
+    /// only. Nothing is sent yet.
+    ///
+    /// # Errors
+    /// As [`ClientTls`]'s files: [`CliError::Usage`] or
+    /// [`CliError::Input`].
+    pub fn new(
+        base: &str,
+        cluster: &str,
+        token: Option<ApiToken>,
+        tls: &ClientTls,
+    ) -> Result<Self, CliError> {
+        let https = is_https(base);
+        let mut config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .build()
-            .into();
-        Self {
+            .timeout_global(Some(REQUEST_TIMEOUT));
+        if https {
+            config = config.tls_config(tls.config()?);
+        }
+        Ok(Self {
             base: base.trim_end_matches('/').to_string(),
             cluster: cluster.to_string(),
             token: token.filter(|t| !t.0.is_empty()),
-            agent,
-        }
+            client_cert: https && tls.cert.is_some(),
+            agent: config.build().into(),
+        })
     }
 
     /// The API base URL as given (for error messages), without user info.
@@ -122,6 +234,7 @@ impl ApiClient {
     /// GET `path` (starting with `/`): the JSON body of a 2xx answer.
     ///
     /// Errors: [`CliError::Unreachable`] without an HTTP answer,
+    /// [`CliError::Tls`] when the TLS handshake fails,
     /// [`CliError::Api`] for a non-2xx answer (with the API's `message`),
     /// [`CliError::BadResponse`] for a 2xx body that is not JSON.
     pub fn get(&self, path: &str) -> Result<Value, CliError> {
@@ -129,8 +242,9 @@ impl ApiClient {
     }
 
     /// Sends one request; `body` (one of the API's request body types,
-    /// `linkgate::api::body`) is sent as JSON. Mutating verbs carry the
-    /// bearer token. A 2xx answer without a body (204) is `Value::Null`.
+    /// `linkgate::api::body`) is sent as JSON. Every verb carries the
+    /// bearer token when one is given. A 2xx answer without a body (204)
+    /// is `Value::Null`.
     fn send<B: Serialize>(
         &self,
         verb: Verb,
@@ -139,14 +253,17 @@ impl ApiClient {
     ) -> Result<Value, CliError> {
         let url = format!("{}{path}", self.base);
         let shown = redact_userinfo(&url);
-        let unreachable = |e: ureq::Error| CliError::Unreachable {
-            url: shown.clone(),
-            reason: one_line(&e.to_string()),
+        let unreachable = |e: ureq::Error| match tls_failure(&e, self.client_cert) {
+            Some(reason) => CliError::Tls {
+                url: shown.clone(),
+                reason,
+            },
+            None => CliError::Unreachable {
+                url: shown.clone(),
+                reason: with_http_hint(&url, &e),
+            },
         };
-        let auth = match (&self.token, verb) {
-            (Some(t), Verb::Post | Verb::Put | Verb::Delete) => Some(t.header()?),
-            _ => None,
-        };
+        let auth = self.token.as_ref().map(ApiToken::header).transpose()?;
         let json = body
             .map(serde_json::to_string)
             .transpose()
@@ -320,6 +437,110 @@ impl ApiClient {
     }
 }
 
+/// Whether `url` is an `https://` URL (scheme in any case).
+fn is_https(url: &str) -> bool {
+    url.get(..8)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"))
+}
+
+/// The rustls error inside a ureq error: ureq's own `Rustls` variant, or
+/// one wrapped in an I/O error (a failure after the handshake, e.g. the
+/// server's alert when it refuses the client certificate in TLS 1.3).
+fn rustls_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    let mut current: &(dyn std::error::Error + 'static) = match e {
+        ureq::Error::Rustls(r) => return Some(r),
+        ureq::Error::Io(io) => io,
+        other => other,
+    };
+    loop {
+        if let Some(r) = current.downcast_ref::<rustls::Error>() {
+            return Some(r);
+        }
+        let inner = current
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .map(|i| i as &(dyn std::error::Error + 'static));
+        current = inner.or_else(|| current.source())?;
+    }
+}
+
+/// A failed TLS connection in words (RFC 8446 alerts and certificate
+/// checks), naming what to change; `None` when `e` is not a TLS failure.
+/// `client_cert`: a client certificate was presented.
+fn tls_failure(e: &ureq::Error, client_cert: bool) -> Option<String> {
+    use rustls::{AlertDescription as Alert, CertificateError as Cert, Error as Tls};
+    let r = rustls_error(e)?;
+    let text = match r {
+        Tls::InvalidCertificate(Cert::UnknownIssuer) => {
+            "the API's certificate is not signed by a trusted CA (unknown CA); pass the CA \
+             that signed it with --api-ca"
+                .to_string()
+        }
+        Tls::InvalidCertificate(Cert::NotValidForName | Cert::NotValidForNameContext { .. }) => {
+            "the API's certificate is not valid for the host name of the URL (hostname \
+             mismatch); use a name or address the certificate was made for"
+                .to_string()
+        }
+        Tls::InvalidCertificate(Cert::Expired | Cert::ExpiredContext { .. }) => {
+            "the API's certificate has expired".to_string()
+        }
+        Tls::InvalidCertificate(Cert::NotValidYet | Cert::NotValidYetContext { .. }) => {
+            "the API's certificate is not valid yet".to_string()
+        }
+        Tls::InvalidCertificate(other) => {
+            format!("the API's certificate is not accepted ({other:?})")
+        }
+        Tls::AlertReceived(Alert::CertificateRequired) => {
+            "the API requires a client certificate (certificate required); pass --api-cert \
+             and --api-key"
+                .to_string()
+        }
+        Tls::AlertReceived(
+            alert @ (Alert::UnknownCA
+            | Alert::BadCertificate
+            | Alert::CertificateUnknown
+            | Alert::UnsupportedCertificate
+            | Alert::CertificateExpired
+            | Alert::CertificateRevoked
+            | Alert::DecryptError
+            | Alert::AccessDenied),
+        ) if client_cert => {
+            format!(
+                "the API refused the client certificate ({alert:?}); it must be signed by the \
+                 gateway's api_tls_client_ca, be valid now and match --api-key"
+            )
+        }
+        Tls::AlertReceived(Alert::HandshakeFailure) if !client_cert => {
+            "the API refused the TLS handshake (handshake failure); if it requires a client \
+             certificate, pass --api-cert and --api-key"
+                .to_string()
+        }
+        Tls::InvalidMessage(_) => {
+            "the server did not answer with TLS; is the API served over plain http:// (no \
+             api_tls_cert)?"
+                .to_string()
+        }
+        other => format!("TLS failed: {other}"),
+    };
+    Some(text)
+}
+
+/// The reason of an HTTP failure on one line; for an `http://` URL whose
+/// server did not speak HTTP, a hint that it may serve HTTPS.
+fn with_http_hint(url: &str, e: &ureq::Error) -> String {
+    let reason = one_line(&e.to_string());
+    let not_http = matches!(e, ureq::Error::Protocol(_))
+        || matches!(e, ureq::Error::Io(io) if matches!(
+            io.kind(),
+            std::io::ErrorKind::UnexpectedEof | std::io::ErrorKind::ConnectionReset
+        ));
+    if !is_https(url) && not_http {
+        format!("{reason} (a gateway with api_tls_cert serves https:// only)")
+    } else {
+        reason
+    }
+}
+
 /// Adds `Authorization` when `auth` is set.
 fn with_auth<B>(request: ureq::RequestBuilder<B>, auth: Option<String>) -> ureq::RequestBuilder<B> {
     match auth {
@@ -444,7 +665,8 @@ mod tests {
     fn unreachable_api_names_the_url() {
         // Port 9 (discard) on loopback: nothing listens in the test sandbox;
         // either way the error must name the URL.
-        let client = ApiClient::new("http://127.0.0.1:9/", "-", None);
+        let client = ApiClient::new("http://127.0.0.1:9/", "-", None, &ClientTls::default())
+            .expect("client");
         let err = client.links(None, false).expect_err("nothing listens");
         let msg = err.to_string();
         assert!(

@@ -19,6 +19,18 @@ pub enum CliError {
         /// The HTTP client's reason.
         reason: String,
     },
+    /// The TLS connection to an `https://` API failed: its certificate is
+    /// not trusted (unknown CA) or not made for the URL's host (hostname
+    /// mismatch), it requires a client certificate or refused the one
+    /// presented, or it does not speak TLS. The reason says which, in
+    /// words. Not retriable as is: a certificate or a flag must change.
+    #[error("TLS connection to the linkgate API at {url} failed: {reason}")]
+    Tls {
+        /// URL asked for.
+        url: String,
+        /// What failed, in words.
+        reason: String,
+    },
     /// The API answered with its error JSON (`{"error_code", "message"}`,
     /// Kafka REST v3). Not retriable as is, except "not found" (404): the
     /// link or mirror may exist later.
@@ -46,7 +58,8 @@ pub enum CliError {
     #[error("{0}")]
     Usage(String),
     /// A local input file (`--config-file`, `--add-config-file`,
-    /// `--topic-filters-json-file`) cannot be read or parsed. The reason
+    /// `--topic-filters-json-file`, `--api-ca`, `--api-cert`, `--api-key`)
+    /// cannot be read or parsed. The reason
     /// names a line or column, never the file's content. Not retriable as is.
     #[error("cannot use {path}: {reason}")]
     Input {
@@ -81,9 +94,11 @@ impl CliError {
             Self::Unreachable { .. } => true,
             Self::Api { status, .. } => *status == 404 || *status >= 500,
             Self::TopicsFailed { .. } => true,
-            Self::BadResponse { .. } | Self::Usage(_) | Self::Input { .. } | Self::Output(_) => {
-                false
-            }
+            Self::Tls { .. }
+            | Self::BadResponse { .. }
+            | Self::Usage(_)
+            | Self::Input { .. }
+            | Self::Output(_) => false,
         }
     }
 }

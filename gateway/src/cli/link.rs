@@ -148,7 +148,7 @@ enum LinkCommand {
 /// refusing, an unexpected answer, or `out` failing.
 pub fn run_link(args: &LinkArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let api = args.api.api.as_str();
-    let client = args.api.client();
+    let client = args.api.client()?;
     let output = args.api.output;
     match &args.command {
         LinkCommand::Create {

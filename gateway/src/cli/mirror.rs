@@ -122,7 +122,7 @@ enum MirrorCommand {
 /// mirror action failed for some topic.
 pub fn run_mirror(args: &MirrorArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let api = args.api.api.as_str();
-    let client = args.api.client();
+    let client = args.api.client()?;
     let output = args.api.output;
     match &args.command {
         MirrorCommand::Create {

@@ -5,10 +5,14 @@
 //! `--config`, `--config-file`, `--topic-filters-json-file`,
 //! `--include-topics`, `--include-stopped`, `--topics`, `--validate-only`,
 //! `--force`), talking to a running gateway's REST API (Kafka REST v3
-//! cluster-linking endpoints) over HTTP.
+//! cluster-linking endpoints) over HTTP or HTTPS.
 //!
-//! Global flags: `--api` / `LINKGATE_API` (base URL), `--token` /
-//! `LINKGATE_API_TOKEN` (bearer token of mutating calls; never printed),
+//! Global flags: `--api` / `LINKGATE_API` (base URL, `http://` or
+//! `https://`), `--token` / `LINKGATE_API_TOKEN` (bearer token, sent on
+//! every call; never printed), `--api-ca` / `LINKGATE_API_CA` (PEM CA of
+//! an `https://` API instead of the system's roots), `--api-cert` +
+//! `--api-key` / `LINKGATE_API_CERT` + `LINKGATE_API_KEY` (PEM client
+//! certificate and key, for a gateway with `api_tls_client_ca`),
 //! `--cluster` (destination cluster alias, `-` for any), `--output
 //! table|json`.
 //!
@@ -34,15 +38,21 @@ mod render;
 #[cfg(test)]
 mod api_tests;
 #[cfg(test)]
+#[path = "../api/test_pki.rs"]
+mod test_pki;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tls_tests;
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use client::{ApiClient, ApiToken};
+use client::{ApiClient, ApiToken, ClientTls};
 pub use error::CliError;
 pub use link::{run_link, LinkArgs};
 pub use mirror::{run_mirror, MirrorArgs};
@@ -63,8 +73,9 @@ pub struct ApiArgs {
     /// Base URL of the gateway's REST API (`[gateway] api_listen`).
     #[arg(long, global = true, env = "LINKGATE_API", default_value = client::DEFAULT_API)]
     pub api: String,
-    /// Bearer token for mutating calls (`[gateway] api_token`). Prefer the
-    /// environment variable: a command line is visible to other users.
+    /// Bearer token of the API (`[gateway] api_token`), sent on every call.
+    /// Prefer the environment variable: a command line is visible to other
+    /// users.
     #[arg(
         long,
         global = true,
@@ -73,6 +84,18 @@ pub struct ApiArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<ApiToken>,
+    /// PEM CA certificate(s) to trust for an `https://` API instead of the
+    /// system's roots (the CA that signed `[gateway] api_tls_cert`).
+    #[arg(long, global = true, env = "LINKGATE_API_CA", value_name = "FILE")]
+    pub api_ca: Option<PathBuf>,
+    /// PEM client certificate for an `https://` API that requires one
+    /// (`[gateway] api_tls_client_ca`); needs `--api-key`.
+    #[arg(long, global = true, env = "LINKGATE_API_CERT", value_name = "FILE")]
+    pub api_cert: Option<PathBuf>,
+    /// PEM private key of `--api-cert` (PKCS#8, PKCS#1 or SEC1, not
+    /// encrypted).
+    #[arg(long, global = true, env = "LINKGATE_API_KEY", value_name = "FILE")]
+    pub api_key: Option<PathBuf>,
     /// Destination cluster: an alias of the gateway's `[clusters]`, or `-`
     /// for any (`link create` needs a real alias).
     #[arg(long, global = true, default_value = "-", value_name = "CLUSTER")]
@@ -84,8 +107,18 @@ pub struct ApiArgs {
 
 impl ApiArgs {
     /// A client of the API these flags name.
-    fn client(&self) -> ApiClient {
-        ApiClient::new(&self.api, &self.cluster, self.token.clone())
+    ///
+    /// # Errors
+    /// For an `https://` API, a TLS file that cannot be used
+    /// ([`CliError::Input`]) or `--api-cert` without `--api-key`
+    /// ([`CliError::Usage`]).
+    fn client(&self) -> Result<ApiClient, CliError> {
+        let tls = ClientTls {
+            ca: self.api_ca.clone(),
+            cert: self.api_cert.clone(),
+            key: self.api_key.clone(),
+        };
+        ApiClient::new(&self.api, &self.cluster, self.token.clone(), &tls)
     }
 }
 

@@ -67,6 +67,14 @@ pub struct GatewaySection {
     /// (base64 of 32 bytes; usually a `${env:...}` or `${file:...}`
     /// reference). Secret: redacted in `Debug`.
     pub secrets_key: Option<super::Secret>,
+    /// GET and HEAD need `api_token` too (default false).
+    pub api_token_on_reads: Option<bool>,
+    /// PEM certificate chain of the REST API's TLS (path).
+    pub api_tls_cert: Option<String>,
+    /// PEM private key of `api_tls_cert` (path).
+    pub api_tls_key: Option<String>,
+    /// PEM CA certificates that client certificates must chain to (path).
+    pub api_tls_client_ca: Option<String>,
 }
 
 /// `[clusters.ALIAS]`: Kafka client properties by the Java client's names

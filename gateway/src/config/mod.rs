@@ -294,8 +294,17 @@ pub struct GatewayConfig {
     pub api_listen_explicit: bool,
     /// `[gateway] api_token`: the bearer token every mutating REST call
     /// must carry (`Authorization: Bearer <token>`). Required when
-    /// `api_listen` is not a loopback address. Redacted in `Debug`.
+    /// `api_listen` is not a loopback address (unless `api_tls_client_ca`
+    /// authenticates clients). Redacted in `Debug`.
     pub api_token: Option<Secret>,
+    /// `[gateway] api_token_on_reads` (default false): GET and HEAD need
+    /// the token too. Only with `api_token`.
+    pub api_token_on_reads: bool,
+    /// `[gateway] api_tls_cert`, `api_tls_key`, `api_tls_client_ca`: the
+    /// REST API's TLS, its files read and checked at load (relative paths
+    /// are relative to the config file). `None`: plain HTTP. `Debug`
+    /// shows the paths only.
+    pub api_tls: Option<crate::api::ApiTls>,
     /// `[clusters.ALIAS]` client settings by alias (destinations of API
     /// links, sources named by `source_cluster_id`).
     pub clusters: BTreeMap<String, ClusterSettings>,
@@ -335,6 +344,62 @@ fn parse_message(e: &toml::de::Error, text: &str) -> String {
     }
 }
 
+/// The REST API's TLS from `[gateway] api_tls_cert`, `api_tls_key` and
+/// `api_tls_client_ca` (paths relative to `base`), its files read and
+/// checked; `None` without a certificate.
+///
+/// # Errors
+/// [`ConfigError::Invalid`] naming the key: a certificate without a key or
+/// the other way round, a client CA without a certificate, or a file that
+/// cannot be used (the reason never holds the file's content).
+fn api_tls(
+    gw: &file::GatewaySection,
+    base: &Path,
+) -> Result<Option<crate::api::ApiTls>, ConfigError> {
+    use crate::api::{ApiTls, TlsFile};
+    let invalid = |key: &str, message: String| ConfigError::Invalid {
+        key: key.to_string(),
+        message,
+    };
+    let (cert, key) = match (&gw.api_tls_cert, &gw.api_tls_key) {
+        (Some(cert), Some(key)) => (base.join(cert), base.join(key)),
+        (Some(_), None) => {
+            return Err(invalid(
+                "gateway.api_tls_key",
+                "required with api_tls_cert: the PEM file of the certificate's private key".into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(invalid(
+                "gateway.api_tls_cert",
+                "required with api_tls_key: the PEM file of the certificate chain".into(),
+            ))
+        }
+        (None, None) => {
+            if gw.api_tls_client_ca.is_some() {
+                return Err(invalid(
+                    "gateway.api_tls_client_ca",
+                    "needs api_tls_cert and api_tls_key: client certificates are checked only \
+                     when the API is served over TLS"
+                        .into(),
+                ));
+            }
+            return Ok(None);
+        }
+    };
+    let client_ca = gw.api_tls_client_ca.as_ref().map(|ca| base.join(ca));
+    ApiTls::load(&cert, &key, client_ca.as_deref())
+        .map(Some)
+        .map_err(|e| {
+            let key = match e.file {
+                TlsFile::Cert => "gateway.api_tls_cert",
+                TlsFile::Key => "gateway.api_tls_key",
+                TlsFile::ClientCa => "gateway.api_tls_client_ca",
+            };
+            invalid(key, e.to_string())
+        })
+}
+
 /// Default REST API address (loopback only).
 pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8090";
 
@@ -349,8 +414,8 @@ impl GatewayConfig {
             path: path.display().to_string(),
             source,
         })?;
-        let mut config = Self::parse(&text, &path.display().to_string())?;
         let base = path.parent().unwrap_or(Path::new("."));
+        let mut config = Self::parse_at(&text, &path.display().to_string(), base)?;
         for p in &mut config.plugins {
             if let PluginSource::Path(file) = &mut p.source {
                 if file.is_relative() {
@@ -362,18 +427,26 @@ impl GatewayConfig {
     }
 
     /// Parses and validates config text; `origin` names it in errors.
+    /// Relative file paths of `[gateway]` (TLS files) are relative to the
+    /// current directory.
     ///
     /// # Errors
     /// As [`GatewayConfig::load`].
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        Self::parse_at(text, origin, Path::new(""))
+    }
+
+    /// [`GatewayConfig::parse`] with relative `[gateway]` file paths
+    /// resolved against `base`.
+    fn parse_at(text: &str, origin: &str, base: &Path) -> Result<Self, ConfigError> {
         let file: ConfigFile = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: origin.to_string(),
             message: parse_message(&e, text),
         })?;
-        Self::validate(file)
+        Self::validate(file, base)
     }
 
-    fn validate(file: ConfigFile) -> Result<Self, ConfigError> {
+    fn validate(file: ConfigFile, base: &Path) -> Result<Self, ConfigError> {
         let invalid = |key: String, message: String| ConfigError::Invalid { key, message };
         let gw = file.gateway;
         let metrics_listen: SocketAddr = gw
@@ -399,6 +472,7 @@ impl GatewayConfig {
                     format!("expected host:port with a numeric IP, e.g. 127.0.0.1:8090 ({e})"),
                 )
             })?;
+        let api_tls = api_tls(&gw, base)?;
         let api_token = match gw.api_token {
             Some(t) => Some(Secret::new(client::resolve(
                 "gateway.api_token",
@@ -415,12 +489,16 @@ impl GatewayConfig {
                 "must not be empty; remove it or set a long random value".into(),
             ));
         }
-        if api_token.is_none() && !api_listen.ip().is_loopback() {
+        let client_certificates = api_tls
+            .as_ref()
+            .is_some_and(crate::api::ApiTls::requires_client_certificate);
+        if api_token.is_none() && !client_certificates && !api_listen.ip().is_loopback() {
             return Err(invalid(
                 "gateway.api_listen".into(),
                 format!(
                     "{api_listen} is not a loopback address: set [gateway] api_token so that \
-                     mutating REST calls need `Authorization: Bearer <token>`, or listen on 127.0.0.1"
+                     mutating REST calls need `Authorization: Bearer <token>`, or \
+                     api_tls_client_ca so that clients need a certificate, or listen on 127.0.0.1"
                 ),
             ));
         }
@@ -435,6 +513,13 @@ impl GatewayConfig {
             }
             None => None,
         };
+        let api_token_on_reads = gw.api_token_on_reads.unwrap_or(false);
+        if api_token_on_reads && api_token.is_none() {
+            return Err(invalid(
+                "gateway.api_token_on_reads".into(),
+                "needs [gateway] api_token: the token reads would need".into(),
+            ));
+        }
         let client_id = gw.client_id.unwrap_or_else(|| "linkgate".to_string());
         let state_topic = gw
             .state_topic
@@ -551,6 +636,8 @@ impl GatewayConfig {
             api_listen,
             api_listen_explicit,
             api_token,
+            api_token_on_reads,
+            api_tls,
             clusters,
             secrets_key,
         })
@@ -1412,6 +1499,128 @@ topic_filters = ["orders-only"]
             err(&GOOD.replace("[gateway]", "[gateway]\napi_token = \" \""))
                 .contains("gateway.api_token")
         );
+    }
+
+    /// `GOOD` with `lines` added to `[gateway]`.
+    fn gateway_with(lines: &str) -> String {
+        GOOD.replace("[gateway]", &format!("[gateway]\n{lines}"))
+    }
+
+    /// The key and message of the config error of `text` loaded from a
+    /// file in `dir` (so relative paths are relative to `dir`).
+    fn load_err(dir: &Path, text: &str) -> (String, String) {
+        let file = dir.join("linkgate.toml");
+        std::fs::write(&file, text).unwrap();
+        match GatewayConfig::load(&file) {
+            Err(ConfigError::Invalid { key, message }) => (key, message),
+            other => panic!("expected an invalid config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn api_tls_settings_are_read_and_checked_at_load() {
+        use crate::api::test_pki::{PemDir, TestCa};
+        let ca = TestCa::new("config test CA");
+        let files = PemDir::new();
+        let server = ca.server(&["localhost"]);
+        files.write("api.pem", &server.cert_pem);
+        files.write("api-key.pem", &server.key_pem);
+        files.write("other-key.pem", &ca.server(&["localhost"]).key_pem);
+        files.write("clients.pem", &ca.cert_pem());
+        let dir = files.path();
+
+        // Relative paths are relative to the config file.
+        let tls = "api_tls_cert = \"api.pem\"\napi_tls_key = \"api-key.pem\"\n";
+        let file = dir.join("linkgate.toml");
+        std::fs::write(&file, gateway_with(tls)).unwrap();
+        let c = GatewayConfig::load(&file).unwrap();
+        let api_tls = c.api_tls.as_ref().expect("TLS configured");
+        assert!(!api_tls.requires_client_certificate());
+        assert!(!c.api_token_on_reads);
+        let dump = format!("{c:?}");
+        assert!(
+            dump.contains("api.pem") && !dump.contains("PRIVATE KEY"),
+            "{dump}"
+        );
+        let key_body = server.key_pem.lines().nth(1).unwrap_or_default();
+        assert!(!dump.contains(key_body), "{dump}");
+        assert!(GatewayConfig::parse(GOOD, "t").unwrap().api_tls.is_none());
+
+        // One without the other names the missing key.
+        let (key, m) = load_err(dir, &gateway_with("api_tls_cert = \"api.pem\""));
+        assert_eq!(key, "gateway.api_tls_key", "{m}");
+        let (key, m) = load_err(dir, &gateway_with("api_tls_key = \"api-key.pem\""));
+        assert_eq!(key, "gateway.api_tls_cert", "{m}");
+        // Unreadable, wrong content, a key of another certificate.
+        let (key, m) = load_err(
+            dir,
+            &gateway_with("api_tls_cert = \"nope.pem\"\napi_tls_key = \"api-key.pem\""),
+        );
+        assert_eq!(key, "gateway.api_tls_cert");
+        assert!(m.contains("nope.pem") && m.contains("cannot read"), "{m}");
+        let (key, m) = load_err(
+            dir,
+            &gateway_with("api_tls_cert = \"api.pem\"\napi_tls_key = \"api.pem\""),
+        );
+        assert_eq!(key, "gateway.api_tls_key");
+        assert!(m.contains("no private key"), "{m}");
+        let (key, m) = load_err(
+            dir,
+            &gateway_with("api_tls_cert = \"api-key.pem\"\napi_tls_key = \"api-key.pem\""),
+        );
+        assert_eq!(key, "gateway.api_tls_cert");
+        assert!(m.contains("no certificate") && !m.contains(key_body), "{m}");
+        let (key, m) = load_err(
+            dir,
+            &gateway_with("api_tls_cert = \"api.pem\"\napi_tls_key = \"other-key.pem\""),
+        );
+        assert_eq!(key, "gateway.api_tls_key");
+        assert!(m.contains("does not match"), "{m}");
+
+        // A client CA needs TLS; with TLS it requires client certificates
+        // and stands in for api_token off loopback.
+        let (key, m) = load_err(dir, &gateway_with("api_tls_client_ca = \"clients.pem\""));
+        assert_eq!(key, "gateway.api_tls_client_ca");
+        assert!(m.contains("api_tls_cert"), "{m}");
+        let (key, m) = load_err(
+            dir,
+            &gateway_with(&format!("{tls}api_tls_client_ca = \"missing-ca.pem\"")),
+        );
+        assert_eq!(key, "gateway.api_tls_client_ca");
+        assert!(m.contains("missing-ca.pem"), "{m}");
+        let (key, _) = load_err(
+            dir,
+            &gateway_with(&format!("{tls}api_listen = \"0.0.0.0:8090\"")),
+        );
+        assert_eq!(key, "gateway.api_listen");
+        std::fs::write(
+            &file,
+            gateway_with(&format!(
+                "{tls}api_tls_client_ca = \"clients.pem\"\napi_listen = \"0.0.0.0:8090\""
+            )),
+        )
+        .unwrap();
+        let c = GatewayConfig::load(&file).unwrap();
+        assert!(c.api_token.is_none());
+        assert!(c.api_tls.as_ref().unwrap().requires_client_certificate());
+    }
+
+    #[test]
+    fn api_token_on_reads_needs_a_token() {
+        let (key, m) = match GatewayConfig::parse(&gateway_with("api_token_on_reads = true"), "t") {
+            Err(ConfigError::Invalid { key, message }) => (key, message),
+            other => panic!("expected an invalid config, got {other:?}"),
+        };
+        assert_eq!(key, "gateway.api_token_on_reads");
+        assert!(m.contains("api_token"), "{m}");
+        let c = GatewayConfig::parse(
+            &gateway_with("api_token = \"s3cret-token\"\napi_token_on_reads = true"),
+            "t",
+        )
+        .unwrap();
+        assert!(c.api_token_on_reads);
+        let c = GatewayConfig::parse(&gateway_with("api_token_on_reads = false"), "t").unwrap();
+        assert!(!c.api_token_on_reads);
     }
 
     fn props(list: &[(&str, &str)]) -> Vec<(String, String)> {
