@@ -162,6 +162,11 @@ async fn exchange(
         let req = SaslAuthenticateRequest::default().with_auth_bytes(Bytes::from(message));
         let resp = conn.send_gated(&req, version, gated).await?;
         if resp.error_code != 0 {
+            // A refused token is not offered again: the next connection
+            // fetches a new one.
+            if let Some(cache) = sasl.token_cache() {
+                cache.invalidate().await;
+            }
             let said = resp
                 .error_message
                 .as_deref()
