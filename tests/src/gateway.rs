@@ -30,6 +30,7 @@ const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
 #[derive(Debug)]
 pub struct Gateway {
     metrics_listen: String,
+    env: Vec<(String, String)>,
     process: ManagedProcess,
     // Dropped after `process`.
     dir: TempDir,
@@ -49,15 +50,31 @@ impl Gateway {
     /// # Panics
     /// When the binary is missing (see [`crate::gateway_bin`]).
     pub fn start(config_toml: &str) -> anyhow::Result<Gateway> {
+        Self::start_with_env(config_toml, &[])
+    }
+
+    /// Like [`Gateway::start`], with the environment variables `env` set on
+    /// the child process (and on every [`Gateway::restart`]), e.g. the
+    /// values of `${env:NAME}` config references. The test process's own
+    /// environment is not changed.
+    ///
+    /// # Errors
+    /// As [`Gateway::start`].
+    pub fn start_with_env(config_toml: &str, env: &[(&str, &str)]) -> anyhow::Result<Gateway> {
         let bin = gateway_bin();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let metrics_listen = metrics_listen_of(config_toml)?;
         let dir = temp_dir("linkgate-gateway-")?;
         let config = dir.path().join("linkgate.toml");
         std::fs::write(&config, config_toml).context("writing gateway config")?;
         let log = dir.path().join("gateway.log");
-        let process = ManagedProcess::spawn(gateway_command(&bin, &config), &log)?;
+        let process = ManagedProcess::spawn(gateway_command(&bin, &config, &env), &log)?;
         let mut gateway = Gateway {
             metrics_listen,
+            env,
             process,
             dir,
         };
@@ -80,7 +97,7 @@ impl Gateway {
         let config = dir.path().join("linkgate.toml");
         std::fs::write(&config, config_toml).context("writing gateway config")?;
         let log = dir.path().join("gateway.log");
-        let mut process = ManagedProcess::spawn(gateway_command(&bin, &config), &log)?;
+        let mut process = ManagedProcess::spawn(gateway_command(&bin, &config, &[]), &log)?;
         let start = Instant::now();
         let status = loop {
             if let Some(status) = process.exited() {
@@ -146,7 +163,7 @@ impl Gateway {
     /// Starts the gateway again with the same config file (killing it first if
     /// it still runs) and waits until `/metrics` answers 200 (up to 60 s).
     pub fn restart(&mut self) -> anyhow::Result<()> {
-        let cmd = gateway_command(&gateway_bin(), &self.config_path());
+        let cmd = gateway_command(&gateway_bin(), &self.config_path(), &self.env);
         self.process.respawn(cmd)?;
         self.wait_ready()
     }
@@ -227,10 +244,11 @@ fn metrics_listen_of(config_toml: &str) -> anyhow::Result<String> {
         .context("test config has no string gateway.metrics_listen")
 }
 
-fn gateway_command(bin: &Path, config: &Path) -> Command {
+fn gateway_command(bin: &Path, config: &Path, env: &[(String, String)]) -> Command {
     let log_level = std::env::var(GATEWAY_LOG_ENV).unwrap_or_else(|_| GATEWAY_RUST_LOG.to_owned());
     let mut cmd = Command::new(bin);
-    cmd.env("RUST_LOG", log_level)
+    cmd.envs(env.iter().map(|(k, v)| (k, v)))
+        .env("RUST_LOG", log_level)
         .arg("run")
         .arg("--config")
         .arg(config);
