@@ -14,6 +14,7 @@
 //! - `ssl.enabled.protocols`: `TLSv1.2`, `TLSv1.3` (default both).
 //!
 //! SNI is sent for host names (not for IP addresses, RFC 6066 section 3).
+//! Sessions are not resumed: every connection runs a full handshake.
 
 use std::sync::Arc;
 
@@ -355,7 +356,7 @@ impl TlsSettings {
             }
         };
         let client_auth = identity.is_some();
-        let config = match identity {
+        let mut config = match identity {
             Some((chain, key)) => builder.with_client_auth_cert(chain, key).map_err(|e| {
                 prop_err(
                     "ssl.keystore.key",
@@ -364,6 +365,11 @@ impl TlsSettings {
             })?,
             None => builder.with_no_client_auth(),
         };
+        // No session resumption (librdkafka does none either): an OpenSSL
+        // server that verifies client certificates without a session id
+        // context answers every resumption attempt with an internal_error
+        // alert, which would fail connections at random.
+        config.resumption = rustls::client::Resumption::disabled();
         Ok(TlsSettings {
             config: Arc::new(config),
             verify_hostname,
