@@ -293,6 +293,14 @@ async fn sasl_ssl_scram512_source_to_mtls_destination() -> anyhow::Result<()> {
             ("client key", pem_body_line(gateway_cert.key_pem())),
         ],
     );
+    // Every connection through socat's OpenSSL succeeded at once: no
+    // resumed session refused with an internal_error alert.
+    let log = gateway_log(&gw);
+    assert!(
+        !log.contains("InternalError") && !log.contains("AUTHENTICATION_ERROR"),
+        "a TLS connection failed on the way:\n{}",
+        gw.log_tail(40)
+    );
     Ok(())
 }
 
