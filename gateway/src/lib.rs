@@ -22,3 +22,6 @@ pub mod mirror;
 pub mod plugin;
 pub mod runtime;
 pub mod secret;
+
+#[cfg(test)]
+pub(crate) mod test_pki;

@@ -34,8 +34,6 @@ pub mod view;
 #[cfg(test)]
 mod control_tests;
 #[cfg(test)]
-pub(crate) mod test_pki;
-#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tls_tests;

@@ -20,7 +20,7 @@ use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
 use super::fake::{FakeLink, FakeState};
-use super::test_pki::{Issued, PemDir, TestCa};
+use crate::test_pki::{Issued, PemDir, TestCa};
 use super::*;
 
 /// Deadline of one exchange.

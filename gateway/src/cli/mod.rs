@@ -38,7 +38,7 @@ mod render;
 #[cfg(test)]
 mod api_tests;
 #[cfg(test)]
-#[path = "../api/test_pki.rs"]
+#[path = "../test_pki.rs"]
 mod test_pki;
 #[cfg(test)]
 mod tests;

@@ -1519,7 +1519,7 @@ topic_filters = ["orders-only"]
 
     #[test]
     fn api_tls_settings_are_read_and_checked_at_load() {
-        use crate::api::test_pki::{PemDir, TestCa};
+        use crate::test_pki::{PemDir, TestCa};
         let ca = TestCa::new("config test CA");
         let files = PemDir::new();
         let server = ca.server(&["localhost"]);

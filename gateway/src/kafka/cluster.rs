@@ -205,7 +205,8 @@ fn short_reason(e: &KafkaError) -> String {
         KafkaError::Tls { reason, .. } => format!("TLS: {reason}"),
         KafkaError::Authentication {
             mechanism, reason, ..
-        } => format!("SASL {mechanism} authentication failed: {reason}"),
+        } => format!("SASL {mechanism}: {reason}"),
+        KafkaError::Malformed { detail, .. } => format!("malformed response: {detail}"),
         other => other.to_string(),
     }
 }

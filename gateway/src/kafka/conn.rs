@@ -223,6 +223,8 @@ pub async fn open_stream(
 enum CloseKind {
     Disconnected,
     Malformed,
+    /// The broker answered with TLS records: a TLS listener.
+    TlsListener,
 }
 
 struct Pending {
@@ -266,6 +268,11 @@ impl Shared {
                 cluster: self.cluster.clone(),
                 addr: self.addr.clone(),
                 detail: reason.to_string(),
+            },
+            CloseKind::TlsListener => KafkaError::Tls {
+                cluster: self.cluster.clone(),
+                addr: self.addr.clone(),
+                reason: reason.to_string(),
             },
         }
     }
@@ -379,7 +386,13 @@ impl BrokerConnection {
         node_id: i32,
         addr: &str,
     ) -> Result<Arc<Self>, KafkaError> {
-        let stream = open_stream(settings, addr).await?;
+        let stream = open_stream(settings, addr).await.inspect_err(|e| {
+            // Transport failures are counted by the bootstrap that tried;
+            // a refused handshake is counted here.
+            if matches!(e, KafkaError::Tls { .. }) {
+                e.record();
+            }
+        })?;
         let conn = match Self::from_stream(settings, node_id, addr, stream).await {
             // A TLS listener drops a plaintext ApiVersions without a word.
             Err(KafkaError::Disconnected {
@@ -399,7 +412,12 @@ impl BrokerConnection {
             other => other?,
         };
         if let Some(sasl) = &settings.security.sasl {
-            super::authenticate::authenticate_new(&conn, sasl, &settings.security).await?;
+            if let Err(e) =
+                super::authenticate::authenticate_new(&conn, sasl, &settings.security).await
+            {
+                e.record();
+                return Err(e);
+            }
         }
         Ok(conn)
     }
@@ -827,7 +845,7 @@ async fn read_loop(shared: Arc<Shared>, mut rd: ReadHalf<BoxedStream>) {
             Ok(l) if (4..=MAX_FRAME_BYTES).contains(&l) => l,
             _ if looks_like_tls(&len_buf) => {
                 break (
-                    CloseKind::Malformed,
+                    CloseKind::TlsListener,
                     "the broker answered with TLS; is this an SSL or SASL_SSL listener? \
                      set security.protocol to SSL or SASL_SSL"
                         .to_string(),
@@ -1039,6 +1057,33 @@ mod tests {
         // Each caller got the response carrying its own correlation id.
         let (ida, idb) = (*a.controller_id, *b.controller_id);
         assert_eq!((ida, idb), (c1, c2));
+    }
+
+    #[test]
+    fn tls_record_headers_are_recognised() {
+        // An alert record (21) of TLS 1.2, a handshake record (22) of TLS 1.0.
+        assert!(looks_like_tls(&[21, 3, 3, 0]));
+        assert!(looks_like_tls(&[22, 3, 1, 2]));
+        assert!(!looks_like_tls(&[0, 0, 1, 0]));
+    }
+
+    /// A TLS listener's answer to a plaintext request (an alert record)
+    /// is reported as such, not as a bad frame length.
+    #[tokio::test]
+    async fn a_tls_answer_to_plaintext_names_security_protocol() {
+        let (conn, mut broker) = connected().await;
+        let script = async {
+            let _ = broker.read_request().await.unwrap();
+            broker.write_raw(&[21, 3, 3, 0, 2, 2, 50]).await;
+            broker
+        };
+        let req = MetadataRequest::default();
+        let (res, _broker) = tokio::join!(conn.send(&req), script);
+        let e = res.unwrap_err();
+        assert_eq!(e.kind(), "tls", "{e}");
+        assert_eq!(crate::kafka::link_error_code(&e), "AUTHENTICATION_ERROR");
+        let e = e.to_string();
+        assert!(e.contains("answered with TLS") && e.contains("security.protocol"), "{e}");
     }
 
     #[tokio::test]

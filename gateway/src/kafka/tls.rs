@@ -510,3 +510,119 @@ impl ServerCertVerifier for NoHostnameVerifier {
         self.inner.supported_verify_schemes()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_pki::{PemDir, TestCa};
+
+    fn build(props: &[(&str, &str)]) -> Result<TlsSettings, SecurityPropertyError> {
+        let get = |name: &str| {
+            props
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        };
+        TlsSettings::from_properties(&get)
+    }
+
+    fn err(props: &[(&str, &str)]) -> SecurityPropertyError {
+        build(props).expect_err("refused")
+    }
+
+    #[test]
+    fn pem_stores_file_and_inline() {
+        let ca = TestCa::new("ca");
+        let client = ca.client("linkgate");
+        let dir = PemDir::new();
+        let ca_file = dir.write("ca.pem", &ca.cert_pem());
+        let keystore = dir.write(
+            "client.pem",
+            &format!("{}{}", client.cert_pem, client.key_pem),
+        );
+        let ca_path = ca_file.display().to_string();
+        let ks_path = keystore.display().to_string();
+        let by_file = build(&[
+            ("ssl.truststore.type", "PEM"),
+            ("ssl.truststore.location", &ca_path),
+            ("ssl.keystore.type", "pem"),
+            ("ssl.keystore.location", &ks_path),
+        ])
+        .unwrap();
+        assert!(by_file.client_auth && by_file.verify_hostname);
+        let ca_pem = ca.cert_pem();
+        let inline = build(&[
+            ("ssl.truststore.certificates", &ca_pem),
+            ("ssl.keystore.certificate.chain", &client.cert_pem),
+            ("ssl.keystore.key", &client.key_pem),
+            ("ssl.endpoint.identification.algorithm", ""),
+        ])
+        .unwrap();
+        assert!(inline.client_auth && !inline.verify_hostname);
+        // Debug shows no key material.
+        assert!(!format!("{inline:?}").contains("PRIVATE KEY"));
+    }
+
+    #[test]
+    fn jks_and_pkcs12_are_refused_with_how_to_convert() {
+        let e = err(&[("ssl.truststore.type", "JKS")]);
+        assert_eq!(e.property, "ssl.truststore.type");
+        assert!(e.message.contains("keytool") && e.message.contains("PEM"), "{e}");
+        let e = err(&[("ssl.keystore.type", "PKCS12")]);
+        assert_eq!(e.property, "ssl.keystore.type");
+        assert!(e.message.contains("openssl pkcs12"), "{e}");
+        let e = err(&[("ssl.truststore.password", "changeit")]);
+        assert!(!e.to_string().contains("changeit"), "{e}");
+    }
+
+    #[test]
+    fn bad_stores_name_the_property_and_never_quote_keys() {
+        let ca = TestCa::new("ca");
+        let client = ca.client("linkgate");
+        let e = err(&[("ssl.truststore.location", "/nonexistent/ca.pem")]);
+        assert_eq!(e.property, "ssl.truststore.location");
+        assert!(e.message.contains("/nonexistent/ca.pem"), "{e}");
+        let e = err(&[("ssl.truststore.certificates", "not a pem")]);
+        assert_eq!(e.property, "ssl.truststore.certificates");
+        let ca_pem = ca.cert_pem();
+        let e = err(&[
+            ("ssl.truststore.certificates", &ca_pem),
+            ("ssl.truststore.location", "/etc/ca.pem"),
+        ]);
+        assert!(e.message.contains("not both"), "{e}");
+        let e = err(&[
+            ("ssl.truststore.certificates", &ca_pem),
+            ("ssl.keystore.certificate.chain", &client.cert_pem),
+        ]);
+        assert_eq!(e.property, "ssl.keystore.key");
+        let e = err(&[
+            ("ssl.truststore.certificates", &ca_pem),
+            ("ssl.keystore.certificate.chain", &client.cert_pem),
+            ("ssl.keystore.key", &client.key_pem),
+            ("ssl.key.password", "pw-1234"),
+        ]);
+        assert_eq!(e.property, "ssl.key.password");
+        assert!(e.message.contains("not encrypted"), "{e}");
+        // A key of another certificate.
+        let other = ca.client("other");
+        let e = err(&[
+            ("ssl.truststore.certificates", &ca_pem),
+            ("ssl.keystore.certificate.chain", &client.cert_pem),
+            ("ssl.keystore.key", &other.key_pem),
+        ]);
+        assert_eq!(e.property, "ssl.keystore.key");
+        for e in [e.to_string(), format!("{e:?}")] {
+            assert!(!e.contains("PRIVATE KEY"), "{e}");
+        }
+        let e = err(&[
+            ("ssl.truststore.certificates", &ca_pem),
+            ("ssl.enabled.protocols", "TLSv1.1"),
+        ]);
+        assert_eq!(e.property, "ssl.enabled.protocols");
+        let e = err(&[
+            ("ssl.truststore.certificates", &ca_pem),
+            ("ssl.endpoint.identification.algorithm", "ldap"),
+        ]);
+        assert_eq!(e.property, "ssl.endpoint.identification.algorithm");
+    }
+}
