@@ -208,11 +208,9 @@ struct Refusal {
 /// - an expired server certificate: `AUTHENTICATION_ERROR`, "expired";
 /// - `security.protocol=SSL` to a plaintext port: `AUTHENTICATION_ERROR`,
 ///   the message asks whether it is a PLAINTEXT listener (security.protocol);
-/// - `PLAINTEXT` to a TLS port: `UNKNOWN` (nisshi answers the plaintext
-///   request with a TLS alert record, which the gateway reports as a
-///   malformed response, a code the gateway maps to `UNKNOWN`, unlike the
-///   reverse case), the message says the broker answered with TLS and to
-///   set `security.protocol` to `SSL`;
+/// - `PLAINTEXT` to a TLS port: `AUTHENTICATION_ERROR` (nisshi answers the
+///   plaintext request with a TLS alert record), the message says the
+///   broker answered with TLS and to set `security.protocol` to `SSL`;
 /// - `sasl.mechanism=PLAIN` against nisshi (SCRAM only):
 ///   `AUTHENTICATION_ERROR`, the message names the mechanisms the broker
 ///   offers.
@@ -278,8 +276,8 @@ async fn link_creation_reports_security_failures_in_words() -> anyhow::Result<()
             code: "AUTHENTICATION_ERROR",
             // invalid-proof: the broker's word (SCRAM server-final `e=`).
             words: vec![
-                "SASL SCRAM-SHA-512 authentication",
-                "failed",
+                "SASL SCRAM-SHA-512",
+                "authentication failed",
                 "invalid-proof",
             ],
         },
@@ -320,7 +318,7 @@ async fn link_creation_reports_security_failures_in_words() -> anyhow::Result<()
             name: "plaintotls",
             bootstrap: scram.bootstrap(),
             security: ClientSecurity::plaintext(),
-            code: "UNKNOWN",
+            code: "AUTHENTICATION_ERROR",
             words: vec!["answered with TLS", "set security.protocol to SSL"],
         },
         Refusal {
@@ -391,11 +389,19 @@ async fn link_creation_reports_security_failures_in_words() -> anyhow::Result<()
         "{all}"
     );
 
+    // Each refusal is counted under its kind: `tls` for the handshakes,
+    // `authentication` for SASL.
     for case in &cases {
-        eprintln!(
-            "kafka errors of {}-source: {:?}",
-            case.name,
-            kafka_errors(&gw, &format!("{}-source", case.name))
+        let kinds = kafka_errors(&gw, &format!("{}-source", case.name));
+        let want = if case.words.iter().any(|w| w.starts_with("SASL")) || case.name == "wrongpw" {
+            "authentication"
+        } else {
+            "tls"
+        };
+        assert!(
+            kinds.iter().any(|(k, v)| k == want && *v >= 1.0),
+            "{}: linkgate_kafka_errors_total by kind {kinds:?}, expected {want}",
+            case.name
         );
     }
 
@@ -568,10 +574,8 @@ fn listed<'a>(list: &'a ApiResponse, name: &str) -> Option<&'a Value> {
 /// to the right password (the gateway reloads it) makes `bad` `ACTIVE`
 /// and it mirrors its topic exactly. Then the no-leak check.
 ///
-/// Also printed, not asserted (the README's metrics table does not list
-/// it): `linkgate_kafka_errors_total{cluster="sec"}` by kind. The gateway
-/// counts these authentication failures as `kind="connect"` (the
-/// bootstrap failure that wraps them), never as `kind="authentication"`.
+/// The refusals are counted in
+/// `linkgate_kafka_errors_total{cluster="sec",kind="authentication"}`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_link_is_unavailable_backs_off_and_recovers() -> anyhow::Result<()> {
     let ca = TestCa::new("runtime").context("CA")?;
@@ -623,7 +627,7 @@ async fn wrong_password_link_is_unavailable_backs_off_and_recovers() -> anyhow::
     for needed in [
         "cluster `sec`",
         proxy.bootstrap().as_str(),
-        "SASL SCRAM-SHA-512 authentication",
+        "SASL SCRAM-SHA-512",
     ] {
         assert!(message.contains(needed), "message lacks {needed:?}: {bad}");
     }
@@ -658,10 +662,16 @@ async fn wrong_password_link_is_unavailable_backs_off_and_recovers() -> anyhow::
             &[("link", "bad"), ("kind", "source")],
         )
         .unwrap_or(0.0);
+    let kinds = kafka_errors(&gw, "sec");
+    assert!(
+        kinds
+            .iter()
+            .any(|(k, v)| k == "authentication" && *v >= 1.0),
+        "linkgate_kafka_errors_total of sec by kind: {kinds:?}"
+    );
     eprintln!(
-        "in {:?}: {attempts} connections to the source, {errors} link errors; kafka errors of sec: {:?}",
+        "in {:?}: {attempts} connections to the source, {errors} link errors; kafka errors of sec: {kinds:?}",
         started.elapsed(),
-        kafka_errors(&gw, "sec")
     );
     for (good, bad) in &states {
         assert_eq!(

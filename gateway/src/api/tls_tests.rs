@@ -20,8 +20,8 @@ use tokio_rustls::TlsConnector;
 use tokio_util::sync::CancellationToken;
 
 use super::fake::{FakeLink, FakeState};
-use crate::test_pki::{Issued, PemDir, TestCa};
 use super::*;
+use crate::test_pki::{Issued, PemDir, TestCa};
 
 /// Deadline of one exchange.
 const EXCHANGE: Duration = Duration::from_secs(10);

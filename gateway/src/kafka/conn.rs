@@ -1083,7 +1083,10 @@ mod tests {
         assert_eq!(e.kind(), "tls", "{e}");
         assert_eq!(crate::kafka::link_error_code(&e), "AUTHENTICATION_ERROR");
         let e = e.to_string();
-        assert!(e.contains("answered with TLS") && e.contains("security.protocol"), "{e}");
+        assert!(
+            e.contains("answered with TLS") && e.contains("security.protocol"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

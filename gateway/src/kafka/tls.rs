@@ -567,7 +567,10 @@ mod tests {
     fn jks_and_pkcs12_are_refused_with_how_to_convert() {
         let e = err(&[("ssl.truststore.type", "JKS")]);
         assert_eq!(e.property, "ssl.truststore.type");
-        assert!(e.message.contains("keytool") && e.message.contains("PEM"), "{e}");
+        assert!(
+            e.message.contains("keytool") && e.message.contains("PEM"),
+            "{e}"
+        );
         let e = err(&[("ssl.keystore.type", "PKCS12")]);
         assert_eq!(e.property, "ssl.keystore.type");
         assert!(e.message.contains("openssl pkcs12"), "{e}");
