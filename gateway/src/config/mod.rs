@@ -1784,6 +1784,69 @@ topic_filters = ["orders-only"]
     }
 
     #[test]
+    fn link_and_connection_mode_accept_only_the_defaults() {
+        let c = GatewayConfig::parse(GOOD, "t").unwrap();
+        let ok = [
+            ("bootstrap.servers", "h:1"),
+            ("link.mode", "DESTINATION"),
+            ("connection.mode", "outbound"),
+        ];
+        assert!(c.api_link("api", "dst", None, &props(&ok)).is_ok());
+        for (prop, value) in [
+            ("link.mode", "SOURCE"),
+            ("link.mode", "BIDIRECTIONAL"),
+            ("connection.mode", "INBOUND"),
+        ] {
+            let (k, m) = api_err(&c, None, &[("bootstrap.servers", "h:1"), (prop, value)]);
+            assert_eq!(k, prop);
+            assert!(
+                m.contains("dials both") && m.contains("jump cluster"),
+                "{m}"
+            );
+        }
+    }
+
+    #[test]
+    fn cluster_security_properties_and_references() {
+        std::env::set_var("LINKGATE_TEST_JAAS_CONFIG_MOD", "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"u\" password=\"pw-from-env\";");
+        let text = GOOD.replace(
+            "[clusters.dst]",
+            "[clusters.dst]\n\"security.protocol\" = \"SASL_PLAINTEXT\"\n\"sasl.mechanism\" = \"SCRAM-SHA-512\"\n\"sasl.jaas.config\" = \"${env:LINKGATE_TEST_JAAS_CONFIG_MOD}\"",
+        );
+        let c = GatewayConfig::parse(&text, "t").unwrap();
+        let dst = c.clusters.get("dst").unwrap();
+        assert_eq!(
+            dst.security.protocol,
+            crate::kafka::SecurityProtocol::SaslPlaintext
+        );
+        assert!(!format!("{c:?}").contains("pw-from-env"));
+        let missing = GOOD.replace(
+            "[clusters.dst]",
+            "[clusters.dst]\n\"ssl.truststore.location\" = \"${env:LINKGATE_TEST_UNSET_VAR}\"",
+        );
+        let e = GatewayConfig::parse(&missing, "t").unwrap_err().to_string();
+        assert!(
+            e.contains("ssl.truststore.location") && e.contains("LINKGATE_TEST_UNSET_VAR"),
+            "{e}"
+        );
+        let unknown = GOOD.replace(
+            "[clusters.dst]",
+            "[clusters.dst]\n\"ssl.cipher.suites\" = \"x\"",
+        );
+        let e = GatewayConfig::parse(&unknown, "t").unwrap_err().to_string();
+        assert!(
+            e.contains("ssl.cipher.suites") && e.contains("Security"),
+            "{e}"
+        );
+        let mixed = GOOD.replace(
+            "\"bootstrap.servers\" = \"127.0.0.1:9093",
+            "\"security.protocol\" = \"SSL\"\n\"bootstrap.servers\" = \"SASL_SSL://127.0.0.1:9093",
+        );
+        let e = GatewayConfig::parse(&mixed, "t").unwrap_err().to_string();
+        assert!(e.contains("contradicts security.protocol=SSL"), "{e}");
+    }
+
+    #[test]
     fn write_deny_principals() {
         let c = GatewayConfig::parse(GOOD, "t").unwrap();
         let on = |extra: &[(&str, &str)]| {
