@@ -1,4 +1,4 @@
-//! End-to-end test of the mutating operator CLI (issue 4): every `linkgate
+//! End-to-end test of the mutating operator CLI: every `linkgate
 //! link ...` and `linkgate mirror ...` command run once through the built
 //! binary against a running gateway (real HTTP, real brokers, records read
 //! back with librdkafka), `--output json` parsed and asserted, one table

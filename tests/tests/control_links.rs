@@ -1,4 +1,4 @@
-//! End-to-end tests of the cluster-link control plane (issue 4) through the
+//! End-to-end tests of the cluster-link control plane through the
 //! REST API of a running gateway, over real HTTP, with real brokers (nisshi)
 //! as source and destination: create (with validation and Confluent's link
 //! error codes), list, describe, configs, alter, delete, tasks, the bearer

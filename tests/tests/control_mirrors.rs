@@ -1,4 +1,4 @@
-//! End-to-end tests of the mirror-topic control plane (issue 4) through the
+//! End-to-end tests of the mirror-topic control plane through the
 //! REST API over real HTTP, with real brokers (nisshi) and records produced
 //! and read back with librdkafka: mirror create, pause/resume, promote
 //! (refused while lagging), failover, stopped history, foreign writes,

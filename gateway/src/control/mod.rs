@@ -1,4 +1,4 @@
-//! The control plane's mutating side (issue 4): what the REST API asks of
+//! The control plane's mutating side: what the REST API asks of
 //! the gateway to create, alter and delete cluster links and to create,
 //! pause, resume, promote and fail over mirror topics.
 //!

@@ -70,7 +70,7 @@ async fn unprotect(ctx: &LinkCtx, config: &LinkConfig, mirror: &str) {
 
 /// The final consumer offset sync and topic config sync of a mirror topic
 /// before it is promoted (Confluent runs them where enabled). The syncs
-/// come with the next issue; until then this hook does nothing.
+/// are not built yet (the consumer offset and topic config sync tasks); the hook does nothing.
 ///
 /// # Errors
 /// None yet; a failing sync will refuse the promote (state unchanged).
