@@ -507,14 +507,7 @@ fn wait_ready(
     security: &ClientSecurity,
 ) -> anyhow::Result<()> {
     let bootstrap = format!("127.0.0.1:{port}");
-    let client: BaseConsumer = client_config(&bootstrap, security)
-        .set("group.id", "linkgate-tests-probe")
-        .set("reconnect.backoff.ms", "50")
-        .set("reconnect.backoff.max.ms", "250")
-        .set("socket.connection.setup.timeout.ms", "2000")
-        .set("log_level", "0")
-        .create()
-        .context("creating librdkafka probe client")?;
+    let client = probe_client(&bootstrap, security)?;
     let result = wait_until_blocking(
         &format!(
             "broker {bootstrap} to answer Metadata ({})",
@@ -574,4 +567,20 @@ fn broker_command(
         }
     }
     cmd
+}
+
+/// A quiet librdkafka client with short reconnect backoffs, for readiness
+/// probes of `bootstrap` with `security`.
+pub(crate) fn probe_client(
+    bootstrap: &str,
+    security: &ClientSecurity,
+) -> anyhow::Result<BaseConsumer> {
+    client_config(bootstrap, security)
+        .set("group.id", "linkgate-tests-probe")
+        .set("reconnect.backoff.ms", "50")
+        .set("reconnect.backoff.max.ms", "250")
+        .set("socket.connection.setup.timeout.ms", "2000")
+        .set("log_level", "0")
+        .create()
+        .context("creating librdkafka probe client")
 }

@@ -11,12 +11,11 @@ use std::time::Duration;
 use anyhow::Context;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::Consumer;
 use tempfile::TempDir;
 
 use crate::broker::{Broker, BrokerSecurity, BROKER_READY_DEADLINE};
 use crate::process::{report_if_panicking, temp_dir, ManagedProcess};
-use crate::records::client_config;
 use crate::security::ClientSecurity;
 use crate::tls::TestCert;
 use crate::wait::{free_port, wait_until_blocking};
@@ -257,14 +256,7 @@ impl MtlsBroker {
     /// No Metadata in time, or Metadata advertising another port.
     pub fn wait_ready(&self, client: &ClientSecurity) -> anyhow::Result<()> {
         let bootstrap = self.bootstrap();
-        let consumer: BaseConsumer = client_config(&bootstrap, client)
-            .set("group.id", "linkgate-tests-probe")
-            .set("reconnect.backoff.ms", "50")
-            .set("reconnect.backoff.max.ms", "250")
-            .set("socket.connection.setup.timeout.ms", "2000")
-            .set("log_level", "0")
-            .create()
-            .context("creating librdkafka probe client")?;
+        let consumer = crate::broker::probe_client(&bootstrap, client)?;
         let mut advertised = Vec::new();
         let result = wait_until_blocking(
             &format!("Metadata through the mTLS front {bootstrap}"),
