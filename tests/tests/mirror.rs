@@ -257,7 +257,7 @@ async fn start_offset_spec_latest_and_earliest() -> anyhow::Result<()> {
     let before = sample_records(&mut rng, 2, 10, 50);
     produce(&src.bootstrap(), "events", &before, "lz4").await?;
 
-    let gw = Gateway::start(&config(
+    let mut gw = Gateway::start(&config(
         &src,
         &dst,
         &["events"],
@@ -266,13 +266,25 @@ async fn start_offset_spec_latest_and_earliest() -> anyhow::Result<()> {
     for p in 0..2 {
         wait_state(&gw, "events", p, "ACTIVE").await?;
     }
+    // Stopped before anything new arrived: the start position is recorded,
+    // so records produced while it is down are not skipped by asking for
+    // "latest" again at the restart.
+    let status = gw.terminate()?;
+    assert!(status.success(), "SIGTERM exit status {status:?}");
+    let while_down = sample_records(&mut rng, 2, 5, 50);
+    produce(&src.bootstrap(), "events", &while_down, "lz4").await?;
+    gw.restart()?;
     let after = sample_records(&mut rng, 2, 15, 50);
     produce(&src.bootstrap(), "events", &after, "lz4").await?;
-    assert_mirrored(&dst.bootstrap(), "events", &after).await?;
+    let mut mirrored = while_down.clone();
+    mirrored.extend(after.iter().cloned());
+    assert_mirrored(&dst.bootstrap(), "events", &mirrored)
+        .await
+        .with_context(|| gw.log_tail(40))?;
     for p in 0..2 {
         let (_, high) = fetch_watermarks(&dst.bootstrap(), "events", p).await?;
         assert_eq!(
-            high, 15,
+            high, 20,
             "destination events/{p} holds only the records produced after start"
         );
     }
@@ -287,7 +299,7 @@ async fn start_offset_spec_latest_and_earliest() -> anyhow::Result<()> {
         "\"mirror.start.offset.spec\" = \"earliest\"",
     ))?;
     let mut all = before.clone();
-    all.extend(after);
+    all.extend(mirrored);
     assert_mirrored(&dst2.bootstrap(), "events", &all).await?;
     Ok(())
 }
@@ -377,6 +389,106 @@ async fn exactly_once_across_kill9() -> anyhow::Result<()> {
             );
         }
         assert_eq!(map.translate(high + 1), None);
+    }
+    Ok(())
+}
+
+/// Sum of the high watermarks of `topic`'s partitions on `bootstrap`.
+async fn total_high(bootstrap: &str, topic: &str, partitions: i32) -> i64 {
+    let mut total = 0;
+    for p in 0..partitions {
+        total += fetch_watermarks(bootstrap, topic, p)
+            .await
+            .map(|w| w.1)
+            .unwrap_or(0);
+    }
+    total
+}
+
+/// Two gateways run the same link (a rolling deploy with surge, a zombie
+/// after a network partition): the later one claims the link with the next
+/// producer epoch, the earlier one is refused at its next write and stops
+/// the link as `FENCED` (without failing partitions), and the destination
+/// holds every record exactly once, in order, while records keep arriving
+/// during the take-over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_gateway_fences_the_first() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    const PARTITIONS: i32 = 3;
+    create_topic(&src.bootstrap(), "orders", PARTITIONS, &[]).await?;
+    let mut rng = StdRng::seed_from_u64(31);
+    let bursts: Vec<Vec<TestRecord>> = (0..10)
+        .map(|_| sample_records(&mut rng, PARTITIONS, 100, 200))
+        .collect();
+    let all: Vec<TestRecord> = bursts.iter().flatten().cloned().collect();
+    produce(&src.bootstrap(), "orders", &bursts[0], "lz4").await?;
+    let first = Gateway::start(&config(&src, &dst, &["orders"], ""))?;
+    let dst_bootstrap = dst.bootstrap();
+    wait_until("the first gateway mirrors", DEADLINE, || {
+        let dst = dst_bootstrap.clone();
+        async move { total_high(&dst, "orders", PARTITIONS).await >= 300 }
+    })
+    .await
+    .with_context(|| first.log_tail(40))?;
+    let bootstrap = src.bootstrap();
+    let rest = bursts[1..].to_vec();
+    let producer = tokio::spawn(async move {
+        for (i, burst) in rest.iter().enumerate() {
+            produce(&bootstrap, "orders", burst, ["zstd", "none", "lz4"][i % 3]).await?;
+        }
+        anyhow::Ok(())
+    });
+    let second = Gateway::start(&config(&src, &dst, &["orders"], ""))?;
+    let logs = || {
+        format!(
+            "first:\n{}\nsecond:\n{}",
+            first.log_tail(40),
+            second.log_tail(40)
+        )
+    };
+    wait_until("the first gateway is fenced", DEADLINE, || async {
+        first
+            .metric_value(
+                "linkgate_mirror_errors_total",
+                &[("link", "test-link"), ("kind", "fenced")],
+            )
+            .is_some_and(|v| v >= 1.0)
+    })
+    .await
+    .with_context(logs)?;
+    producer.await??;
+    assert_mirrored(&dst.bootstrap(), "orders", &all)
+        .await
+        .with_context(logs)?;
+    assert!(
+        first.log_tail(400).contains("FENCED"),
+        "the fenced gateway says why: {}",
+        first.log_tail(40)
+    );
+    for p in 0..PARTITIONS {
+        let partition = p.to_string();
+        let labels = [
+            ("topic", "orders"),
+            ("partition", partition.as_str()),
+            ("state", "ACTIVE"),
+        ];
+        assert_eq!(
+            second.metric_value("linkgate_mirror_partition_state", &labels),
+            Some(1.0),
+            "orders/{p} is mirrored by the second gateway"
+        );
+        let labels = [
+            ("topic", "orders"),
+            ("partition", partition.as_str()),
+            ("state", "FAILED"),
+        ];
+        assert_ne!(
+            first.metric_value("linkgate_mirror_partition_state", &labels),
+            Some(1.0),
+            "the fenced gateway fails no partition: {}",
+            first.log_tail(40)
+        );
     }
     Ok(())
 }

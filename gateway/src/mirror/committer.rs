@@ -9,8 +9,15 @@
 //! A produce that fails or whose outcome is unknown is reconciled against the
 //! destination log end offset (the single-writer rule, see
 //! [`crate::mirror::state::Checkpoint`]): landed up to a batch boundary
-//! (produce the rest), or moved by someone else (the partition fails with
-//! `FOREIGN_WRITE`).
+//! (produce the rest under the same producer id, epoch and sequences, so
+//! the broker deduplicates a copy still on its way), or moved by someone
+//! else (the partition fails with `FOREIGN_WRITE`). A refused producer
+//! epoch means another instance claimed the link: the link stops as
+//! `FENCED` ([`LinkCtx::fence`]).
+//!
+//! After each round, partitions whose source position moved without
+//! anything to produce (markers, aborted data, records dropped by plugins)
+//! get a progress checkpoint, at most every [`PROGRESS_INTERVAL`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,9 +28,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::kafka::{KafkaError, OffsetSpec};
 use crate::mirror::batch::{self, RawBatch};
+use crate::mirror::error::MirrorError;
 use crate::mirror::fetcher::{FetchedPartition, Round};
-use crate::mirror::link::{LinkCtx, RoundGuard};
-use crate::mirror::state::{Checkpoint, StateEntry};
+use crate::mirror::link::{progress_checkpoint, LinkCtx, ResumeRound, RoundGuard};
+use crate::mirror::state::{Checkpoint, ProducerIdentity, StateEntry};
 use crate::mirror::status::{FailureCause, PartitionKey};
 use crate::mirror::{metrics as m, wire};
 
@@ -35,7 +43,17 @@ mod code {
     pub const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
     pub const INVALID_PRODUCER_EPOCH: i16 = 47;
     pub const UNKNOWN_PRODUCER_ID: i16 = 59;
+    pub const PRODUCER_FENCED: i16 = 90;
 }
+
+/// How often, at most, a partition's progress over source offsets that
+/// needed nothing on the destination is checkpointed.
+pub(crate) const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Sequence refusals (`OUT_OF_ORDER_SEQUENCE_NUMBER`, `UNKNOWN_PRODUCER_ID`)
+/// of one round on one partition before it fails: each is reconciled with
+/// backoff first (a high watermark behind the leader's log explains a few).
+const SEQUENCE_REFUSALS: u32 = 20;
 
 /// One partition's share of a round.
 struct Work {
@@ -45,11 +63,14 @@ struct Work {
     batches: Vec<RawBatch>,
     /// Batches landed so far.
     sent: usize,
-    /// Producer `(id, epoch)` that `sequence` belongs to.
-    producer: (i64, i16),
+    /// Producer identity of the round (this instance's, or an earlier
+    /// instance's for an unfinished round re-sent).
+    producer: ProducerIdentity,
     /// Sequence of batch `sent`.
     sequence: i32,
     byte_count: u64,
+    /// Sequence refusals seen (see [`SEQUENCE_REFUSALS`]).
+    sequence_refusals: u32,
     /// Marks the partition's round in flight until the work is dropped
     /// (landed, failed, or given up): promote waits on it and the idle
     /// foreign-write check skips the partition meanwhile.
@@ -77,14 +98,6 @@ impl Work {
         }
     }
 
-    /// Follows a producer id renewal: sequences restart at 0.
-    fn sync_producer(&mut self, current: (i64, i16)) {
-        if self.producer != current {
-            self.producer = current;
-            self.sequence = 0;
-        }
-    }
-
     fn done(&self) -> bool {
         self.sent >= self.batches.len()
     }
@@ -104,24 +117,35 @@ pub(crate) async fn run(
             r = rx.recv() => match r { Some(r) => r, None => break },
         };
         commit_round(&ctx, round, &shutdown).await;
+        persist_progress(&ctx).await;
     }
 }
 
 pub(crate) async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &CancellationToken) {
-    let work = prepare(ctx, round);
-    if work.is_empty() {
-        return;
-    }
+    let mut work = prepare(ctx, round);
     // 1. Write-ahead (checkpoints, offset map segments) and, concurrently,
     // the single-writer check: each mirror partition's log end offset must
     // still be where linkgate left it.
     let mut entries = Vec::with_capacity(work.len() * 2);
-    for w in &work {
+    work.retain(|w| {
         let id = ctx.id(&w.key);
-        for (s, d) in &w.segments {
-            entries.push(StateEntry::segment(&id, *s, *d, false));
+        match StateEntry::checkpoint(&id, &w.checkpoint) {
+            Ok(cp) => {
+                for (s, d) in &w.segments {
+                    entries.push(StateEntry::segment(&id, *s, *d, false));
+                }
+                entries.push(cp);
+                true
+            }
+            Err(e) => {
+                let (code, message) = ("STATE_ENCODING".into(), e.to_string());
+                ctx.fail(&w.key, FailureCause::Error { code, message });
+                false
+            }
         }
-        entries.push(StateEntry::checkpoint(&id, &w.checkpoint));
+    });
+    if work.is_empty() {
+        return;
     }
     let partitions: Vec<PartitionKey> = work.iter().map(|w| w.key.clone()).collect();
     let (written, leo) = tokio::join!(
@@ -129,6 +153,10 @@ pub(crate) async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &Cancell
         ctx.destination
             .list_offsets(&partitions, OffsetSpec::Latest)
     );
+    if let Err(MirrorError::Fenced { message }) = &written {
+        ctx.fence(message);
+        return;
+    }
     if let Err(e) = written {
         m::add_error(&ctx.name, e.kind());
         tracing::warn!(link = %ctx.name, error = %e, "cannot write checkpoints; fetching the round again");
@@ -187,28 +215,33 @@ pub(crate) async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &Cancell
     }
 }
 
-fn is_producer_state_error(code: i16) -> bool {
+/// A sequence refusal: the broker's producer state for the partition does
+/// not continue where this round's sequence is.
+fn is_sequence_refusal(code: i16) -> bool {
     matches!(
         code,
-        code::OUT_OF_ORDER_SEQUENCE_NUMBER
-            | code::INVALID_PRODUCER_EPOCH
-            | code::UNKNOWN_PRODUCER_ID
+        code::OUT_OF_ORDER_SEQUENCE_NUMBER | code::UNKNOWN_PRODUCER_ID
     )
+}
+
+/// The broker saw a later epoch of the producer id on the partition.
+fn is_fenced(code: i16) -> bool {
+    matches!(code, code::INVALID_PRODUCER_EPOCH | code::PRODUCER_FENCED)
 }
 
 /// Builds the work items of a round (batches already made ready by the
 /// fetcher, see `ready`): drops stale or inactive partitions, assigns
 /// destination offsets and offset map segments.
 fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
-    let producer = ctx.producer();
     let mut out = Vec::new();
+    let mut rewinds = Vec::new();
     for fp in round.partitions {
         let FetchedPartition {
             key,
             generation,
             fetch_offset,
-            batches: normalized,
-            next_fetch_offset,
+            batches: mut normalized,
+            mut next_fetch_offset,
             ..
         } = fp;
         let status = ctx.status.lock();
@@ -236,6 +269,33 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
             slot.source_next = slot.source_next.max(next_fetch_offset);
             continue;
         }
+        let mut producer = ctx.producer();
+        let mut sequence = slot.sequence;
+        if let Some(r) = slot.resume.take() {
+            let n = resumed_prefix(&r, &normalized);
+            if n == 0 {
+                tracing::warn!(link = %ctx.name, topic = %key.0, partition = key.1,
+                    "the unfinished round of an earlier instance does not fetch as it was recorded (source compacted, or a record plugin changed); producing it under this instance's producer id");
+            } else {
+                producer = r.producer;
+                sequence = r.sequence;
+                if n < normalized.len() {
+                    next_fetch_offset = normalized[n].header.base_offset;
+                    normalized.truncate(n);
+                    rewinds.push((key.clone(), next_fetch_offset));
+                } else if n < r.batches.len() {
+                    // Fetched in part: the rest comes with the next round.
+                    let sequence = normalized.iter().fold(r.sequence, |s, b| {
+                        batch::increment_sequence(s, b.header.record_count)
+                    });
+                    slot.resume = Some(ResumeRound {
+                        producer: r.producer,
+                        sequence,
+                        batches: r.batches[n..].to_vec(),
+                    });
+                }
+            }
+        }
         let destination_start = slot.destination_next;
         let mut dst = destination_start;
         let mut last = slot.last_segment;
@@ -260,18 +320,38 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
                 destination_start,
                 destination_end: dst,
                 batches: layout,
+                producer_id: producer.id,
+                producer_epoch: producer.epoch,
+                base_sequence: sequence,
             },
             key,
             segments,
             batches: normalized,
             sent: 0,
             producer,
-            sequence: slot.sequence,
+            sequence,
             byte_count,
+            sequence_refusals: 0,
             _round: slot.rounds.begin(),
         });
     }
+    // Data fetched past a re-sent round: fetched again after it.
+    for (key, offset) in rewinds {
+        ctx.rewind(&key, offset);
+    }
     out
+}
+
+/// How many of `batches` (from the start) are the batches of the
+/// unfinished round `r`, by source base offset and record count.
+pub(crate) fn resumed_prefix(r: &ResumeRound, batches: &[RawBatch]) -> usize {
+    batches
+        .iter()
+        .zip(&r.batches)
+        .take_while(|(b, (offset, count))| {
+            b.header.base_offset == *offset && b.header.record_count == *count
+        })
+        .count()
 }
 
 /// Produces the works to one destination broker, one layer per request.
@@ -283,10 +363,6 @@ async fn produce_layers(
 ) -> (Vec<Work>, Vec<Work>) {
     let mut failed = Vec::new();
     loop {
-        let current = ctx.producer();
-        for w in works.iter_mut() {
-            w.sync_producer(current);
-        }
         let layer: Vec<usize> = (0..works.len()).filter(|i| !works[*i].done()).collect();
         if layer.is_empty() {
             break;
@@ -319,10 +395,18 @@ async fn produce_layers(
                         code,
                     );
                     m::add_error(&ctx.name, "destination");
-                    if is_producer_state_error(code) {
-                        tracing::warn!(link = %ctx.name, error = %e, "destination forgot the producer state; renewing the producer id");
-                        renew_producer(ctx).await;
-                        broken.push((*i, true));
+                    if is_fenced(code) {
+                        ctx.fence(&e.to_string());
+                        broken.push((*i, false));
+                    } else if is_sequence_refusal(code) {
+                        w.sequence_refusals += 1;
+                        if w.sequence_refusals > SEQUENCE_REFUSALS {
+                            ctx.fail(&w.key, FailureCause::from(&e));
+                            broken.push((*i, false));
+                        } else {
+                            tracing::warn!(link = %ctx.name, error = %e, "sequence refused; reconciling with the destination log end offset");
+                            broken.push((*i, true));
+                        }
                     } else if e.is_retriable() || code == code::DUPLICATE_SEQUENCE_NUMBER {
                         tracing::warn!(link = %ctx.name, error = %e, "produce refused; reconciling");
                         ctx.destination.invalidate(&w.key.0);
@@ -370,8 +454,8 @@ async fn produce_once<'a>(
                 partition: w.key.1,
                 records: batch::rewrite_for_producer(
                     &w.batches[w.sent],
-                    w.producer.0,
-                    w.producer.1,
+                    w.producer.id,
+                    w.producer.epoch,
                     w.sequence,
                 ),
             })
@@ -407,14 +491,15 @@ fn landed(ctx: &LinkCtx, w: &Work) {
     if let Some(slot) = ctx.slots().get_mut(&w.key) {
         slot.destination_next = w.checkpoint.destination_end;
         slot.source_next = w.checkpoint.source_end;
-        slot.sequence = if w.producer == ctx.producer() {
-            w.sequence
-        } else {
-            0
-        };
+        // A re-sent round of an earlier instance leaves this instance's
+        // sequence where it was.
+        if w.producer == ctx.producer() {
+            slot.sequence = w.sequence;
+        }
         if let Some(seg) = w.segments.last() {
             slot.last_segment = Some(*seg);
         }
+        slot.checkpoint = Some(w.checkpoint.clone());
     }
     if let Some(ps) = ctx.status.lock().get_mut(&w.key) {
         ps.destination_log_end_offset = w.checkpoint.destination_end;
@@ -423,18 +508,60 @@ fn landed(ctx: &LinkCtx, w: &Work) {
     m::add_mirrored(&ctx.name, &w.key.0, w.key.1, records, w.byte_count);
 }
 
-/// Gets a new idempotent producer id (after the destination forgot ours);
-/// sequences restart at 0 for every partition.
-async fn renew_producer(ctx: &LinkCtx) {
-    match ctx.destination.init_producer_id().await {
-        Ok(p) => {
-            *ctx.producer.lock().unwrap_or_else(|e| e.into_inner()) = p;
-            for slot in ctx.slots().values_mut() {
-                slot.sequence = 0;
-            }
-            tracing::info!(link = %ctx.name, producer_id = p.0, "new destination producer id");
+/// Writes a progress checkpoint for each partition whose source position
+/// moved past its checkpoint with nothing to produce, at most every
+/// [`PROGRESS_INTERVAL`] per partition: source retention can then never
+/// turn a quiet partition (only markers, aborted data or dropped records)
+/// into `SOURCE_LOG_TRUNCATED` after a restart.
+async fn persist_progress(ctx: &LinkCtx) {
+    let now = Instant::now();
+    let due: Vec<(PartitionKey, Checkpoint)> = ctx
+        .slots()
+        .iter()
+        .filter(|(_, s)| {
+            s.checkpoint
+                .as_ref()
+                .is_some_and(|cp| cp.source_end < s.source_next)
+                && s.resume.is_none()
+                && s.rounds.in_flight() == 0
+                && now.duration_since(s.progress_at) >= PROGRESS_INTERVAL
+        })
+        .map(|(k, s)| {
+            let cp = progress_checkpoint(
+                &s.source_topic_id,
+                s.source_next,
+                s.destination_next,
+                ctx.producer(),
+                s.sequence,
+            );
+            (k.clone(), cp)
+        })
+        .collect();
+    if due.is_empty() {
+        return;
+    }
+    let mut entries = Vec::with_capacity(due.len());
+    for (key, cp) in &due {
+        match StateEntry::checkpoint(&ctx.id(key), cp) {
+            Ok(e) => entries.push(e),
+            Err(e) => tracing::warn!(link = %ctx.name, error = %e, "progress checkpoint skipped"),
         }
-        Err(e) => tracing::warn!(link = %ctx.name, error = %e, "InitProducerId failed"),
+    }
+    match ctx.state.write(&entries).await {
+        Ok(()) => {
+            let mut slots = ctx.slots();
+            for (key, cp) in due {
+                if let Some(slot) = slots.get_mut(&key) {
+                    slot.progress_at = now;
+                    slot.checkpoint = Some(cp);
+                }
+            }
+        }
+        Err(MirrorError::Fenced { message }) => ctx.fence(&message),
+        Err(e) => {
+            m::add_error(&ctx.name, e.kind());
+            tracing::warn!(link = %ctx.name, error = %e, "cannot write progress checkpoints; retried after the next round");
+        }
     }
 }
 

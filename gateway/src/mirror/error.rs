@@ -58,6 +58,14 @@ pub enum MirrorError {
         /// What is wrong.
         message: String,
     },
+    /// Another gateway instance claimed the link: the destination refused
+    /// this instance's producer epoch (a later epoch of the link's producer
+    /// id was written, KIP-98 fencing). The link stops; nothing is retried.
+    #[error("fenced: {message}")]
+    Fenced {
+        /// What was refused, and by which cluster.
+        message: String,
+    },
     /// A source topic named in the config does not exist on the source cluster.
     #[error("source topic {topic} does not exist on the source cluster")]
     SourceTopicMissing {
@@ -100,6 +108,7 @@ impl MirrorError {
             Self::SourceTopicMissing { .. } => true,
             Self::Batch { .. }
             | Self::State { .. }
+            | Self::Fenced { .. }
             | Self::PartitionMismatch { .. }
             | Self::Plugin(_)
             | Self::NotNamed { .. } => false,
@@ -121,6 +130,7 @@ impl MirrorError {
             } => "state",
             Self::Batch { .. } => "corrupt_batch",
             Self::State { .. } => "state_corrupt",
+            Self::Fenced { .. } => "fenced",
             Self::SourceTopicMissing { .. } => "source_topic_missing",
             Self::PartitionMismatch { .. } => "partition_mismatch",
             Self::Plugin(_) => "plugin",

@@ -20,17 +20,19 @@ use crate::kafka::{ClusterClient, ClusterSettings, KafkaError, OffsetSpec};
 use crate::mirror::error::{MirrorError, Side};
 use crate::mirror::registry::{cluster_key, LinkEntry, MirrorEntry, MirrorRegistry};
 use crate::mirror::state::{
-    now_ms, Checkpoint, DesiredState, MirrorPartitionId, MirrorTopicRecord, StateEntry,
-    StateSnapshot, StateStore,
+    now_ms, Checkpoint, DesiredState, MirrorPartitionId, MirrorTopicRecord, PersistedFailure,
+    ProducerIdentity, StateEntry, StateSnapshot, StateStore,
 };
 use crate::mirror::status::{
     FailureCause, LinkStatus, PartitionKey, PartitionState, PartitionStatus,
 };
-use crate::mirror::{committer, discover, fetcher, metrics as m};
+use crate::mirror::{claim, committer, discover, fetcher, metrics as m, verify};
 
 mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;
+#[cfg(test)]
+mod recovery_tests;
 
 use crate::plugin::{ChainNames, PluginRegistry};
 use arc_swap::ArcSwap;
@@ -121,6 +123,29 @@ pub(crate) struct Slot {
     pub last_segment: Option<(i64, i64)>,
     /// Rounds of this partition in flight in the committer.
     pub rounds: Arc<RoundTracker>,
+    /// The partition's checkpoint as last written to the state topic.
+    pub checkpoint: Option<Checkpoint>,
+    /// A round an earlier instance began and did not finish: re-sent under
+    /// its producer identity first (see [`ResumeRound`]).
+    pub resume: Option<ResumeRound>,
+    /// When a progress-only checkpoint was last written.
+    pub progress_at: std::time::Instant,
+}
+
+/// The unfinished part of a round recovered from a checkpoint: its batches
+/// go to the destination again under the producer id, epoch and sequences
+/// the earlier write used, so that the broker deduplicates a copy of it
+/// that is still on its way (a produce queued at the broker when the
+/// earlier instance died, a write the high watermark did not cover yet;
+/// KIP-98 idempotence).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ResumeRound {
+    /// The identity the round was produced with.
+    pub producer: ProducerIdentity,
+    /// Base sequence of the first batch still to produce.
+    pub sequence: i32,
+    /// The batches still to produce, `(source base offset, record count)`.
+    pub batches: Vec<(i64, i32)>,
 }
 
 impl Slot {
@@ -143,6 +168,9 @@ impl Slot {
             sequence: 0,
             last_segment: None,
             rounds: Arc::default(),
+            checkpoint: None,
+            resume: None,
+            progress_at: std::time::Instant::now(),
         }
     }
 }
@@ -152,11 +180,16 @@ pub(crate) struct LinkCtx {
     pub name: String,
     pub source: Arc<ClusterClient>,
     pub destination: Arc<ClusterClient>,
-    pub state: StateStore,
+    /// The state topic, written as `producer` (shared with the tasks that
+    /// persist failures).
+    pub state: Arc<StateStore>,
     pub slots: Mutex<BTreeMap<PartitionKey, Slot>>,
     pub status: LinkStatus,
-    /// Idempotent producer id and epoch on the destination.
-    pub producer: Mutex<(i64, i16)>,
+    /// The idempotent producer identity this instance claimed for the link.
+    pub producer: ProducerIdentity,
+    /// Cancelled when the link's tasks must stop: shutdown, or another
+    /// instance fenced this one ([`LinkCtx::fence`]).
+    pub stop: CancellationToken,
     /// Loaded plugins (hot-swapped behind an `ArcSwap`).
     pub plugins: Arc<PluginRegistry>,
     /// The link's plugin chains, by plugin name; swapped on config reload.
@@ -166,12 +199,63 @@ pub(crate) struct LinkCtx {
 }
 
 impl LinkCtx {
+    /// A context for tests of the link's tasks: no plugins, no chains,
+    /// the state topic `state` written idempotently as `producer`.
+    #[cfg(test)]
+    pub(crate) fn for_test(
+        name: &str,
+        source: Arc<ClusterClient>,
+        destination: Arc<ClusterClient>,
+        state: StateStore,
+        producer: ProducerIdentity,
+        slots: BTreeMap<PartitionKey, Slot>,
+        status: LinkStatus,
+    ) -> Self {
+        use crate::plugin::PluginHost;
+        let state_topic = state.topic().to_string();
+        Self {
+            name: name.to_string(),
+            source,
+            destination,
+            state: Arc::new(state.with_producer(producer)),
+            slots: Mutex::new(slots),
+            status,
+            producer,
+            stop: CancellationToken::new(),
+            plugins: Arc::new(PluginRegistry::new(PluginHost::new().expect("plugin host"))),
+            chain_names: Arc::new(ArcSwap::from_pointee(ChainNames::default())),
+            state_topic,
+        }
+    }
+
     pub fn slots(&self) -> MutexGuard<'_, BTreeMap<PartitionKey, Slot>> {
         self.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn producer(&self) -> (i64, i16) {
-        *self.producer.lock().unwrap_or_else(|p| p.into_inner())
+    pub fn producer(&self) -> ProducerIdentity {
+        self.producer
+    }
+
+    /// Stops the link's tasks because another gateway instance claimed the
+    /// link: health `FAILED` with error `FENCED`. Nothing is failed or
+    /// written: the other instance mirrors from where this one stopped.
+    pub fn fence(&self, why: &str) {
+        if self.stop.is_cancelled() {
+            return;
+        }
+        m::add_error(&self.name, "fenced");
+        set_health(
+            &self.name,
+            &self.status,
+            LinkHealth {
+                state: LinkState::Failed,
+                error: "FENCED".to_string(),
+                error_message: format!(
+                    "another gateway instance runs this link now; this one stopped mirroring it: {why}"
+                ),
+            },
+        );
+        self.stop.cancel();
     }
 
     /// Changes a partition's state (status table, metric, log line on
@@ -184,10 +268,17 @@ impl LinkCtx {
     /// persisted state (pause, stop) was recorded, so the state time shown
     /// is the same before and after a restart.
     pub fn set_state_at(&self, key: &PartitionKey, state: PartitionState, time: SystemTime) {
+        self.change_state(key, state, time);
+    }
+
+    /// [`LinkCtx::set_state_at`]; whether the state changed.
+    fn change_state(&self, key: &PartitionKey, state: PartitionState, time: SystemTime) -> bool {
         let mut st = self.status.lock();
-        let Some(ps) = st.get_mut(key) else { return };
+        let Some(ps) = st.get_mut(key) else {
+            return false;
+        };
         if ps.state == state || ps.state == PartitionState::Stopped {
-            return;
+            return false;
         }
         match &state {
             PartitionState::Failed(cause) => tracing::error!(link = %self.name, topic = %key.0,
@@ -200,16 +291,39 @@ impl LinkCtx {
         m::set_state(&self.name, &key.0, key.1, &state);
         ps.state = state;
         ps.state_time = time;
+        true
     }
 
     pub fn state_of(&self, key: &PartitionKey) -> Option<PartitionState> {
         self.status.lock().get(key).map(|s| s.state.clone())
     }
 
-    /// Fails a partition for good.
+    /// Fails a partition for good: `FAILED` with the cause, persisted in
+    /// the state topic (`fail/...`, written in the background) so that a
+    /// restart keeps it failed.
     pub fn fail(&self, key: &PartitionKey, cause: FailureCause) {
+        let now = SystemTime::now();
+        if !self.change_state(key, PartitionState::Failed(cause.clone()), now) {
+            return;
+        }
         m::add_error(&self.name, "partition_failed");
-        self.set_state(key, PartitionState::Failed(cause));
+        let failure = PersistedFailure {
+            cause,
+            time_ms: now_ms(),
+        };
+        let entry = StateEntry::failure(&self.id(key), Some(&failure));
+        let state = self.state.clone();
+        let (link, topic, partition) = (self.name.clone(), key.0.clone(), key.1);
+        tokio::spawn(async move {
+            let written = match entry {
+                Ok(e) => state.write(&[e]).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = written {
+                tracing::warn!(link, topic, partition, error = %e,
+                    "cannot record the failure in the state topic; a restart checks the partition again");
+            }
+        });
     }
 
     /// Makes the fetcher start again from `offset` and drop data in flight.
@@ -722,35 +836,31 @@ async fn run_link(
     else {
         return;
     };
-    // State store and producer id.
-    let Some((state, snapshot, producer)) = retry_until_shutdown(
-        &link,
-        "reading the link state",
-        &status,
-        &shutdown,
-        || async {
-            let state = StateStore::open(destination.clone(), &state_topic).await?;
-            let snapshot = state.load().await?;
-            let producer = destination
-                .init_producer_id()
-                .await
-                .map_err(|e| MirrorError::kafka(Side::Destination, e))?;
-            Ok::<_, MirrorError>((state, snapshot, producer))
-        },
-    )
-    .await
+    // State, and this instance's claim on the link (fences an earlier one).
+    let Some(claimed) =
+        retry_until_shutdown(&link, "reading the link state", &status, &shutdown, || {
+            claim::claim(&destination, &state_topic, &link)
+        })
+        .await
     else {
         return;
     };
-    tracing::info!(link = %link, producer_id = producer.0, "link state loaded");
+    let claim::Claimed {
+        state,
+        snapshot,
+        producer,
+    } = claimed;
+    tracing::info!(link = %link, producer_id = producer.id, producer_epoch = producer.epoch,
+        "link state loaded and claimed");
     let ctx = Arc::new(LinkCtx {
         name: link.clone(),
         source,
         destination,
-        state,
+        state: Arc::new(state),
         slots: Mutex::new(BTreeMap::new()),
         status,
-        producer: Mutex::new(producer),
+        producer,
+        stop: shutdown.child_token(),
         plugins,
         chain_names,
         state_topic,
@@ -767,8 +877,8 @@ async fn run_link(
     topics.setup_pending(&ctx).await;
 
     let (tx, rx) = mpsc::channel(4);
-    let fetch = tokio::spawn(fetcher::run(ctx.clone(), tx, shutdown.clone()));
-    let commit = tokio::spawn(committer::run(ctx.clone(), rx, shutdown.clone()));
+    let fetch = tokio::spawn(fetcher::run(ctx.clone(), tx, ctx.stop.clone()));
+    let commit = tokio::spawn(committer::run(ctx.clone(), rx, ctx.stop.clone()));
     running.store(true, Ordering::SeqCst);
     // ACTIVE (or PAUSED) once mirror commands are taken.
     set_health(&link, &ctx.status, running_health(&ctx, &config));
@@ -781,7 +891,7 @@ async fn run_link(
     tick.tick().await;
     loop {
         tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = ctx.stop.cancelled() => break,
             cmd = next_command(&mut commands) => {
                 topics.run_command(&ctx, cmd).await;
                 continue;
@@ -803,6 +913,12 @@ async fn run_link(
     running.store(false, Ordering::SeqCst);
     let _ = fetch.await;
     let _ = commit.await;
+    if !shutdown.is_cancelled() {
+        // Fenced: keep the link's status (FAILED, FENCED) until it is
+        // stopped or changed.
+        tracing::error!(link = %link, "link fenced by another gateway instance; not mirroring");
+        shutdown.cancelled().await;
+    }
     tracing::info!(link = %link, "link stopped");
 }
 
@@ -1013,7 +1129,7 @@ async fn mirror_name(
         ..MirrorTopicRecord::default()
     };
     ctx.state
-        .write(&[StateEntry::mirror_topic(&ctx.name, &mirror, &record)])
+        .write(&[StateEntry::mirror_topic(&ctx.name, &mirror, &record)?])
         .await?;
     topics.names.insert(source.to_string(), mirror.clone());
     topics.records.insert(mirror.clone(), record);
@@ -1164,12 +1280,26 @@ async fn setup_topic(
         let id = ctx.id(&key);
         let dest_leo = leo.get(&key).copied().unwrap_or(0);
         let map = snapshot.maps.get(&id).cloned().unwrap_or_default();
-        let outcome = recover(snapshot.checkpoints.get(&id), dest_leo, &topic_id);
+        let cp = snapshot.checkpoints.get(&id);
+        let mut outcome = match snapshot.failures.get(&id) {
+            Some(f) => Recovery::Failed(f.cause.clone()),
+            None => recover(cp, dest_leo, &topic_id),
+        };
+        if let (Recovery::Resume { .. }, Some(cp)) = (&outcome, cp) {
+            if let Err(cause) = verify::round_on_destination(&ctx.destination, &key, cp, dest_leo)
+                .await
+                .map_err(dst)?
+            {
+                outcome = Recovery::Failed(cause);
+            }
+        }
         let mut slot = Slot::new(source, &topic_id, 0, dest_leo);
+        slot.checkpoint = cp.cloned();
         let state = match outcome {
             Recovery::Resume { fetch_offset } => {
                 slot.fetch_offset = fetch_offset;
                 slot.source_next = fetch_offset;
+                slot.resume = cp.and_then(|cp| unfinished_round(cp, dest_leo));
                 for (s, d) in map.segments() {
                     if d >= dest_leo {
                         tombstones.push(StateEntry::segment(&id, s, d, true));
@@ -1178,7 +1308,8 @@ async fn setup_topic(
                     }
                 }
                 tracing::info!(link = %ctx.name, topic = %t, partition = p, fetch_offset,
-                    destination_log_end_offset = dest_leo, "resuming mirror partition from checkpoint");
+                    destination_log_end_offset = dest_leo, resend = slot.resume.is_some(),
+                    "resuming mirror partition from checkpoint");
                 running.clone()
             }
             Recovery::Fresh => {
@@ -1200,13 +1331,16 @@ async fn setup_topic(
             },
         );
         m::set_state(&ctx.name, t, *p, &PartitionState::Pending);
-        if state != PartitionState::Pending {
-            let at = if state == running {
-                running_at
-            } else {
-                SystemTime::now()
-            };
-            ctx.set_state_at(&key, state, at);
+        match state {
+            PartitionState::Pending => {}
+            PartitionState::Failed(cause) => match snapshot.failures.get(&id) {
+                // Recorded earlier: keep its time, do not record it again.
+                Some(f) => {
+                    ctx.set_state_at(&key, PartitionState::Failed(cause), time_of_ms(f.time_ms))
+                }
+                None => ctx.fail(&key, cause),
+            },
+            state => ctx.set_state_at(&key, state, running_at),
         }
     }
     if !fresh.is_empty() {
@@ -1238,15 +1372,27 @@ async fn setup_topic(
                 starts.extend(ends);
             }
         }
+        // The start position is recorded before anything is fetched: a
+        // restart continues from it instead of asking for "latest" again.
+        let mut starting = Vec::with_capacity(fresh.len());
+        let mut entries = Vec::with_capacity(fresh.len());
         for key in fresh {
             let start = starts
                 .get(&(source.to_string(), key.1))
                 .copied()
                 .unwrap_or(0)
                 .max(0);
+            let dest_leo = leo.get(&key).copied().unwrap_or(0);
+            let cp = progress_checkpoint(&topic_id, start, dest_leo, ctx.producer(), 0);
+            entries.push(StateEntry::checkpoint(&ctx.id(&key), &cp)?);
+            starting.push((key, start, cp));
+        }
+        ctx.state.write(&entries).await?;
+        for (key, start, cp) in starting {
             ctx.rewind(&key, start);
             if let Some(slot) = ctx.slots().get_mut(&key) {
                 slot.source_next = start;
+                slot.checkpoint = Some(cp);
             }
             tracing::info!(link = %ctx.name, topic = %key.0, partition = key.1, start,
                 spec = ?config.start_offset, "new mirror partition");
@@ -1321,6 +1467,46 @@ pub(crate) fn recover(
                 found: destination_leo,
             }),
         },
+    }
+}
+
+/// The part of `cp`'s round that did not land when the destination log end
+/// offset is `destination_leo` (a batch boundary of the round), to be
+/// re-sent under the round's producer identity; `None` when it all landed
+/// or the checkpoint does not hold its producer identity.
+pub(crate) fn unfinished_round(cp: &Checkpoint, destination_leo: i64) -> Option<ResumeRound> {
+    let i = cp.boundary_at(destination_leo)?;
+    (cp.has_producer() && i < cp.batches.len()).then(|| ResumeRound {
+        producer: ProducerIdentity {
+            id: cp.producer_id,
+            epoch: cp.producer_epoch,
+        },
+        sequence: cp.sequence_at(i),
+        batches: cp.batches[i..].to_vec(),
+    })
+}
+
+/// A checkpoint that only records a position: every source offset below
+/// `source_offset` is mirrored and the destination log ends at
+/// `destination_leo` (a new mirror partition, or progress over source
+/// offsets that needed nothing on the destination).
+pub(crate) fn progress_checkpoint(
+    source_topic_id: &str,
+    source_offset: i64,
+    destination_leo: i64,
+    producer: ProducerIdentity,
+    sequence: i32,
+) -> Checkpoint {
+    Checkpoint {
+        source_topic_id: source_topic_id.to_string(),
+        source_start: source_offset,
+        source_end: source_offset,
+        destination_start: destination_leo,
+        destination_end: destination_leo,
+        batches: Vec::new(),
+        producer_id: producer.id,
+        producer_epoch: producer.epoch,
+        base_sequence: sequence,
     }
 }
 
@@ -1471,6 +1657,9 @@ mod tests {
             destination_start: ds,
             destination_end: de,
             batches: vec![(ss, 5), (ss + 5, 5)],
+            producer_id: 4,
+            producer_epoch: 1,
+            base_sequence: 20,
         }
     }
 
@@ -1505,5 +1694,25 @@ mod tests {
             recover(Some(&c), 60, "B"),
             Recovery::Failed(FailureCause::SourceTopicRecreated { .. })
         ));
+    }
+
+    #[test]
+    fn an_unfinished_round_is_resent_under_its_producer() {
+        let c = cp(100, 110, 50, 60);
+        assert_eq!(unfinished_round(&c, 60), None);
+        assert_eq!(
+            unfinished_round(&c, 55),
+            Some(ResumeRound {
+                producer: ProducerIdentity { id: 4, epoch: 1 },
+                sequence: 25,
+                batches: vec![(105, 5)],
+            })
+        );
+        assert_eq!(unfinished_round(&c, 50).map(|r| r.sequence), Some(20));
+        let old = Checkpoint {
+            producer_id: -1,
+            ..c
+        };
+        assert_eq!(unfinished_round(&old, 55), None);
     }
 }

@@ -13,6 +13,7 @@
 //! - [`error`]: the pipeline's error type.
 
 pub mod batch;
+mod claim;
 mod committer;
 mod discover;
 pub mod error;
@@ -23,6 +24,7 @@ mod ready;
 pub mod registry;
 pub mod state;
 pub mod status;
+mod verify;
 pub mod wire;
 
 #[cfg(test)]

@@ -11,10 +11,8 @@
 //! contents intact.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use arc_swap::ArcSwap;
 use bytes::{BufMut, Bytes, BytesMut};
 use indexmap::IndexMap;
 use kafka_protocol::messages::fetch_response::{AbortedTransaction, PartitionData};
@@ -31,9 +29,8 @@ use crate::kafka::ClusterClient;
 use crate::mirror::committer::commit_round;
 use crate::mirror::fetcher::{handle_partition, make_ready, Round, Target};
 use crate::mirror::link::{LinkCtx, Slot, DEFAULT_PARTITION_FETCH_BYTES};
-use crate::mirror::state::StateStore;
+use crate::mirror::state::{ProducerIdentity, StateStore};
 use crate::mirror::status::{LinkStatus, PartitionState, PartitionStatus};
-use crate::plugin::{ChainNames, PluginHost, PluginRegistry};
 
 /// A timestamp an hour ago plus `offset` ms (brokers refuse timestamps
 /// too far in the future, `message.timestamp.after.max.ms`).
@@ -188,19 +185,19 @@ async fn transactional_fetch_response_through_the_pipeline_into_a_real_broker() 
         key.clone(),
         Slot::new("orders", &uuid::Uuid::nil().to_string(), 0, 0),
     );
-    let ctx = LinkCtx {
-        name: "txn-test".into(),
-        // The source client is only used on error paths of the fetch handling.
-        source: destination.clone(),
-        destination: destination.clone(),
+    // The source client is only used on error paths of the fetch handling.
+    let ctx = LinkCtx::for_test(
+        "txn-test",
+        destination.clone(),
+        destination.clone(),
         state,
-        slots: Mutex::new(slots),
+        ProducerIdentity {
+            id: producer.0,
+            epoch: producer.1,
+        },
+        slots,
         status,
-        producer: Mutex::new(producer),
-        plugins: Arc::new(PluginRegistry::new(PluginHost::new().expect("plugin host"))),
-        chain_names: Arc::new(ArcSwap::from_pointee(ChainNames::default())),
-        state_topic: "__linkgate_state".into(),
-    };
+    );
     let target = Target {
         key: key.clone(),
         source: key.clone(),

@@ -22,6 +22,18 @@
 //!   [`StateSnapshot::link_definitions`]), tombstoned when the link is
 //!   deleted.
 //!
+//! - `producer/{link}`: the link's [`ProducerClaim`], the idempotent
+//!   producer id and epoch of the gateway instance running the link (see
+//!   `mirror::claim`).
+//! - `fail/{link}/{topic}/{partition}`: a [`PersistedFailure`]: the
+//!   partition stays `FAILED` across restarts.
+//!
+//! A link's own writes (checkpoints, offset map, mirror topics, failures)
+//! are idempotent under the link's producer id and epoch
+//! ([`StateStore::with_producer`]): a retried write is deduplicated by the
+//! broker, and a write after another instance claimed the link is refused
+//! (`INVALID_PRODUCER_EPOCH` / `PRODUCER_FENCED`, [`MirrorError::Fenced`]).
+//!
 //! Keys of other kinds are skipped when read (written by a newer linkgate).
 //! Topic and link names cannot contain `/`, so keys split unambiguously.
 
@@ -35,9 +47,10 @@ use kafka_protocol::records::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::kafka::{ClusterClient, OffsetSpec};
-use crate::mirror::batch;
+use crate::kafka::{ClusterClient, KafkaError, OffsetSpec};
+use crate::mirror::batch::{self, RawBatch};
 use crate::mirror::error::{MirrorError, Side};
+use crate::mirror::status::FailureCause;
 use crate::mirror::wire;
 
 /// The state topic has one partition: all state of a destination is read in
@@ -82,9 +95,64 @@ pub struct Checkpoint {
     /// so a crash can leave it landed up to a batch boundary.
     #[serde(default)]
     pub batches: Vec<(i64, i32)>,
+    /// Idempotent producer id the round is produced with (-1 in records of
+    /// versions that did not keep it: not verified then).
+    #[serde(default = "unknown_i64")]
+    pub producer_id: i64,
+    /// Producer epoch the round is produced with (-1 unknown).
+    #[serde(default = "unknown_i16")]
+    pub producer_epoch: i16,
+    /// Base sequence of the round's first batch; batch `i` has
+    /// [`Checkpoint::sequence_at`]`(i)` (-1 unknown).
+    #[serde(default = "unknown_i32")]
+    pub base_sequence: i32,
+}
+
+fn unknown_i64() -> i64 {
+    -1
+}
+fn unknown_i16() -> i16 {
+    -1
+}
+fn unknown_i32() -> i32 {
+    -1
 }
 
 impl Checkpoint {
+    /// Whether the record holds the producer identity of its round (written
+    /// by a version that keeps it).
+    pub fn has_producer(&self) -> bool {
+        self.producer_id >= 0 && self.producer_epoch >= 0 && self.base_sequence >= 0
+    }
+
+    /// Base sequence of batch `i` of the round (batch `i` follows the
+    /// record counts of the batches before it, wrapping after `i32::MAX` as
+    /// Kafka does).
+    pub fn sequence_at(&self, i: usize) -> i32 {
+        self.batches[..i.min(self.batches.len())]
+            .iter()
+            .fold(self.base_sequence, |seq, (_, count)| {
+                batch::increment_sequence(seq, *count)
+            })
+    }
+
+    /// Destination offset where batch `i` of the round lands.
+    pub fn destination_at(&self, i: usize) -> i64 {
+        self.destination_start
+            + self.batches[..i.min(self.batches.len())]
+                .iter()
+                .map(|(_, c)| i64::from(*c))
+                .sum::<i64>()
+    }
+
+    /// The batch boundary of the round at destination offset
+    /// `destination_leo` (0 = nothing landed, `batches.len()` = all), if
+    /// it is one. A round without batches (a progress record) has one
+    /// boundary, at its start.
+    pub fn boundary_at(&self, destination_leo: i64) -> Option<usize> {
+        (0..=self.batches.len()).find(|i| self.destination_at(*i) == destination_leo)
+    }
+
     /// The source offset to resume fetching at when the destination log end
     /// offset is `destination_leo`: `Some` when it is the start, the end, or a
     /// batch boundary of the round; `None` when it is anything else (another
@@ -190,7 +258,7 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Deserialize)]
 struct SegmentValue {
     destination_offset: i64,
 }
@@ -286,6 +354,35 @@ pub struct StateSnapshot {
     /// Link definitions written by the control plane, by link name (raw
     /// JSON; the control plane parses it).
     pub link_definitions: HashMap<String, Vec<u8>>,
+    /// Producer claims by link name.
+    pub producers: HashMap<String, ProducerClaim>,
+    /// Persisted failures per mirror partition.
+    pub failures: HashMap<MirrorPartitionId, PersistedFailure>,
+}
+
+/// The idempotent producer identity a gateway instance claimed for a link
+/// (`producer/{link}`). A starting instance claims the epoch after the
+/// recorded one, which fences the instance before it (Kafka refuses a
+/// lower epoch of a producer id per partition, KIP-98/KIP-360).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProducerClaim {
+    /// Producer id (from InitProducerId on the destination).
+    pub producer_id: i64,
+    /// Producer epoch of the claiming instance.
+    pub producer_epoch: i16,
+    /// Random id of the claiming instance (tells two claims of the same
+    /// epoch apart: the broker keeps the first, deduplicating the second).
+    pub instance: String,
+}
+
+/// A mirror partition's failure, kept in the state topic so that a restart
+/// never resumes a failed partition by itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersistedFailure {
+    /// Why it failed.
+    pub cause: FailureCause,
+    /// When (ms since the Unix epoch).
+    pub time_ms: i64,
 }
 
 impl StateSnapshot {
@@ -320,21 +417,67 @@ pub struct StateEntry {
     pub value: Option<Vec<u8>>,
 }
 
+/// JSON of a state record; a serialization error is an error, never a
+/// tombstone.
+fn json<T: Serialize>(key: &str, value: &T) -> Result<Option<Vec<u8>>, MirrorError> {
+    serde_json::to_vec(value)
+        .map(Some)
+        .map_err(|e| MirrorError::State {
+            topic: String::new(),
+            offset: -1,
+            message: format!("cannot encode state record {key}: {e}"),
+        })
+}
+
 impl StateEntry {
     /// The checkpoint record of a mirror partition.
-    pub fn checkpoint(id: &MirrorPartitionId, cp: &Checkpoint) -> Self {
-        Self {
-            key: format!("cp/{}/{}/{}", id.0, id.1, id.2),
-            value: serde_json::to_vec(cp).ok(),
-        }
+    ///
+    /// # Errors
+    /// [`MirrorError::State`] when it cannot be serialized.
+    pub fn checkpoint(id: &MirrorPartitionId, cp: &Checkpoint) -> Result<Self, MirrorError> {
+        let key = format!("cp/{}/{}/{}", id.0, id.1, id.2);
+        let value = json(&key, cp)?;
+        Ok(Self { key, value })
     }
 
     /// The record of a mirror topic of a link.
-    pub fn mirror_topic(link: &str, mirror_topic: &str, record: &MirrorTopicRecord) -> Self {
-        Self {
-            key: format!("mt/{link}/{mirror_topic}"),
-            value: serde_json::to_vec(record).ok(),
-        }
+    ///
+    /// # Errors
+    /// [`MirrorError::State`] when it cannot be serialized.
+    pub fn mirror_topic(
+        link: &str,
+        mirror_topic: &str,
+        record: &MirrorTopicRecord,
+    ) -> Result<Self, MirrorError> {
+        let key = format!("mt/{link}/{mirror_topic}");
+        let value = json(&key, record)?;
+        Ok(Self { key, value })
+    }
+
+    /// The producer claim of a link.
+    ///
+    /// # Errors
+    /// [`MirrorError::State`] when it cannot be serialized.
+    pub fn producer_claim(link: &str, claim: &ProducerClaim) -> Result<Self, MirrorError> {
+        let key = format!("producer/{link}");
+        let value = json(&key, claim)?;
+        Ok(Self { key, value })
+    }
+
+    /// The failure record of a mirror partition (`None`: delete it).
+    ///
+    /// # Errors
+    /// [`MirrorError::State`] when it cannot be serialized.
+    pub fn failure(
+        id: &MirrorPartitionId,
+        failure: Option<&PersistedFailure>,
+    ) -> Result<Self, MirrorError> {
+        let key = format!("fail/{}/{}/{}", id.0, id.1, id.2);
+        let value = match failure {
+            Some(f) => json(&key, f)?,
+            None => None,
+        };
+        Ok(Self { key, value })
     }
 
     /// The definition of a link created through the API (`None`: the link
@@ -348,24 +491,65 @@ impl StateEntry {
 
     /// An offset map segment start (`tombstone`: delete it).
     pub fn segment(id: &MirrorPartitionId, source: i64, destination: i64, tombstone: bool) -> Self {
-        let value = SegmentValue {
-            destination_offset: destination,
-        };
+        // The JSON of `SegmentValue`, which cannot fail to serialize.
         Self {
             key: format!("map/{}/{}/{}/{:020}", id.0, id.1, id.2, source),
-            value: if tombstone {
-                None
-            } else {
-                serde_json::to_vec(&value).ok()
-            },
+            value: (!tombstone)
+                .then(|| format!(r#"{{"destination_offset":{destination}}}"#).into_bytes()),
         }
     }
 }
 
+/// Record bytes per state topic batch: below the 1 MiB default of
+/// `max.message.bytes`, with room for the batch and record headers. A write
+/// of more is split into several batches (each acknowledged before the
+/// next is sent).
+const STATE_BATCH_BYTES: usize = 900 * 1024;
+
+/// Kafka error codes of the idempotent state writer.
+mod code {
+    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
+    pub const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
+    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
+    pub const PRODUCER_FENCED: i16 = 90;
+}
+
+/// An idempotent producer identity on the destination (InitProducerId,
+/// KIP-98), with the epoch a gateway instance claimed (KIP-360 epoch bump).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerIdentity {
+    /// Producer id.
+    pub id: i64,
+    /// Producer epoch.
+    pub epoch: i16,
+}
+
+/// The idempotent sequence of one link's state writes.
+#[derive(Debug)]
+struct Sequence {
+    producer: ProducerIdentity,
+    /// Base sequence of the next batch.
+    next: i32,
+    /// A batch whose outcome is unknown (sent, no answer): sent again byte
+    /// for byte before anything else, so the broker deduplicates it if it
+    /// landed. Its sequence numbers are never given to other records.
+    pending: Option<(bytes::Bytes, i32)>,
+    /// Why the broker refused this identity (another instance claimed the
+    /// link): every later write fails with [`MirrorError::Fenced`].
+    fenced: Option<String>,
+}
+
 /// Reader and writer of the state topic on one destination cluster.
+///
+/// Plain ([`StateStore::open`]): writes carry no producer id (the control
+/// plane's link definitions). With a producer ([`StateStore::with_producer`],
+/// a running link): writes are idempotent, in sequence, serialized by an
+/// async lock held for the write (the sequence is the order), and fenced by
+/// a later epoch of the same producer id.
 pub struct StateStore {
     destination: Arc<ClusterClient>,
     topic: String,
+    producer: Option<tokio::sync::Mutex<Sequence>>,
 }
 
 impl StateStore {
@@ -388,7 +572,23 @@ impl StateStore {
         Ok(Self {
             destination,
             topic: topic.to_string(),
+            producer: None,
         })
+    }
+
+    /// The same state topic, written idempotently as `producer` from
+    /// sequence 0 (the first write of a claimed epoch).
+    pub fn with_producer(&self, producer: ProducerIdentity) -> Self {
+        Self {
+            destination: self.destination.clone(),
+            topic: self.topic.clone(),
+            producer: Some(tokio::sync::Mutex::new(Sequence {
+                producer,
+                next: 0,
+                pending: None,
+                fenced: None,
+            })),
+        }
     }
 
     /// Opens the state topic only when it exists already (reading the
@@ -409,6 +609,7 @@ impl StateStore {
         Ok(found.map(|_| Self {
             destination,
             topic: topic.to_string(),
+            producer: None,
         }))
     }
 
@@ -572,6 +773,33 @@ impl StateStore {
                     }
                 }
             }
+            ["producer", link] => match &r.value {
+                None => {
+                    snap.producers.remove(*link);
+                }
+                Some(v) => {
+                    let claim: ProducerClaim =
+                        serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
+                    snap.producers.insert((*link).to_string(), claim);
+                }
+            },
+            ["fail", link, topic, p] => {
+                let id = (
+                    (*link).to_string(),
+                    (*topic).to_string(),
+                    p.parse().map_err(|_| bad("bad partition"))?,
+                );
+                match &r.value {
+                    None => {
+                        snap.failures.remove(&id);
+                    }
+                    Some(v) => {
+                        let f: PersistedFailure =
+                            serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
+                        snap.failures.insert(id, f);
+                    }
+                }
+            }
             ["link", link] => match &r.value {
                 None => {
                     snap.link_definitions.remove(*link);
@@ -598,7 +826,8 @@ impl StateStore {
 
     /// Deletes everything of `link` from the state topic (link deleted):
     /// writes a tombstone for every `cp/{link}/...`, `map/{link}/...`,
-    /// `mt/{link}/...` and the `link/{link}` record found by reading the
+    /// `mt/{link}/...`, `fail/{link}/...`, the `producer/{link}` and the
+    /// `link/{link}` record found by reading the
     /// whole topic ([`StateStore::load`]). The link's tasks must be stopped
     /// first (a running link would write its checkpoints again).
     ///
@@ -625,6 +854,15 @@ impl StateStore {
                 value: None,
             });
         }
+        for id in snap.failures.keys().filter(|id| id.0 == link) {
+            entries.push(StateEntry::failure(id, None)?);
+        }
+        if snap.producers.contains_key(link) {
+            entries.push(StateEntry {
+                key: format!("producer/{link}"),
+                value: None,
+            });
+        }
         if snap.link_definitions.contains_key(link) {
             entries.push(StateEntry::link_definition(link, None));
         }
@@ -635,21 +873,103 @@ impl StateStore {
         Ok(())
     }
 
-    /// Appends entries in one uncompressed record batch with acks=all; returns
-    /// once the destination acknowledged them.
+    /// Appends entries with acks=all, in uncompressed record batches of at
+    /// most [`STATE_BATCH_BYTES`] (one batch per request); returns once the
+    /// destination acknowledged all of them. Idempotent with a producer: a
+    /// batch whose outcome stayed unknown is sent again first by the next
+    /// write.
     ///
     /// # Errors
-    /// [`MirrorError::Kafka`] (`Side::State`); the caller must not produce the
-    /// round these entries describe.
+    /// [`MirrorError::Kafka`] (`Side::State`), [`MirrorError::Fenced`] once
+    /// the broker refused the producer's epoch; the caller must not produce
+    /// the round these entries describe. Batches before the failing one may
+    /// have landed.
     pub async fn write(&self, entries: &[StateEntry]) -> Result<(), MirrorError> {
-        if entries.is_empty() {
-            return Ok(());
+        let mut rest = entries;
+        while !rest.is_empty() {
+            let mut bytes = 0usize;
+            let n = rest
+                .iter()
+                .position(|e| {
+                    bytes += e.key.len() + e.value.as_ref().map_or(0, Vec::len) + 32;
+                    bytes > STATE_BATCH_BYTES
+                })
+                .unwrap_or(rest.len())
+                .max(1);
+            let (chunk, tail) = rest.split_at(n);
+            self.write_batch(chunk).await?;
+            rest = tail;
         }
-        let st = |e| MirrorError::kafka(Side::State, e);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        Ok(())
+    }
+
+    async fn write_batch(&self, entries: &[StateEntry]) -> Result<(), MirrorError> {
+        let raw = self.encode(entries)?;
+        let Some(sequence) = &self.producer else {
+            return self
+                .send(raw)
+                .await
+                .map_err(|(e, _)| MirrorError::kafka(Side::State, e));
+        };
+        let mut seq = sequence.lock().await;
+        if let Some(p) = seq.pending.take() {
+            self.send_in_sequence(&mut seq, p.0, p.1).await?;
+        }
+        let batch = RawBatch::parse(raw).map_err(|e| self.corrupt(-1, &e.to_string()))?;
+        let count = batch.header.record_count;
+        let bytes =
+            batch::rewrite_for_producer(&batch, seq.producer.id, seq.producer.epoch, seq.next);
+        self.send_in_sequence(&mut seq, bytes, count).await
+    }
+
+    /// Sends one batch at the sequence's next number and accounts for the
+    /// outcome.
+    async fn send_in_sequence(
+        &self,
+        seq: &mut Sequence,
+        bytes: bytes::Bytes,
+        count: i32,
+    ) -> Result<(), MirrorError> {
+        if let Some(why) = &seq.fenced {
+            return Err(MirrorError::Fenced {
+                message: why.clone(),
+            });
+        }
+        match self.send(bytes.clone()).await {
+            Ok(()) => {}
+            // Landed earlier (a retry of a batch that had reached the log).
+            Err((e, _)) if e.error_code() == Some(code::DUPLICATE_SEQUENCE_NUMBER) => {}
+            Err((e, _))
+                if matches!(
+                    e.error_code(),
+                    Some(
+                        code::INVALID_PRODUCER_EPOCH
+                            | code::PRODUCER_FENCED
+                            | code::OUT_OF_ORDER_SEQUENCE_NUMBER
+                    )
+                ) =>
+            {
+                let why = format!(
+                    "the state topic {} refused producer id {} epoch {}: another gateway instance claimed the link ({e})",
+                    self.topic, seq.producer.id, seq.producer.epoch
+                );
+                seq.fenced = Some(why.clone());
+                return Err(MirrorError::Fenced { message: why });
+            }
+            Err((e, maybe_written)) => {
+                if maybe_written {
+                    seq.pending = Some((bytes, count));
+                }
+                return Err(MirrorError::kafka(Side::State, e));
+            }
+        }
+        seq.next = batch::increment_sequence(seq.next, count);
+        Ok(())
+    }
+
+    /// One uncompressed v2 batch of the entries, without producer id.
+    fn encode(&self, entries: &[StateEntry]) -> Result<bytes::Bytes, MirrorError> {
+        let now = now_ms();
         let records: Vec<Record> = entries
             .iter()
             .enumerate()
@@ -682,51 +1002,68 @@ impl StateStore {
             },
         )
         .map_err(|e| self.corrupt(-1, &format!("cannot encode state records: {e}")))?;
+        Ok(buf.freeze())
+    }
+
+    /// Produces one batch (acks=all), retrying retriable errors. On error,
+    /// also whether the batch may have reached the log (a request sent
+    /// without an answer).
+    async fn send(&self, records: bytes::Bytes) -> Result<(), (KafkaError, bool)> {
         let mut attempt = 0u32;
+        let mut maybe_written = false;
         loop {
             attempt += 1;
-            let result = async {
-                let leader = self
-                    .destination
-                    .leader(&self.topic, STATE_PARTITION)
-                    .await?;
-                let conn = self.destination.broker(leader).await?;
-                let req = wire::produce_request(
-                    vec![wire::ProduceTarget {
-                        topic: self.topic.clone(),
-                        partition: STATE_PARTITION,
-                        records: buf.clone().freeze(),
-                    }],
-                    -1,
-                    i32::try_from(self.destination.settings().request_timeout.as_millis())
-                        .unwrap_or(i32::MAX),
-                );
-                let (_, resp) = conn.send(&req).await?;
-                let code = resp
-                    .responses
-                    .iter()
-                    .flat_map(|t| t.partition_responses.iter())
-                    .map(|p| p.error_code)
-                    .find(|c| *c != 0)
-                    .unwrap_or(0);
-                if code != 0 {
-                    self.destination.invalidate(&self.topic);
-                    return Err(crate::kafka::error::broker_error(
-                        self.destination.name(),
-                        format!("produce to state topic {}", self.topic),
-                        code,
-                    ));
-                }
-                Ok(())
-            }
-            .await;
+            let leader = self.destination.leader(&self.topic, STATE_PARTITION).await;
+            let result = match leader {
+                Ok(leader) => match self.destination.broker(leader).await {
+                    Ok(conn) => {
+                        let req = wire::produce_request(
+                            vec![wire::ProduceTarget {
+                                topic: self.topic.clone(),
+                                partition: STATE_PARTITION,
+                                records: records.clone(),
+                            }],
+                            -1,
+                            i32::try_from(self.destination.settings().request_timeout.as_millis())
+                                .unwrap_or(i32::MAX),
+                        );
+                        match conn.send(&req).await {
+                            Ok((_, resp)) => {
+                                let code = resp
+                                    .responses
+                                    .iter()
+                                    .flat_map(|t| t.partition_responses.iter())
+                                    .map(|p| p.error_code)
+                                    .find(|c| *c != 0)
+                                    .unwrap_or(0);
+                                if code == 0 {
+                                    Ok(())
+                                } else {
+                                    self.destination.invalidate(&self.topic);
+                                    Err(crate::kafka::error::broker_error(
+                                        self.destination.name(),
+                                        format!("produce to state topic {}", self.topic),
+                                        code,
+                                    ))
+                                }
+                            }
+                            Err(e) => {
+                                maybe_written = true;
+                                Err(e)
+                            }
+                        }
+                    }
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
             match result {
                 Ok(()) => return Ok(()),
                 Err(e) if e.is_retriable() && attempt < 10 => {
                     tracing::warn!(error = %e, attempt, "state topic write failed, retrying");
                     tokio::time::sleep(self.destination.settings().retry_backoff * attempt).await;
                 }
-                Err(e) => return Err(st(e)),
+                Err(e) => return Err((e, maybe_written)),
             }
         }
     }
@@ -787,8 +1124,12 @@ mod tests {
                     destination_start: 0,
                     destination_end: 1,
                     batches: vec![],
+                    producer_id: 1,
+                    producer_epoch: 0,
+                    base_sequence: 0,
                 }
             )
+            .unwrap()
             .key,
             "cp/l/t/3"
         );
@@ -807,6 +1148,9 @@ mod tests {
                 destination_start: 50,
                 destination_end: 70,
                 batches: vec![(51, 10), (61, 10)],
+                producer_id: 1,
+                producer_epoch: 0,
+                base_sequence: 0,
             },
         );
         let mut m = OffsetMap::default();
@@ -855,6 +1199,9 @@ mod tests {
             destination_start: 50,
             destination_end: 80,
             batches: vec![(100, 10), (115, 10), (130, 10)],
+            producer_id: 1,
+            producer_epoch: 0,
+            base_sequence: i32::MAX - 14,
         };
         assert_eq!(cp.resume_offset(50), Some(100));
         assert_eq!(cp.resume_offset(60), Some(115));
@@ -862,5 +1209,33 @@ mod tests {
         assert_eq!(cp.resume_offset(80), Some(140));
         assert_eq!(cp.resume_offset(65), None);
         assert_eq!(cp.resume_offset(81), None);
+        assert_eq!(cp.boundary_at(70), Some(2));
+        assert_eq!(cp.boundary_at(65), None);
+        // Sequences wrap after i32::MAX as Kafka's do.
+        assert_eq!(cp.sequence_at(1), i32::MAX - 4);
+        assert_eq!(cp.sequence_at(2), 5);
+        assert_eq!(cp.destination_at(3), 80);
+    }
+
+    #[test]
+    fn checkpoints_of_older_versions_read_without_producer() {
+        let old: Checkpoint = serde_json::from_slice(
+            br#"{"source_topic_id":"x","source_start":0,"source_end":5,"destination_start":0,"destination_end":5,"batches":[[0,5]]}"#,
+        )
+        .unwrap();
+        assert!(!old.has_producer());
+        let failure = PersistedFailure {
+            cause: FailureCause::ForeignBatch {
+                offset: 3,
+                detail: "producer id 9".into(),
+            },
+            time_ms: 17,
+        };
+        let id = ("l".to_string(), "t".to_string(), 2);
+        let entry = StateEntry::failure(&id, Some(&failure)).unwrap();
+        assert_eq!(entry.key, "fail/l/t/2");
+        let back: PersistedFailure = serde_json::from_slice(&entry.value.unwrap()).unwrap();
+        assert_eq!(back, failure);
+        assert!(StateEntry::failure(&id, None).unwrap().value.is_none());
     }
 }

@@ -15,8 +15,9 @@ use std::time::SystemTime;
 use crate::api::{LinkHealth, LinkState};
 
 /// Why a mirror partition stopped. A failed partition waits for an operator;
-/// it is never silently resumed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// it is never silently resumed (the cause is persisted in the state topic).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum FailureCause {
     /// The source topic was deleted and recreated: its topic id changed.
     SourceTopicRecreated {
@@ -49,6 +50,15 @@ pub enum FailureCause {
         /// Destination offset found.
         found: i64,
     },
+    /// A record batch on the mirror partition inside a round linkgate
+    /// recorded is not the one it wrote (producer id, epoch, base sequence
+    /// or record count differ from the checkpoint).
+    ForeignBatch {
+        /// Destination offset of the batch.
+        offset: i64,
+        /// What differs.
+        detail: String,
+    },
     /// The destination already held records when mirroring began, with no
     /// linkgate checkpoint: it is not a mirror this link created.
     NotAMirror {
@@ -71,7 +81,7 @@ impl FailureCause {
             Self::SourceTopicRecreated { .. } => "SOURCE_TOPIC_RECREATED",
             Self::SourceLogTruncated { .. } => "SOURCE_LOG_TRUNCATED",
             Self::SourceBehindMirror { .. } => "SOURCE_BEHIND_MIRROR",
-            Self::ForeignWrite { .. } => "FOREIGN_WRITE",
+            Self::ForeignWrite { .. } | Self::ForeignBatch { .. } => "FOREIGN_WRITE",
             Self::NotAMirror { .. } => "NOT_A_MIRROR",
             Self::Error { code, .. } => code,
         }
@@ -111,6 +121,10 @@ impl std::fmt::Display for FailureCause {
             Self::ForeignWrite { expected, found } => write!(
                 f,
                 "destination log end offset is {found}, linkgate expected {expected}: another writer produced to the mirror topic"
+            ),
+            Self::ForeignBatch { offset, detail } => write!(
+                f,
+                "the record batch at destination offset {offset} is not the one linkgate wrote ({detail}): another writer produced to the mirror topic"
             ),
             Self::NotAMirror { log_end_offset } => write!(
                 f,

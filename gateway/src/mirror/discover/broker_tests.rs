@@ -8,10 +8,9 @@
 //! good scan.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use super::*;
@@ -19,9 +18,9 @@ use crate::config::GatewayConfig;
 use crate::kafka::testutil::Broker;
 use crate::kafka::ClusterSettings;
 use crate::mirror::link::{LinkDeps, MirrorLink};
-use crate::mirror::state::StateEntry;
+use crate::mirror::state::{ProducerIdentity, StateEntry};
 use crate::mirror::status::LinkStatus;
-use crate::plugin::{ChainNames, PluginHost, PluginRegistry};
+use crate::plugin::{PluginHost, PluginRegistry};
 
 const STATE_TOPIC: &str = "__linkgate_state";
 
@@ -253,18 +252,17 @@ async fn ctx(
     let state = StateStore::open(destination.clone(), STATE_TOPIC)
         .await
         .expect("state topic");
-    LinkCtx {
-        name: "auto".into(),
+    let (id, epoch) = destination.init_producer_id().await.expect("producer id");
+    let producer = ProducerIdentity { id, epoch };
+    LinkCtx::for_test(
+        "auto",
         source,
         destination,
         state,
-        slots: Mutex::new(BTreeMap::new()),
+        producer,
+        BTreeMap::new(),
         status,
-        producer: Mutex::new((0, 0)),
-        plugins: Arc::new(PluginRegistry::new(PluginHost::new().expect("plugin host"))),
-        chain_names: Arc::new(ArcSwap::from_pointee(ChainNames::default())),
-        state_topic: STATE_TOPIC.into(),
-    }
+    )
 }
 
 /// A scan of an unreachable source reports SOURCE_UNAVAILABLE in the

@@ -233,8 +233,10 @@ impl Topics {
             stopped_partitions: Vec::new(),
             origin_cluster: Some(self.origin_of(ctx, &source, &info.topic_id.to_string())),
         };
+        let entry = StateEntry::mirror_topic(&ctx.name, &mirror, &record)
+            .map_err(|e| unavailable(format!("cannot record mirror topic '{mirror}': {e}")))?;
         ctx.state
-            .write(&[StateEntry::mirror_topic(&ctx.name, &mirror, &record)])
+            .write(&[entry])
             .await
             .map_err(|e| unavailable(format!("cannot record mirror topic '{mirror}': {e}")))?;
         self.names.insert(source.clone(), mirror.clone());
@@ -501,14 +503,15 @@ impl Topics {
         rec.state = state;
         rec.state_time_ms = now_ms();
         rec.stopped_partitions = history;
-        ctx.state
-            .write(&[StateEntry::mirror_topic(&ctx.name, mirror, &rec)])
-            .await
-            .map_err(|e| {
-                unavailable(format!(
-                    "cannot record the new state of mirror topic '{mirror}': {e}"
-                ))
-            })?;
+        let written = match StateEntry::mirror_topic(&ctx.name, mirror, &rec) {
+            Ok(entry) => ctx.state.write(&[entry]).await,
+            Err(e) => Err(e),
+        };
+        written.map_err(|e| {
+            unavailable(format!(
+                "cannot record the new state of mirror topic '{mirror}': {e}"
+            ))
+        })?;
         self.records.insert(mirror.to_string(), rec);
         Ok(())
     }

@@ -27,21 +27,21 @@ use crate::mirror::state::{DesiredState, StateStore};
 use crate::mirror::status::{FailureCause, PartitionState};
 use crate::plugin::{PluginHost, PluginRegistry};
 
-const STATE_TOPIC: &str = "__linkgate_state";
+pub(super) const STATE_TOPIC: &str = "__linkgate_state";
 /// Bound on every wait of these tests.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-struct Env {
-    src: Broker,
-    dst: Broker,
-    source: Arc<ClusterClient>,
-    destination: Arc<ClusterClient>,
+pub(super) struct Env {
+    pub(super) src: Broker,
+    pub(super) dst: Broker,
+    pub(super) source: Arc<ClusterClient>,
+    pub(super) destination: Arc<ClusterClient>,
     registry: Arc<MirrorRegistry>,
     plugins: Arc<PluginRegistry>,
 }
 
 impl Env {
-    async fn start() -> Self {
+    pub(super) async fn start() -> Self {
         let src = Broker::start("src");
         let dst = Broker::start("dst");
         let source = ClusterClient::connect(src.settings("src"))
@@ -60,7 +60,7 @@ impl Env {
         }
     }
 
-    fn config(&self, name: &str) -> LinkConfig {
+    pub(super) fn config(&self, name: &str) -> LinkConfig {
         LinkConfig {
             name: name.into(),
             source: self.src.settings("src"),
@@ -80,7 +80,7 @@ impl Env {
     }
 
     /// Starts `config` and waits until it takes commands.
-    async fn link(&self, config: LinkConfig) -> (MirrorLink, CancellationToken) {
+    pub(super) async fn link(&self, config: LinkConfig) -> (MirrorLink, CancellationToken) {
         let shutdown = CancellationToken::new();
         let link = MirrorLink::start(
             config,
@@ -95,7 +95,7 @@ impl Env {
         (link, shutdown)
     }
 
-    async fn source_topic(&self, topic: &str, records: usize) {
+    pub(super) async fn source_topic(&self, topic: &str, records: usize) {
         self.source
             .create_topic(topic, 1, -1, &[])
             .await
@@ -108,7 +108,7 @@ impl Env {
 }
 
 /// Polls `f` every 50 ms until it is true; panics after [`DEADLINE`].
-async fn until<F, Fut>(what: &str, mut f: F)
+pub(super) async fn until<F, Fut>(what: &str, mut f: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -130,7 +130,7 @@ where
 }
 
 /// Produces `n` records to partition 0 of `topic` with librdkafka.
-fn produce(bootstrap: &str, topic: &str, n: usize, tag: &str) {
+pub(super) fn produce(bootstrap: &str, topic: &str, n: usize, tag: &str) {
     tokio::task::block_in_place(|| {
         let p: BaseProducer = ClientConfig::new()
             .set("bootstrap.servers", bootstrap)
@@ -148,7 +148,7 @@ fn produce(bootstrap: &str, topic: &str, n: usize, tag: &str) {
     });
 }
 
-async fn leo(client: &ClusterClient, topic: &str) -> i64 {
+pub(super) async fn leo(client: &ClusterClient, topic: &str) -> i64 {
     let tp = vec![(topic.to_string(), 0)];
     client
         .list_offsets(&tp, OffsetSpec::Latest)
@@ -158,28 +158,28 @@ async fn leo(client: &ClusterClient, topic: &str) -> i64 {
         .unwrap_or(-1)
 }
 
-async fn wait_leo(client: &ClusterClient, topic: &str, expected: i64) {
+pub(super) async fn wait_leo(client: &ClusterClient, topic: &str, expected: i64) {
     until(&format!("{topic} log end offset {expected}"), || async {
         leo(client, topic).await == expected
     })
     .await;
 }
 
-fn state_of(link: &MirrorLink, topic: &str) -> Option<&'static str> {
+pub(super) fn state_of(link: &MirrorLink, topic: &str) -> Option<&'static str> {
     link.mirror_states()
         .into_iter()
         .find(|(t, _)| t == topic)
         .map(|(_, s)| s)
 }
 
-async fn wait_state(link: &MirrorLink, topic: &str, state: &str) {
+pub(super) async fn wait_state(link: &MirrorLink, topic: &str, state: &str) {
     until(&format!("{topic} {state}"), || async {
         state_of(link, topic) == Some(state)
     })
     .await;
 }
 
-fn new_mirror(link: &str, source: &str) -> NewMirror {
+pub(super) fn new_mirror(link: &str, source: &str) -> NewMirror {
     NewMirror {
         link_name: link.into(),
         source_topic_name: Some(source.into()),
@@ -573,14 +573,11 @@ async fn a_source_with_another_cluster_id_fails_the_link() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_check_skips_partitions_with_a_round_in_flight() {
     use std::collections::BTreeMap;
-    use std::sync::Mutex;
     use std::time::SystemTime;
 
-    use arc_swap::ArcSwap;
-
     use super::{check_idle_writes, LinkCtx, Slot};
+    use crate::mirror::state::ProducerIdentity;
     use crate::mirror::status::{LinkStatus, PartitionStatus};
-    use crate::plugin::ChainNames;
 
     let broker = Broker::start("dst");
     let destination = ClusterClient::connect(broker.settings("dst"))
@@ -608,20 +605,19 @@ async fn idle_check_skips_partitions_with_a_round_in_flight() {
     );
     let slot = Slot::new("t", &uuid::Uuid::nil().to_string(), 0, 0);
     let rounds = slot.rounds.clone();
-    let ctx = LinkCtx {
-        name: "idle-test".into(),
-        source: destination.clone(),
-        destination: destination.clone(),
-        state: StateStore::open(destination.clone(), STATE_TOPIC)
-            .await
-            .expect("state topic"),
-        slots: Mutex::new(BTreeMap::from([(key.clone(), slot)])),
+    let state = StateStore::open(destination.clone(), STATE_TOPIC)
+        .await
+        .expect("state topic");
+    let (id, epoch) = destination.init_producer_id().await.expect("producer id");
+    let ctx = LinkCtx::for_test(
+        "idle-test",
+        destination.clone(),
+        destination.clone(),
+        state,
+        ProducerIdentity { id, epoch },
+        BTreeMap::from([(key.clone(), slot)]),
         status,
-        producer: Mutex::new((-1, -1)),
-        plugins: Arc::new(PluginRegistry::new(PluginHost::new().expect("plugin host"))),
-        chain_names: Arc::new(ArcSwap::from_pointee(ChainNames::default())),
-        state_topic: STATE_TOPIC.into(),
-    };
+    );
     let round = rounds.begin();
     check_idle_writes(&ctx).await;
     assert_eq!(ctx.state_of(&key), Some(PartitionState::Active));

@@ -1,0 +1,127 @@
+//! Recovery of mirror partitions at link start against two real brokers
+//! (nisshi): a failure recorded in the state topic survives a restart with
+//! its time, and a foreign write that happens to end on a batch boundary of
+//! an unfinished round is caught by the batch headers (producer id, epoch,
+//! base sequence), not taken for the round's first batch.
+
+use std::time::UNIX_EPOCH;
+
+use super::lifecycle_tests::{
+    new_mirror, produce, state_of, until, wait_leo, wait_state, Env, STATE_TOPIC,
+};
+use crate::mirror::state::{Checkpoint, StateEntry, StateStore};
+use crate::mirror::status::{FailureCause, PartitionState};
+
+fn failed_at_ms(link: &super::MirrorLink, topic: &str) -> (FailureCause, u128) {
+    let table = link.status().snapshot();
+    let ps = &table[&(topic.to_string(), 0)];
+    match &ps.state {
+        PartitionState::Failed(cause) => (
+            cause.clone(),
+            ps.state_time
+                .duration_since(UNIX_EPOCH)
+                .expect("time")
+                .as_millis(),
+        ),
+        other => panic!("{topic}/0 is {other:?}, expected FAILED"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_partition_stays_failed_across_a_restart() {
+    let env = Env::start().await;
+    env.source_topic("held", 3).await;
+    let (link, shutdown) = env.link(env.config("r1")).await;
+    link.create_mirror(&new_mirror("r1", "held"))
+        .await
+        .expect("create");
+    wait_leo(&env.destination, "held", 3).await;
+    wait_state(&link, "held", "ACTIVE").await;
+    produce(&env.dst.addr(), "held", 1, "intruder");
+    wait_state(&link, "held", "FAILED").await;
+    let (cause, at) = failed_at_ms(&link, "held");
+    let store = StateStore::open(env.destination.clone(), STATE_TOPIC)
+        .await
+        .expect("state topic");
+    let id = ("r1".to_string(), "held".to_string(), 0);
+    until("failure recorded", || async {
+        store
+            .load()
+            .await
+            .is_ok_and(|s| s.failures.get(&id).is_some_and(|f| f.cause == cause))
+    })
+    .await;
+    shutdown.cancel();
+    link.join().await;
+
+    let (link, shutdown) = env.link(env.config("r1")).await;
+    until("mirror set up again", || async {
+        state_of(&link, "held").is_some_and(|s| s != "PENDING")
+    })
+    .await;
+    assert_eq!(
+        failed_at_ms(&link, "held"),
+        (cause, at),
+        "the recorded failure, with its time, not a new judgement"
+    );
+    shutdown.cancel();
+    link.join().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_foreign_write_on_a_round_boundary_is_caught_at_restart() {
+    let env = Env::start().await;
+    env.source_topic("edge", 3).await;
+    let (link, shutdown) = env.link(env.config("r2")).await;
+    link.create_mirror(&new_mirror("r2", "edge"))
+        .await
+        .expect("create");
+    wait_leo(&env.destination, "edge", 3).await;
+    wait_state(&link, "edge", "ACTIVE").await;
+    shutdown.cancel();
+    link.join().await;
+
+    // The link died after recording a round of two one-record batches
+    // (source 3 and 4 to destination 3 and 4) and before producing it;
+    // meanwhile someone else wrote one record to the mirror partition, so
+    // its log end offset (4) is a batch boundary of that round.
+    let store = StateStore::open(env.destination.clone(), STATE_TOPIC)
+        .await
+        .expect("state topic");
+    let snap = store.load().await.expect("state");
+    let id = ("r2".to_string(), "edge".to_string(), 0);
+    let claim = snap.producers.get("r2").expect("the link's producer claim");
+    let landed = snap.checkpoints.get(&id).expect("checkpoint").clone();
+    let round = Checkpoint {
+        source_start: 3,
+        source_end: 5,
+        destination_start: 3,
+        destination_end: 5,
+        batches: vec![(3, 1), (4, 1)],
+        producer_id: claim.producer_id,
+        producer_epoch: claim.producer_epoch,
+        base_sequence: landed.sequence_at(landed.batches.len()),
+        ..landed
+    };
+    store
+        .write(&[StateEntry::checkpoint(&id, &round).expect("entry")])
+        .await
+        .expect("write the round");
+    produce(&env.src.addr(), "edge", 2, "later");
+    produce(&env.dst.addr(), "edge", 1, "intruder");
+    wait_leo(&env.destination, "edge", 4).await;
+
+    let (link, shutdown) = env.link(env.config("r2")).await;
+    wait_state(&link, "edge", "FAILED").await;
+    match failed_at_ms(&link, "edge").0 {
+        FailureCause::ForeignBatch { offset, .. } => assert_eq!(offset, 3),
+        other => panic!("expected a foreign batch, got {other:?}"),
+    }
+    assert_eq!(
+        super::lifecycle_tests::leo(&env.destination, "edge").await,
+        4,
+        "nothing more was written to the mirror partition"
+    );
+    shutdown.cancel();
+    link.join().await;
+}
