@@ -128,6 +128,8 @@ pub struct PartitionInfo {
     /// Partition-level error code (0 = none; `LEADER_NOT_AVAILABLE` = 5
     /// comes with leader -1; `REPLICA_NOT_AVAILABLE` = 9 keeps a valid leader).
     pub error_code: i16,
+    /// Number of replicas (the replication factor).
+    pub replicas: usize,
 }
 
 /// Which offset [`ClusterClient::list_offsets`] asks for (ListOffsets
@@ -229,6 +231,7 @@ fn topic_info(t: &MetadataResponseTopic) -> Option<TopicInfo> {
             leader: p.leader_id.0,
             leader_epoch: p.leader_epoch,
             error_code: p.error_code,
+            replicas: p.replica_nodes.len(),
         })
         .collect();
     partitions.sort_by_key(|p| p.partition);

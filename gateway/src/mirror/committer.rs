@@ -50,6 +50,12 @@ mod code {
 /// needed nothing on the destination is checkpointed.
 pub(crate) const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
 
+/// Record batches of one partition in one round at most: bounds the
+/// round's checkpoint record (its batch layout, ~30 bytes a batch) well
+/// below the state topic's `max.message.bytes`, whatever the batch sizes.
+/// The rest is fetched again for the next round.
+pub(crate) const MAX_ROUND_BATCHES: usize = 16_384;
+
 /// Sequence refusals (`OUT_OF_ORDER_SEQUENCE_NUMBER`, `UNKNOWN_PRODUCER_ID`)
 /// of one round on one partition before it fails: each is reconciled with
 /// backoff first (a high watermark behind the leader's log explains a few).
@@ -295,6 +301,12 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
                     });
                 }
             }
+        }
+        if normalized.len() > MAX_ROUND_BATCHES {
+            next_fetch_offset = normalized[MAX_ROUND_BATCHES].header.base_offset;
+            // (A round being re-sent is never longer: it was capped too.)
+            normalized.truncate(MAX_ROUND_BATCHES);
+            rewinds.push((key.clone(), next_fetch_offset));
         }
         let destination_start = slot.destination_next;
         let mut dst = destination_start;

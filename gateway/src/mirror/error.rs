@@ -58,6 +58,16 @@ pub enum MirrorError {
         /// What is wrong.
         message: String,
     },
+    /// The state topic exists but cannot hold the gateway's state (not
+    /// compacted). Not retried: an operator must fix the topic or name
+    /// another one.
+    #[error("state topic {topic}: {message}")]
+    StateTopicUnfit {
+        /// State topic name.
+        topic: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
     /// Another gateway instance claimed the link: the destination refused
     /// this instance's producer epoch (a later epoch of the link's producer
     /// id was written, KIP-98 fencing). The link stops; nothing is retried.
@@ -109,6 +119,7 @@ impl MirrorError {
             Self::Batch { .. }
             | Self::State { .. }
             | Self::Fenced { .. }
+            | Self::StateTopicUnfit { .. }
             | Self::PartitionMismatch { .. }
             | Self::Plugin(_)
             | Self::NotNamed { .. } => false,
@@ -131,6 +142,7 @@ impl MirrorError {
             Self::Batch { .. } => "corrupt_batch",
             Self::State { .. } => "state_corrupt",
             Self::Fenced { .. } => "fenced",
+            Self::StateTopicUnfit { .. } => "state_topic_unfit",
             Self::SourceTopicMissing { .. } => "source_topic_missing",
             Self::PartitionMismatch { .. } => "partition_mismatch",
             Self::Plugin(_) => "plugin",

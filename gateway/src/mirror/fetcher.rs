@@ -18,6 +18,7 @@ use crate::mirror::batch::{self, AbortedTxn, RawBatch};
 use crate::mirror::link::LinkCtx;
 use crate::mirror::status::{FailureCause, PartitionKey, PartitionState};
 use crate::mirror::{metrics as m, ready, wire};
+use crate::plugin::PluginError;
 
 /// How long a source broker may hold a Fetch waiting for data (ms).
 const MAX_WAIT_MS: i32 = 500;
@@ -112,7 +113,20 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
                 }
             }
         }
-        make_ready(&ctx, &mut round);
+        // A record transform chain that cannot load holds the round (and
+        // the fetcher) until it can: rounds queued before it are still
+        // committed, nothing is dropped or fetched twice.
+        let mut chain_backoff = Duration::from_millis(200);
+        while let Err(e) = make_ready(&ctx, &mut round) {
+            m::add_error(&ctx.name, "plugin");
+            tracing::warn!(link = %ctx.name, error = %e,
+                "record transform chain unavailable; holding the fetched round, retrying in {chain_backoff:?}");
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(chain_backoff) => {}
+            }
+            chain_backoff = (chain_backoff * 2).min(Duration::from_secs(5));
+        }
         if !round.partitions.is_empty() {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -134,25 +148,19 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
 /// Normalizes the round's batches and runs the record transform chain on
 /// them (one snapshot of the chain for the whole round). Partitions left
 /// without data, or failed, are removed from the round.
-pub(crate) fn make_ready(ctx: &LinkCtx, round: &mut Round) {
+///
+/// # Errors
+/// The link's record transform chain cannot load: the round is left as it
+/// was (the caller retries).
+pub(crate) fn make_ready(ctx: &LinkCtx, round: &mut Round) -> Result<(), PluginError> {
     if round.partitions.is_empty() {
-        return;
+        return Ok(());
     }
     let names = ctx.chain_names.load();
     let chains = if names.record_transforms.is_empty() {
         None
     } else {
-        match ctx.plugins.chains_for(&names) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                m::add_error(&ctx.name, "plugin");
-                tracing::warn!(link = %ctx.name, error = %e, "record transform chain unavailable; fetching the round again");
-                for fp in round.partitions.drain(..) {
-                    ctx.rewind(&fp.key, fp.fetch_offset);
-                }
-                return;
-            }
-        }
+        Some(ctx.plugins.chains_for(&names)?)
     };
     let mut run = || {
         round.partitions.retain_mut(|fp| {
@@ -174,6 +182,7 @@ pub(crate) fn make_ready(ctx: &LinkCtx, round: &mut Round) {
     } else {
         run();
     }
+    Ok(())
 }
 
 /// One partition of a Fetch request, with the slot state it was built from.

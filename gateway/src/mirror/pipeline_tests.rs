@@ -217,7 +217,7 @@ async fn transactional_fetch_response_through_the_pipeline_into_a_real_broker() 
     let mut round = Round {
         partitions: vec![fetched],
     };
-    make_ready(&ctx, &mut round);
+    make_ready(&ctx, &mut round).expect("no record transform chain");
     commit_round(&ctx, round, &CancellationToken::new()).await;
     assert_eq!(ctx.state_of(&key), Some(PartitionState::Active));
 

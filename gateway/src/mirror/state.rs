@@ -553,22 +553,62 @@ pub struct StateStore {
 }
 
 impl StateStore {
-    /// Opens the state topic, creating it (1 partition, broker-default
-    /// replication, `cleanup.policy=compact`) if absent.
+    /// Opens the state topic, creating it if absent: 1 partition,
+    /// `cleanup.policy=compact`, replication factor min(3, brokers),
+    /// `min.insync.replicas` min(2, brokers) and `max.message.bytes`
+    /// 1048588 (Kafka's default, above the [`STATE_BATCH_BYTES`] batches the
+    /// writer sends). An existing topic must be compacted: a delete policy
+    /// would expire link and mirror records. A replication factor below
+    /// what the cluster could give is logged as a warning.
     ///
     /// # Errors
     /// [`MirrorError::Kafka`] with [`Side::State`] when the topic cannot be
-    /// created or described.
+    /// created or described; [`MirrorError::StateTopicUnfit`] when it is not
+    /// compacted.
     pub async fn open(destination: Arc<ClusterClient>, topic: &str) -> Result<Self, MirrorError> {
+        let st = |e| MirrorError::kafka(Side::State, e);
+        let brokers = destination.brokers().len().max(1);
+        let replication = brokers.min(3);
+        let configs = [
+            ("cleanup.policy", "compact".to_string()),
+            ("min.insync.replicas", brokers.min(2).to_string()),
+            ("max.message.bytes", "1048588".to_string()),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
         destination
-            .create_topic(
-                topic,
-                1,
-                -1,
-                &[("cleanup.policy".to_string(), "compact".to_string())],
-            )
+            .create_topic(topic, 1, replication as i16, &configs)
             .await
-            .map_err(|e| MirrorError::kafka(Side::State, e))?;
+            .map_err(st)?;
+        let described = destination
+            .describe_topic_configs(topic)
+            .await
+            .map_err(st)?;
+        let policy = described
+            .iter()
+            .find(|(k, _)| k == "cleanup.policy")
+            .map(|(_, v)| v.as_str());
+        match policy {
+            Some(p) if p.split(',').any(|v| v.trim() == "compact") => {}
+            // No configs at all: a broker that does not describe them.
+            None if described.is_empty() => tracing::warn!(topic,
+                "the destination describes no configs of the state topic; cannot check that it is compacted"),
+            other => {
+                return Err(MirrorError::StateTopicUnfit {
+                    topic: topic.to_string(),
+                    message: format!(
+                        "its cleanup.policy is {}, not compact: link and mirror records would expire; set cleanup.policy=compact on it, or name another state topic ([gateway] state_topic)",
+                        other.unwrap_or("not set (the broker default applies)")
+                    ),
+                })
+            }
+        }
+        if let Some(info) = destination.topic(topic).await.map_err(st)? {
+            let have = info.partitions.first().map_or(0, |p| p.replicas);
+            if have > 0 && have < replication {
+                tracing::warn!(topic, replicas = have, brokers,
+                    "the state topic has fewer replicas than the destination could give ({replication}): losing a broker can lose the gateway's state");
+            }
+        }
         Ok(Self {
             destination,
             topic: topic.to_string(),

@@ -4,6 +4,12 @@
 //! first batch of a round when that batch held one record; the batch
 //! headers can (producer id, epoch, base sequence and record count, as
 //! Kafka's `ProducerStateManager` keeps them per partition).
+//!
+//! Some brokers do not keep the producer fields of the batches they store
+//! (they answer producer id -1, as nisshi does on sqlite storage after a
+//! restart). Whether the destination keeps them is read off the batch
+//! before the round, which linkgate wrote: when it shows no producer id,
+//! batches without one are checked by offset and record count only.
 
 use crate::kafka::{ClusterClient, KafkaError};
 use crate::mirror::batch::{self, BatchHeader};
@@ -34,16 +40,26 @@ pub(crate) async fn round_on_destination(
     if !cp.has_producer() || destination_leo <= cp.destination_start {
         return Ok(Ok(()));
     }
-    let headers = read_headers(destination, key, cp.destination_start, destination_leo).await?;
-    Ok(check_round(cp, &headers, destination_leo))
+    // From the batch before the round (linkgate's own), if there is one.
+    let from = (cp.destination_start - 1).max(0);
+    let headers = read_headers(destination, key, from, destination_leo).await?;
+    let kept = headers
+        .iter()
+        .rev()
+        .find(|h| h.next_offset() <= cp.destination_start)
+        .is_some_and(|h| h.producer_id >= 0);
+    Ok(check_round(cp, &headers, destination_leo, kept))
 }
 
-/// The rule of [`round_on_destination`] over the batch headers read from
-/// `cp.destination_start` up to `destination_leo`.
+/// The rule of [`round_on_destination`] over the batch headers read up to
+/// `destination_leo` (those before `cp.destination_start` are skipped).
+/// `producer_ids_kept`: the destination is known to keep producer fields,
+/// so a batch without a producer id is not linkgate's.
 pub(crate) fn check_round(
     cp: &Checkpoint,
     headers: &[BatchHeader],
     destination_leo: i64,
+    producer_ids_kept: bool,
 ) -> Result<(), FailureCause> {
     let foreign = |offset: i64, detail: String| FailureCause::ForeignBatch { offset, detail };
     let mut headers = headers
@@ -60,13 +76,18 @@ pub(crate) fn check_round(
                 "the destination returned no batch there".into(),
             ));
         };
-        let want = (cp.producer_id, cp.producer_epoch, cp.sequence_at(i), *count);
         let found = (
             h.producer_id,
             h.producer_epoch,
             h.base_sequence,
             h.record_count,
         );
+        let want = if h.producer_id < 0 && !producer_ids_kept {
+            // Not kept by this broker: offset and record count only.
+            (found.0, found.1, found.2, *count)
+        } else {
+            (cp.producer_id, cp.producer_epoch, cp.sequence_at(i), *count)
+        };
         if h.base_offset != at || found != want {
             return Err(foreign(
                 h.base_offset,
@@ -183,9 +204,16 @@ mod tests {
     fn own_batches_pass() {
         let c = cp();
         let ours = [header(50, 1, 7, 2, 10), header(51, 5, 7, 2, 11)];
-        assert_eq!(check_round(&c, &ours, 56), Ok(()));
-        assert_eq!(check_round(&c, &ours[..1], 51), Ok(()));
-        assert_eq!(check_round(&c, &[], 50), Ok(()));
+        assert_eq!(check_round(&c, &ours, 56, true), Ok(()));
+        assert_eq!(check_round(&c, &ours[..1], 51, true), Ok(()));
+        assert_eq!(check_round(&c, &[], 50, true), Ok(()));
+        // The batch before the round is skipped.
+        let with_previous = [header(40, 10, 7, 2, 0), header(50, 1, 7, 2, 10)];
+        assert_eq!(check_round(&c, &with_previous, 51, true), Ok(()));
+        // A broker that does not keep producer fields: offsets and counts.
+        let stripped = [header(50, 1, -1, -1, 0), header(51, 5, -1, -1, 0)];
+        assert_eq!(check_round(&c, &stripped, 56, false), Ok(()));
+        assert!(check_round(&c, &[header(50, 2, -1, -1, 0)], 52, false).is_err());
     }
 
     #[test]
@@ -194,7 +222,7 @@ mod tests {
         // (one record) would have: the log end offset 51 is a boundary.
         let c = cp();
         let foreign = [header(50, 1, 99, 0, 0)];
-        match check_round(&c, &foreign, 51) {
+        match check_round(&c, &foreign, 51, false) {
             Err(FailureCause::ForeignBatch { offset: 50, detail }) => {
                 assert!(detail.contains("producer id 99"), "{detail}")
             }
@@ -202,8 +230,10 @@ mod tests {
         }
         // Same producer, wrong sequence (another instance's round).
         let replayed = [header(50, 1, 7, 2, 3)];
-        assert!(check_round(&c, &replayed, 51).is_err());
+        assert!(check_round(&c, &replayed, 51, false).is_err());
+        // Without a producer id on a broker that keeps them.
+        assert!(check_round(&c, &[header(50, 1, -1, -1, -1)], 51, true).is_err());
         // Nothing returned where a batch should be.
-        assert!(check_round(&c, &[], 51).is_err());
+        assert!(check_round(&c, &[], 51, true).is_err());
     }
 }

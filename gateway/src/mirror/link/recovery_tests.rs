@@ -2,7 +2,8 @@
 //! (nisshi): a failure recorded in the state topic survives a restart with
 //! its time, and a foreign write that happens to end on a batch boundary of
 //! an unfinished round is caught by the batch headers (producer id, epoch,
-//! base sequence), not taken for the round's first batch.
+//! base sequence), not taken for the round's first batch. A state topic
+//! that would expire records (delete policy) is refused.
 
 use std::time::UNIX_EPOCH;
 
@@ -124,4 +125,35 @@ async fn a_foreign_write_on_a_round_boundary_is_caught_at_restart() {
     );
     shutdown.cancel();
     link.join().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_topic_that_is_not_compacted_is_refused() {
+    let env = Env::start().await;
+    let delete = [("cleanup.policy".to_string(), "delete".to_string())];
+    env.destination
+        .create_topic("__expiring_state", 1, -1, &delete)
+        .await
+        .expect("create");
+    match StateStore::open(env.destination.clone(), "__expiring_state").await {
+        Err(crate::mirror::MirrorError::StateTopicUnfit { topic, message }) => {
+            assert_eq!(topic, "__expiring_state");
+            assert!(message.contains("cleanup.policy is delete"), "{message}");
+        }
+        Err(e) => panic!("expected StateTopicUnfit, got {e}"),
+        Ok(_) => panic!("a delete-policy state topic was accepted"),
+    }
+    // Created by the gateway: compacted.
+    StateStore::open(env.destination.clone(), "__fresh_state")
+        .await
+        .expect("open");
+    let configs = env
+        .destination
+        .describe_topic_configs("__fresh_state")
+        .await
+        .expect("configs");
+    assert!(
+        configs.contains(&("cleanup.policy".to_string(), "compact".to_string())),
+        "{configs:?}"
+    );
 }
