@@ -31,6 +31,7 @@ use crate::mirror::batch::{self, RawBatch};
 use crate::mirror::error::MirrorError;
 use crate::mirror::fetcher::{FetchedPartition, Round};
 use crate::mirror::link::{progress_checkpoint, LinkCtx, ResumeRound, RoundGuard};
+use crate::mirror::offset_map::{self, ROLLUP_SEGMENTS};
 use crate::mirror::state::{Checkpoint, ProducerIdentity, StateEntry};
 use crate::mirror::status::{FailureCause, PartitionKey};
 use crate::mirror::{metrics as m, wire};
@@ -124,6 +125,7 @@ pub(crate) async fn run(
         };
         commit_round(&ctx, round, &shutdown).await;
         persist_progress(&ctx).await;
+        roll_up_maps(&ctx).await;
     }
 }
 
@@ -511,6 +513,10 @@ fn landed(ctx: &LinkCtx, w: &Work) {
         if let Some(seg) = w.segments.last() {
             slot.last_segment = Some(*seg);
         }
+        for (s, d) in &w.segments {
+            slot.map.insert(*s, *d);
+            slot.singles.insert(*s);
+        }
         slot.checkpoint = Some(w.checkpoint.clone());
     }
     if let Some(ps) = ctx.status.lock().get_mut(&w.key) {
@@ -573,6 +579,70 @@ async fn persist_progress(ctx: &LinkCtx) {
         Err(e) => {
             m::add_error(&ctx.name, e.kind());
             tracing::warn!(link = %ctx.name, error = %e, "cannot write progress checkpoints; retried after the next round");
+        }
+    }
+}
+
+/// Rolls up the offset map of each partition with at least
+/// [`ROLLUP_SEGMENTS`] single segment records ([`offset_map`]), pruned
+/// below the source log start offset. A failed write leaves the map as it
+/// was (tried again after the next round).
+async fn roll_up_maps(ctx: &LinkCtx) {
+    let due: Vec<PartitionKey> = ctx
+        .slots()
+        .iter()
+        .filter(|(_, s)| s.singles.len() >= ROLLUP_SEGMENTS && s.rounds.in_flight() == 0)
+        .map(|(k, _)| k.clone())
+        .collect();
+    for key in due {
+        let id = ctx.id(&key);
+        let planned = {
+            let slots = ctx.slots();
+            let Some(slot) = slots.get(&key) else {
+                continue;
+            };
+            let mut map = slot.map.clone();
+            map.prune_below(slot.source_log_start);
+            let singles: Vec<i64> = slot.singles.iter().copied().collect();
+            offset_map::rollup_entries(&id, &map, slot.rollup, &singles).map(
+                |(mut entries, head)| {
+                    entries.extend(slot.stale_chunks.iter().map(|k| StateEntry {
+                        key: k.clone(),
+                        value: None,
+                    }));
+                    (entries, head, map, singles)
+                },
+            )
+        };
+        let (entries, head, map, singles) = match planned {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(link = %ctx.name, error = %e, "offset map roll-up skipped");
+                continue;
+            }
+        };
+        match ctx.state.write(&entries).await {
+            Ok(()) => {
+                if let Some(slot) = ctx.slots().get_mut(&key) {
+                    slot.map = map;
+                    for s in &singles {
+                        slot.singles.remove(s);
+                    }
+                    slot.rollup = Some(head);
+                    slot.stale_chunks.clear();
+                }
+                tracing::debug!(link = %ctx.name, topic = %key.0, partition = key.1,
+                    generation = head.generation, chunks = head.chunks, "offset map rolled up");
+            }
+            Err(MirrorError::Fenced { message }) => {
+                ctx.fence(&message);
+                return;
+            }
+            Err(e) => {
+                m::add_error(&ctx.name, e.kind());
+                tracing::warn!(link = %ctx.name, error = %e, "offset map roll-up failed; retried after the next round");
+                return;
+            }
         }
     }
 }

@@ -356,6 +356,8 @@ pub(crate) async fn handle_partition(
             return None;
         }
         slot.fetch_offset = next;
+        // Fetch v5+ (KIP-107): the offset map is pruned below it.
+        slot.source_log_start = slot.source_log_start.max(data.log_start_offset);
         if let Some(size) = grow_to {
             let want = size.unwrap_or_else(|| slot.fetch_max_bytes.saturating_mul(2));
             if want > MAX_PARTITION_FETCH_BYTES {

@@ -5,7 +5,7 @@
 //! through [`MirrorLink::create_mirror`] and [`MirrorLink::alter_mirror`]
 //! (submodule `lifecycle`), one command at a time.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -18,6 +18,7 @@ use crate::config::{LinkConfig, StartOffsetSpec};
 use crate::control::{ControlError, MirrorAction, MirrorActionResult, NewMirror};
 use crate::kafka::{ClusterClient, ClusterSettings, KafkaError, OffsetSpec};
 use crate::mirror::error::{MirrorError, Side};
+use crate::mirror::offset_map::{OffsetMap, RollupHead};
 use crate::mirror::registry::{cluster_key, LinkEntry, MirrorEntry, MirrorRegistry};
 use crate::mirror::state::{
     now_ms, Checkpoint, DesiredState, MirrorPartitionId, MirrorTopicRecord, PersistedFailure,
@@ -130,6 +131,18 @@ pub(crate) struct Slot {
     pub resume: Option<ResumeRound>,
     /// When a progress-only checkpoint was last written.
     pub progress_at: std::time::Instant,
+    /// The partition's offset map (segment starts of what landed).
+    pub map: OffsetMap,
+    /// Source offsets of its segments written as single records since the
+    /// last roll-up.
+    pub singles: BTreeSet<i64>,
+    /// The current roll-up of its map, if any.
+    pub rollup: Option<RollupHead>,
+    /// Keys of roll-up chunks no head names (deleted at the next roll-up).
+    pub stale_chunks: Vec<String>,
+    /// The source partition's log start offset, from fetch responses (-1
+    /// unknown): the offset map is pruned below it.
+    pub source_log_start: i64,
 }
 
 /// The unfinished part of a round recovered from a checkpoint: its batches
@@ -171,6 +184,11 @@ impl Slot {
             checkpoint: None,
             resume: None,
             progress_at: std::time::Instant::now(),
+            map: OffsetMap::default(),
+            singles: BTreeSet::new(),
+            rollup: None,
+            stale_chunks: Vec::new(),
+            source_log_start: -1,
         }
     }
 }
@@ -1300,13 +1318,20 @@ async fn setup_topic(
                 slot.fetch_offset = fetch_offset;
                 slot.source_next = fetch_offset;
                 slot.resume = cp.and_then(|cp| unfinished_round(cp, dest_leo));
-                for (s, d) in map.segments() {
-                    if d >= dest_leo {
-                        tombstones.push(StateEntry::segment(&id, s, d, true));
-                    } else {
-                        slot.last_segment = Some((s, d));
-                    }
+                let mut map = map;
+                let mut singles = snapshot.singles.get(&id).cloned().unwrap_or_default();
+                let unlanded: Vec<(i64, i64)> =
+                    map.segments().filter(|(_, d)| *d >= dest_leo).collect();
+                for (s, d) in unlanded {
+                    tombstones.push(StateEntry::segment(&id, s, d, true));
+                    map.remove(s);
+                    singles.remove(&s);
                 }
+                slot.last_segment = map.segments().last();
+                slot.map = map;
+                slot.singles = singles;
+                slot.rollup = snapshot.rollups.get(&id).copied();
+                slot.stale_chunks = snapshot.stale_chunks.get(&id).cloned().unwrap_or_default();
                 tracing::info!(link = %ctx.name, topic = %t, partition = p, fetch_offset,
                     destination_log_end_offset = dest_leo, resend = slot.resume.is_some(),
                     "resuming mirror partition from checkpoint");

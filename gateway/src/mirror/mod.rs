@@ -4,8 +4,10 @@
 //! - [`batch`]: record batch (magic v2) parsing, read_committed filtering and
 //!   writer-field rewrite with CRC-32C.
 //! - [`wire`]: Fetch and Produce request builders.
-//! - [`state`]: checkpoints and the offset map in the destination's internal
-//!   state topic.
+//! - [`state`]: checkpoints, mirror topic records, producer claims and
+//!   failures in the destination's internal state topic.
+//! - [`offset_map`]: the exact source-to-destination offset map and its
+//!   roll-up in the state topic.
 //! - [`status`]: mirror partition states and the status table.
 //! - [`link`]: one link's start-up, recovery and tasks; `fetcher` and
 //!   `committer` are its two data-plane tasks.
@@ -20,6 +22,7 @@ pub mod error;
 mod fetcher;
 pub mod link;
 pub mod metrics;
+pub mod offset_map;
 mod ready;
 pub mod registry;
 pub mod state;

@@ -37,7 +37,7 @@
 //! Keys of other kinds are skipped when read (written by a newer linkgate).
 //! Topic and link names cannot contain `/`, so keys split unambiguously.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use bytes::BytesMut;
@@ -50,6 +50,8 @@ use serde::{Deserialize, Serialize};
 use crate::kafka::{ClusterClient, KafkaError, OffsetSpec};
 use crate::mirror::batch::{self, RawBatch};
 use crate::mirror::error::{MirrorError, Side};
+pub use crate::mirror::offset_map::OffsetMap;
+use crate::mirror::offset_map::{self, RollupChunk, RollupHead};
 use crate::mirror::status::FailureCause;
 use crate::mirror::wire;
 
@@ -263,84 +265,6 @@ struct SegmentValue {
     destination_offset: i64,
 }
 
-/// The exact source-offset to destination-offset map of one mirror partition
-/// at record batch granularity.
-///
-/// Stored as segment starts: source offset `s_i` maps to destination offset
-/// `d_i`, and the following source offsets map linearly until the segment
-/// has covered `d_{i+1} - d_i` records (destination offsets have no gaps);
-/// the last segment ends at the mirrored end (`end`). Source offsets that fall
-/// in a gap (transaction markers, aborted data, compacted records) map to the
-/// next mirrored record, which is what a committed consumer offset ("next
-/// record to read") needs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OffsetMap {
-    segments: BTreeMap<i64, i64>,
-    /// `(source_end, destination_end)` of the last landed round.
-    end: Option<(i64, i64)>,
-}
-
-impl OffsetMap {
-    /// Adds a segment start: source offset `source` is at destination offset
-    /// `destination`.
-    pub fn insert(&mut self, source: i64, destination: i64) {
-        self.segments.insert(source, destination);
-    }
-
-    /// Sets the mirrored end: source offsets below `source_end` are mirrored,
-    /// the destination log end offset is `destination_end`.
-    pub fn set_end(&mut self, source_end: i64, destination_end: i64) {
-        self.end = Some((source_end, destination_end));
-    }
-
-    /// Drops segments at or past destination offset `destination` (used when
-    /// a round did not land).
-    pub fn truncate_destination(&mut self, destination: i64) {
-        self.segments.retain(|_, d| *d < destination);
-    }
-
-    /// The segment starts, `(source offset, destination offset)`, ascending.
-    pub fn segments(&self) -> impl Iterator<Item = (i64, i64)> + '_ {
-        self.segments.iter().map(|(s, d)| (*s, *d))
-    }
-
-    /// The segment that would contain `source` next: the destination offset
-    /// the mirror would give source offset `source` if it continued the last
-    /// segment linearly. `None` when there is no segment yet.
-    pub fn linear_destination(&self, source: i64) -> Option<i64> {
-        let (s, d) = self.segments.range(..=source).next_back()?;
-        Some(d + (source - s))
-    }
-
-    /// Translates a source offset to a destination offset.
-    ///
-    /// Returns `None` for offsets before the first mirrored batch or past the
-    /// mirrored end. A source offset equal to the mirrored end maps to the
-    /// destination log end offset.
-    pub fn translate(&self, source: i64) -> Option<i64> {
-        let (end_src, end_dst) = self.end?;
-        if source > end_src {
-            return None;
-        }
-        if source == end_src {
-            return Some(end_dst);
-        }
-        let (s, d) = self.segments.range(..=source).next_back()?;
-        let next_dst = self
-            .segments
-            .range(s + 1..)
-            .next()
-            .map(|(_, d)| *d)
-            .unwrap_or(end_dst);
-        let covered = next_dst - d;
-        if source - s < covered {
-            Some(d + (source - s))
-        } else {
-            Some(next_dst)
-        }
-    }
-}
-
 /// Everything read from the state topic.
 #[derive(Debug, Default, Clone)]
 pub struct StateSnapshot {
@@ -358,7 +282,21 @@ pub struct StateSnapshot {
     pub producers: HashMap<String, ProducerClaim>,
     /// Persisted failures per mirror partition.
     pub failures: HashMap<MirrorPartitionId, PersistedFailure>,
+    /// Roll-up heads of offset maps (see [`crate::mirror::offset_map`]).
+    pub rollups: HashMap<MirrorPartitionId, RollupHead>,
+    /// Source offsets of the single segment records (`map/...`) per mirror
+    /// partition: the roll-up deletes them.
+    pub singles: HashMap<MirrorPartitionId, BTreeSet<i64>>,
+    /// Keys of roll-up chunks no head names (left by a crash): deleted at
+    /// the next roll-up or link purge.
+    pub stale_chunks: HashMap<MirrorPartitionId, Vec<String>>,
+    /// Chunks read, by partition and `(generation, chunk)`, until the heads
+    /// are known.
+    chunks: HashMap<MirrorPartitionId, ChunksRead>,
 }
+
+/// Roll-up chunks of one partition by `(generation, chunk)`: segment starts.
+type ChunksRead = BTreeMap<(u64, u32), Vec<(i64, i64)>>;
 
 /// The idempotent producer identity a gateway instance claimed for a link
 /// (`producer/{link}`). A starting instance claims the epoch after the
@@ -386,6 +324,28 @@ pub struct PersistedFailure {
 }
 
 impl StateSnapshot {
+    /// Merges the chunks each roll-up head names into the offset maps and
+    /// lists the others as stale.
+    fn assemble_rollups(&mut self) {
+        for (id, chunks) in std::mem::take(&mut self.chunks) {
+            let head = self.rollups.get(&id).copied();
+            for ((generation, chunk), segments) in chunks {
+                let current = head.is_some_and(|h| h.generation == generation && chunk < h.chunks);
+                if current {
+                    let map = self.maps.entry(id.clone()).or_default();
+                    for (s, d) in segments {
+                        map.insert(s, d);
+                    }
+                } else {
+                    self.stale_chunks
+                        .entry(id.clone())
+                        .or_default()
+                        .push(offset_map::chunk_key(&id, generation, chunk));
+                }
+            }
+        }
+    }
+
     /// The complete offset map of a mirror partition, given its destination
     /// log end offset (ListOffsets latest on the mirror partition): the
     /// segments that landed, and the mirrored end derived from the
@@ -430,6 +390,15 @@ fn json<T: Serialize>(key: &str, value: &T) -> Result<Option<Vec<u8>>, MirrorErr
 }
 
 impl StateEntry {
+    /// A record with `value` as JSON.
+    ///
+    /// # Errors
+    /// [`MirrorError::State`] when it cannot be serialized.
+    pub fn json<T: Serialize>(key: String, value: &T) -> Result<Self, MirrorError> {
+        let value = json(&key, value)?;
+        Ok(Self { key, value })
+    }
+
     /// The checkpoint record of a mirror partition.
     ///
     /// # Errors
@@ -754,6 +723,7 @@ impl StateStore {
                 offset = offset.max(next);
             }
         }
+        snapshot.assemble_rollups();
         Ok(snapshot)
     }
 
@@ -801,15 +771,57 @@ impl StateStore {
                     p.parse().map_err(|_| bad("bad partition"))?,
                 );
                 let src: i64 = src.parse().map_err(|_| bad("bad source offset"))?;
+                let singles = snap.singles.entry(id.clone()).or_default();
                 let map = snap.maps.entry(id).or_default();
                 match &r.value {
                     None => {
-                        map.segments.remove(&src);
+                        map.remove(src);
+                        singles.remove(&src);
                     }
                     Some(v) => {
                         let seg: SegmentValue =
                             serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
                         map.insert(src, seg.destination_offset);
+                        singles.insert(src);
+                    }
+                }
+            }
+            ["mapr", link, topic, p] => {
+                let id = (
+                    (*link).to_string(),
+                    (*topic).to_string(),
+                    p.parse().map_err(|_| bad("bad partition"))?,
+                );
+                match &r.value {
+                    None => {
+                        snap.rollups.remove(&id);
+                    }
+                    Some(v) => {
+                        let head: RollupHead =
+                            serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
+                        snap.rollups.insert(id, head);
+                    }
+                }
+            }
+            ["mapc", link, topic, p, generation, chunk] => {
+                let id = (
+                    (*link).to_string(),
+                    (*topic).to_string(),
+                    p.parse().map_err(|_| bad("bad partition"))?,
+                );
+                let at = (
+                    generation.parse().map_err(|_| bad("bad generation"))?,
+                    chunk.parse().map_err(|_| bad("bad chunk"))?,
+                );
+                let chunks = snap.chunks.entry(id).or_default();
+                match &r.value {
+                    None => {
+                        chunks.remove(&at);
+                    }
+                    Some(v) => {
+                        let c: RollupChunk =
+                            serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
+                        chunks.insert(at, c.segments);
                     }
                 }
             }
@@ -866,7 +878,8 @@ impl StateStore {
 
     /// Deletes everything of `link` from the state topic (link deleted):
     /// writes a tombstone for every `cp/{link}/...`, `map/{link}/...`,
-    /// `mt/{link}/...`, `fail/{link}/...`, the `producer/{link}` and the
+    /// `mapr/...` and `mapc/...` of the link, `mt/{link}/...`,
+    /// `fail/{link}/...`, the `producer/{link}` and the
     /// `link/{link}` record found by reading the
     /// whole topic ([`StateStore::load`]). The link's tasks must be stopped
     /// first (a running link would write its checkpoints again).
@@ -883,9 +896,9 @@ impl StateStore {
                 value: None,
             });
         }
-        for (id, map) in snap.maps.iter().filter(|(id, _)| id.0 == link) {
-            for (s, d) in map.segments() {
-                entries.push(StateEntry::segment(id, s, d, true));
+        for (id, singles) in snap.singles.iter().filter(|(id, _)| id.0 == link) {
+            for s in singles {
+                entries.push(StateEntry::segment(id, *s, 0, true));
             }
         }
         for (l, mirror) in snap.mirror_topics.keys().filter(|(l, _)| l == link) {
@@ -893,6 +906,26 @@ impl StateStore {
                 key: format!("mt/{l}/{mirror}"),
                 value: None,
             });
+        }
+        for (id, head) in snap.rollups.iter().filter(|(id, _)| id.0 == link) {
+            entries.push(StateEntry {
+                key: offset_map::head_key(id),
+                value: None,
+            });
+            for c in 0..head.chunks {
+                entries.push(StateEntry {
+                    key: offset_map::chunk_key(id, head.generation, c),
+                    value: None,
+                });
+            }
+        }
+        for (_, keys) in snap.stale_chunks.iter().filter(|(id, _)| id.0 == link) {
+            for key in keys {
+                entries.push(StateEntry {
+                    key: key.clone(),
+                    value: None,
+                });
+            }
         }
         for id in snap.failures.keys().filter(|id| id.0 == link) {
             entries.push(StateEntry::failure(id, None)?);
@@ -1112,39 +1145,6 @@ impl StateStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn translate_with_gaps() {
-        // src 0..50 -> dst 0..50; src 50 is a commit marker; src 51..61 -> dst 50..60
-        // src 61..90 aborted; src 91..100 -> dst 60..69
-        let mut m = OffsetMap::default();
-        m.insert(0, 0);
-        m.insert(51, 50);
-        m.insert(91, 60);
-        m.set_end(100, 69);
-        assert_eq!(m.translate(0), Some(0));
-        assert_eq!(m.translate(49), Some(49));
-        assert_eq!(m.translate(50), Some(50)); // marker: next record is src 51 = dst 50
-        assert_eq!(m.translate(51), Some(50));
-        assert_eq!(m.translate(60), Some(59));
-        assert_eq!(m.translate(61), Some(60)); // aborted range maps to next mirrored record
-        assert_eq!(m.translate(75), Some(60));
-        assert_eq!(m.translate(99), Some(68));
-        assert_eq!(m.translate(100), Some(69));
-        assert_eq!(m.translate(101), None);
-        m.truncate_destination(60);
-        assert_eq!(m.segments().count(), 2);
-    }
-
-    #[test]
-    fn translate_from_non_zero_start() {
-        let mut m = OffsetMap::default();
-        m.insert(1000, 0);
-        m.set_end(1010, 10);
-        assert_eq!(m.translate(999), None);
-        assert_eq!(m.translate(1005), Some(5));
-        assert_eq!(m.linear_destination(1010), Some(10));
-    }
 
     #[test]
     fn entries_have_stable_keys() {

@@ -3,7 +3,8 @@
 //! its time, and a foreign write that happens to end on a batch boundary of
 //! an unfinished round is caught by the batch headers (producer id, epoch,
 //! base sequence), not taken for the round's first batch. A state topic
-//! that would expire records (delete policy) is refused.
+//! that would expire records (delete policy) is refused. An offset map
+//! rolled up in the state topic reads back the same.
 
 use std::time::UNIX_EPOCH;
 
@@ -155,5 +156,57 @@ async fn a_state_topic_that_is_not_compacted_is_refused() {
     assert!(
         configs.contains(&("cleanup.policy".to_string(), "compact".to_string())),
         "{configs:?}"
+    );
+}
+
+/// A rolled-up offset map reads back as the same map (pruned below the
+/// source log start), from a head and chunk records, with its single
+/// segment records deleted; a crash between the chunks and the head leaves
+/// the earlier roll-up readable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_offset_map_rolled_up_reads_back_the_same() {
+    use crate::mirror::offset_map::{rollup_entries, CHUNK_SEGMENTS};
+
+    let env = Env::start().await;
+    let store = StateStore::open(env.destination.clone(), STATE_TOPIC)
+        .await
+        .expect("state topic");
+    let id = ("r5".to_string(), "gaps".to_string(), 0);
+    // One segment per source transaction: a commit marker after every 3
+    // records, more segments than one chunk holds.
+    let n = CHUNK_SEGMENTS as i64 + 100;
+    let singles: Vec<StateEntry> = (0..n)
+        .map(|i| StateEntry::segment(&id, i * 4, i * 3, false))
+        .collect();
+    store.write(&singles).await.expect("segments");
+    let snap = store.load().await.expect("load");
+    let mut map = snap.maps[&id].clone();
+    assert_eq!(map.len() as i64, n);
+    assert_eq!(snap.singles[&id].len() as i64, n);
+
+    // Source retention moved the log start to 4000.
+    map.prune_below(4000);
+    let sources: Vec<i64> = snap.singles[&id].iter().copied().collect();
+    let (entries, head) = rollup_entries(&id, &map, None, &sources).expect("roll-up");
+    assert_eq!(head.chunks, 1);
+    store.write(&entries).await.expect("roll-up written");
+    let after = store.load().await.expect("load after roll-up");
+    assert!(after.maps[&id] == map, "same segments from the chunks");
+    assert!(after.singles[&id].is_empty(), "single records deleted");
+    assert_eq!(after.rollups[&id], head);
+
+    // The next generation's chunks land, its head does not (a crash): the
+    // first roll-up is what reads back; the orphan chunk is listed stale.
+    let (next, _) = rollup_entries(&id, &map, Some(head), &[]).expect("roll-up");
+    let chunks_only: Vec<StateEntry> = next
+        .into_iter()
+        .filter(|e| e.key.starts_with("mapc/") && e.value.is_some())
+        .collect();
+    store.write(&chunks_only).await.expect("chunks");
+    let crashed = store.load().await.expect("load after a crash");
+    assert!(crashed.maps[&id] == map, "the first roll-up reads back");
+    assert_eq!(
+        crashed.stale_chunks[&id],
+        vec!["mapc/r5/gaps/0/2/0".to_string()]
     );
 }
