@@ -493,6 +493,43 @@ async fn a_second_gateway_fences_the_first() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Partitions are independent: the destination deletes one mirror topic
+/// while records flow into two; that topic's partition fails with
+/// `MIRROR_TOPIC_DELETED` and the other mirror topic keeps being mirrored,
+/// record by record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_mirror_topic_fails_alone() -> anyhow::Result<()> {
+    let src = Broker::start("src")?;
+    let dst = Broker::start("dst")?;
+    create_topic(&src.bootstrap(), "kept", 1, &[]).await?;
+    create_topic(&src.bootstrap(), "dropped", 1, &[]).await?;
+    let mut rng = StdRng::seed_from_u64(37);
+    let first = sample_records(&mut rng, 1, 20, 50);
+    produce(&src.bootstrap(), "kept", &first, "none").await?;
+    produce(&src.bootstrap(), "dropped", &first, "none").await?;
+    let gw = Gateway::start(&config(&src, &dst, &["kept", "dropped"], ""))?;
+    assert_mirrored(&dst.bootstrap(), "dropped", &first).await?;
+    assert_mirrored(&dst.bootstrap(), "kept", &first).await?;
+    let client = ClusterClient::connect(ClusterSettings::new("dst", vec![dst.bootstrap()])).await?;
+    client.delete_topic("dropped").await?;
+    let more = sample_records(&mut rng, 1, 30, 50);
+    produce(&src.bootstrap(), "dropped", &more, "none").await?;
+    produce(&src.bootstrap(), "kept", &more, "none").await?;
+    wait_state(&gw, "dropped", 0, "FAILED").await?;
+    assert!(
+        gw.log_tail(400).contains("MIRROR_TOPIC_DELETED"),
+        "the cause is named: {}",
+        gw.log_tail(40)
+    );
+    let mut all = first.clone();
+    all.extend(more);
+    assert_mirrored(&dst.bootstrap(), "kept", &all)
+        .await
+        .with_context(|| gw.log_tail(40))?;
+    wait_state(&gw, "kept", 0, "ACTIVE").await?;
+    Ok(())
+}
+
 /// `cluster.link.paused = true`: the mirror topic is set up but its
 /// partitions are PAUSED and nothing is fetched; after a restart with the
 /// link unpaused, everything is mirrored.

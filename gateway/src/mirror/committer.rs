@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka::{KafkaError, OffsetSpec};
@@ -118,18 +119,31 @@ pub(crate) async fn run(
     mut rx: mpsc::Receiver<Round>,
     shutdown: CancellationToken,
 ) {
+    let mut reconciles = JoinSet::new();
     loop {
         let round = tokio::select! {
             _ = shutdown.cancelled() => break,
             r = rx.recv() => match r { Some(r) => r, None => break },
         };
-        commit_round(&ctx, round, &shutdown).await;
+        commit_round(&ctx, round, &shutdown, &mut reconciles).await;
         persist_progress(&ctx).await;
         roll_up_maps(&ctx).await;
+        while reconciles.try_join_next().is_some() {}
     }
+    // Reconciles end at shutdown (recovery takes over at the next start).
+    while reconciles.join_next().await.is_some() {}
 }
 
-pub(crate) async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &CancellationToken) {
+/// Commits one round: write-ahead, then produce. A partition whose produce
+/// failed or whose outcome is unknown is reconciled in its own task
+/// (`reconciles`), so that it never holds up the other partitions; it is
+/// not fetched meanwhile (`Slot::reconciling`).
+pub(crate) async fn commit_round(
+    ctx: &Arc<LinkCtx>,
+    round: Round,
+    shutdown: &CancellationToken,
+    reconciles: &mut JoinSet<()>,
+) {
     let mut work = prepare(ctx, round);
     // 1. Write-ahead (checkpoints, offset map segments) and, concurrently,
     // the single-writer check: each mirror partition's log end offset must
@@ -199,8 +213,14 @@ pub(crate) async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &Cancell
     // 2. Produce: per destination leader, layer by layer.
     let mut by_leader: BTreeMap<i32, Vec<Work>> = BTreeMap::new();
     let mut to_reconcile = Vec::new();
-    for w in work {
-        match ctx.destination.leader(&w.key.0, w.key.1).await {
+    // Leader lookups in parallel: one topic's slow metadata holds up none.
+    let leaders = futures::future::join_all(
+        work.iter()
+            .map(|w| ctx.destination.leader(&w.key.0, w.key.1)),
+    )
+    .await;
+    for (w, leader) in work.into_iter().zip(leaders) {
+        match leader {
             Ok(l) => by_leader.entry(l).or_default().push(w),
             Err(e) => {
                 tracing::warn!(link = %ctx.name, topic = %w.key.0, partition = w.key.1, error = %e,
@@ -219,7 +239,17 @@ pub(crate) async fn commit_round(ctx: &LinkCtx, round: Round, shutdown: &Cancell
         to_reconcile.extend(failed);
     }
     for w in to_reconcile {
-        reconcile(ctx, w, shutdown).await;
+        if let Some(slot) = ctx.slots().get_mut(&w.key) {
+            slot.reconciling = true;
+        }
+        let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+        reconciles.spawn(async move {
+            let key = w.key.clone();
+            reconcile(&ctx, w, &shutdown).await;
+            if let Some(slot) = ctx.slots().get_mut(&key) {
+                slot.reconciling = false;
+            }
+        });
     }
 }
 
@@ -261,9 +291,10 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
             continue;
         }
         let fetching = status.get(&key).is_some_and(|s| s.state.is_fetching());
-        if !fetching {
-            // Paused or stopping since it was fetched: fetch it again
-            // from here when it is resumed (drops later rounds too).
+        if !fetching || slot.reconciling {
+            // Paused or stopping since it was fetched, or an earlier round
+            // is being reconciled: fetch it again from here later (drops
+            // later rounds too).
             drop(slots);
             drop(status);
             ctx.rewind(&key, fetch_offset);
@@ -647,6 +678,12 @@ async fn roll_up_maps(ctx: &LinkCtx) {
     }
 }
 
+/// Whether fresh destination metadata says the topic does not exist.
+async fn mirror_topic_gone(ctx: &LinkCtx, topic: &str) -> bool {
+    ctx.destination.invalidate(topic);
+    matches!(ctx.destination.topic(topic).await, Ok(None))
+}
+
 /// Finishes a round whose produce outcome is unknown: reads the destination
 /// log end offset, which must sit at a batch boundary of the round, and
 /// produces the remaining batches. Retries with backoff until done, the
@@ -699,6 +736,18 @@ async fn reconcile(ctx: &LinkCtx, mut w: Work, shutdown: &CancellationToken) {
             Err(e) => {
                 m::add_error(&ctx.name, "destination");
                 tracing::warn!(link = %ctx.name, error = %e, "cannot read destination log end offset");
+                if matches!(e, KafkaError::UnknownTopic { .. })
+                    && mirror_topic_gone(ctx, &w.key.0).await
+                {
+                    let message = format!(
+                        "mirror topic {} no longer exists on the destination cluster `{}` (deleted there); fail the mirror over or delete it, then create it again to mirror anew",
+                        w.key.0,
+                        ctx.destination.name()
+                    );
+                    let code = "MIRROR_TOPIC_DELETED".to_string();
+                    ctx.fail(&w.key, FailureCause::Error { code, message });
+                    return;
+                }
             }
         }
         ctx.destination.invalidate(&w.key.0);

@@ -67,8 +67,15 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
         }
         // Group by source leader.
         let mut by_leader: BTreeMap<i32, Vec<Target>> = BTreeMap::new();
-        for t in targets {
-            match ctx.source.leader(&t.source.0, t.source.1).await {
+        // In parallel: a topic whose metadata is slow holds up no other.
+        let leaders = futures::future::join_all(
+            targets
+                .iter()
+                .map(|t| ctx.source.leader(&t.source.0, t.source.1)),
+        )
+        .await;
+        for (t, leader) in targets.into_iter().zip(leaders) {
+            match leader {
                 Ok(leader) => by_leader.entry(leader).or_default().push(t),
                 Err(e) => unavailable(&ctx, &t.key, &e),
             }
@@ -203,7 +210,7 @@ fn active_targets(ctx: &LinkCtx) -> Vec<Target> {
     let status = ctx.status.lock();
     ctx.slots()
         .iter()
-        .filter(|(k, _)| status.get(*k).is_some_and(|s| s.state.is_fetching()))
+        .filter(|(k, s)| !s.reconciling && status.get(*k).is_some_and(|s| s.state.is_fetching()))
         .map(|(k, s)| Target {
             key: k.clone(),
             source: (s.source_topic.clone(), k.1),

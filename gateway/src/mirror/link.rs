@@ -129,6 +129,9 @@ pub(crate) struct Slot {
     /// A round an earlier instance began and did not finish: re-sent under
     /// its producer identity first (see [`ResumeRound`]).
     pub resume: Option<ResumeRound>,
+    /// A round of the partition is being reconciled in its own task: the
+    /// partition is not fetched until it is done.
+    pub reconciling: bool,
     /// When a progress-only checkpoint was last written.
     pub progress_at: std::time::Instant,
     /// The partition's offset map (segment starts of what landed).
@@ -183,6 +186,7 @@ impl Slot {
             rounds: Arc::default(),
             checkpoint: None,
             resume: None,
+            reconciling: false,
             progress_at: std::time::Instant::now(),
             map: OffsetMap::default(),
             singles: BTreeSet::new(),

@@ -218,7 +218,10 @@ async fn transactional_fetch_response_through_the_pipeline_into_a_real_broker() 
         partitions: vec![fetched],
     };
     make_ready(&ctx, &mut round).expect("no record transform chain");
-    commit_round(&ctx, round, &CancellationToken::new()).await;
+    let ctx = std::sync::Arc::new(ctx);
+    let mut reconciles = tokio::task::JoinSet::new();
+    commit_round(&ctx, round, &CancellationToken::new(), &mut reconciles).await;
+    while reconciles.join_next().await.is_some() {}
     assert_eq!(ctx.state_of(&key), Some(PartitionState::Active));
 
     let got = read_back(&broker.addr(), "orders", 7);
