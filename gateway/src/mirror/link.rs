@@ -949,8 +949,9 @@ async fn run_link(
 /// a time.
 pub(crate) struct Topics {
     pub(crate) config: Arc<LinkConfig>,
-    /// State read at start (checkpoints and offset maps for recovery).
-    snapshot: Arc<StateSnapshot>,
+    /// State read at start, or again for a resume (checkpoints and offset
+    /// maps for recovery).
+    pub(crate) snapshot: Arc<StateSnapshot>,
     registry: Arc<MirrorRegistry>,
     /// Mirror topic by source topic (stopped mirrors included, so that
     /// auto-create never mirrors their source again).
@@ -1013,7 +1014,7 @@ impl Topics {
     pub(crate) async fn setup_pending(&mut self, ctx: &Arc<LinkCtx>) {
         let mut still = Vec::new();
         for source in std::mem::take(&mut self.pending) {
-            match setup_topic(ctx, self, &source).await {
+            match setup_topic(ctx, self, &source, None).await {
                 Ok(()) => {}
                 Err(e) => {
                     m::add_error(&ctx.name, e.kind());
@@ -1200,14 +1201,18 @@ fn running_state(config: &LinkConfig, record: Option<&MirrorTopicRecord>) -> Par
 /// record's replication factor), protects it with DENY WRITE ACLs when the
 /// link asks for it, registers it and recovers every partition. A stopped
 /// mirror is never set up.
+///
+/// `only`: recover just these partitions again (resuming failed ones), even
+/// when the topic is set up; the others are left as they run.
 async fn setup_topic(
     ctx: &Arc<LinkCtx>,
     topics: &mut Topics,
     source: &str,
+    only: Option<&BTreeSet<i32>>,
 ) -> Result<(), MirrorError> {
     let src = |e| MirrorError::kafka(Side::Source, e);
     let dst = |e| MirrorError::kafka(Side::Destination, e);
-    if let Some(mirror) = topics.names.get(source) {
+    if let Some(mirror) = topics.names.get(source).filter(|_| only.is_none()) {
         if topics
             .records
             .get(mirror)
@@ -1298,6 +1303,9 @@ async fn setup_topic(
     let mut tombstones = Vec::new();
     let mut fresh = Vec::new();
     for (t, p) in &tps {
+        if only.is_some_and(|o| !o.contains(p)) {
+            continue;
+        }
         let key: PartitionKey = (t.clone(), *p);
         let id = ctx.id(&key);
         let dest_leo = leo.get(&key).copied().unwrap_or(0);
@@ -1316,12 +1324,21 @@ async fn setup_topic(
             }
         }
         let mut slot = Slot::new(source, &topic_id, 0, dest_leo);
+        // Data fetched for an earlier slot of the partition is stale.
+        slot.generation = ctx.slots().get(&key).map_or(0, |s| s.generation + 1);
         slot.checkpoint = cp.cloned();
         let state = match outcome {
             Recovery::Resume { fetch_offset } => {
                 slot.fetch_offset = fetch_offset;
                 slot.source_next = fetch_offset;
                 slot.resume = cp.and_then(|cp| unfinished_round(cp, dest_leo));
+                // Recovered by the instance that wrote the checkpoint (a
+                // resume): its sequence goes on from the boundary.
+                if let Some(cp) = cp.filter(|cp| {
+                    (cp.producer_id, cp.producer_epoch) == (ctx.producer.id, ctx.producer.epoch)
+                }) {
+                    slot.sequence = cp.boundary_at(dest_leo).map_or(0, |i| cp.sequence_at(i));
+                }
                 let mut map = map;
                 let mut singles = snapshot.singles.get(&id).cloned().unwrap_or_default();
                 let unlanded: Vec<(i64, i64)> =

@@ -75,6 +75,19 @@ pub enum FailureCause {
 }
 
 impl FailureCause {
+    /// Whether resuming the mirror may mirror the partition again once an
+    /// operator removed the cause: a refusal or limit of the destination
+    /// (`MESSAGE_TOO_LARGE`, `INVALID_TIMESTAMP`, ...), a plugin error, an
+    /// unreadable batch. Not for causes that mean the mirror can no longer
+    /// match its source (foreign writes, a recreated, truncated or replaced
+    /// source, a destination topic that is not or no longer the mirror).
+    pub fn is_resumable(&self) -> bool {
+        match self {
+            Self::Error { code, .. } => code != "MIRROR_TOPIC_DELETED",
+            _ => false,
+        }
+    }
+
     /// Stable upper-case code, used in metrics and API output.
     pub fn code(&self) -> &str {
         match self {

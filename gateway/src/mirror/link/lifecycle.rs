@@ -291,7 +291,7 @@ impl Topics {
         }
         tracing::info!(link = %ctx.name, topic = %mirror, source = %source, partitions, "mirror topic created");
         self.pending.retain(|s| *s != source);
-        if let Err(e) = setup_topic(ctx, self, &source).await {
+        if let Err(e) = setup_topic(ctx, self, &source, None).await {
             tracing::warn!(link = %ctx.name, topic = %mirror, error = %e,
                 "mirror topic created; set-up retried by the watcher");
             if !self.pending.contains(&source) {
@@ -363,6 +363,11 @@ impl Topics {
             action: action.as_str().to_string(),
         };
         match action {
+            MirrorAction::Resume if state == "FAILED" => {
+                *lags = status_lags(ctx, mirror);
+                self.resume_failed(ctx, mirror, &record, &parts, validate_only)
+                    .await
+            }
             MirrorAction::Pause | MirrorAction::Resume => {
                 *lags = status_lags(ctx, mirror);
                 let (target, refused): (DesiredState, &[&str]) = match action {
@@ -513,6 +518,58 @@ impl Topics {
             ))
         })?;
         self.records.insert(mirror.to_string(), rec);
+        Ok(())
+    }
+
+    /// Resume of a `FAILED` mirror: each failed partition whose cause an
+    /// operator can remove ([`FailureCause::is_resumable`]: a refusal or a
+    /// limit of the destination, a plugin error) is recovered again as at
+    /// start (its failure record deleted, the state re-read, checkpoint and
+    /// destination log checked); causes that mean the data can no longer
+    /// match (foreign writes, a recreated or truncated source) refuse it.
+    async fn resume_failed(
+        &mut self,
+        ctx: &Arc<LinkCtx>,
+        mirror: &str,
+        record: &MirrorTopicRecord,
+        parts: &[(PartitionKey, PartitionState)],
+        validate_only: bool,
+    ) -> Result<(), ControlError> {
+        let mut failed = std::collections::BTreeSet::new();
+        for (key, st) in parts {
+            if let PartitionState::Failed(cause) = st {
+                if !cause.is_resumable() {
+                    return Err(ControlError::InvalidState {
+                        mirror: mirror.to_string(),
+                        state: format!("FAILED ({})", cause.code()),
+                        action: MirrorAction::Resume.as_str().to_string(),
+                    });
+                }
+                failed.insert(key.1);
+            }
+        }
+        if validate_only || failed.is_empty() {
+            return Ok(());
+        }
+        let mut entries = Vec::new();
+        for p in &failed {
+            let id = ctx.id(&(mirror.to_string(), *p));
+            entries.push(StateEntry::failure(&id, None).map_err(unavailable)?);
+        }
+        ctx.state
+            .write(&entries)
+            .await
+            .map_err(|e| unavailable(format!("cannot clear the failure of '{mirror}': {e}")))?;
+        let snapshot = ctx
+            .state
+            .load()
+            .await
+            .map_err(|e| unavailable(format!("cannot read the link state: {e}")))?;
+        self.snapshot = Arc::new(snapshot);
+        setup_topic(ctx, self, &record.source_topic, Some(&failed))
+            .await
+            .map_err(|e| unavailable(format!("cannot recover '{mirror}': {e}")))?;
+        tracing::info!(link = %ctx.name, topic = mirror, partitions = ?failed, "failed mirror partitions resumed");
         Ok(())
     }
 

@@ -66,6 +66,16 @@ async fn a_failed_partition_stays_failed_across_a_restart() {
         (cause, at),
         "the recorded failure, with its time, not a new judgement"
     );
+    // A foreign write cannot be resumed: the mirror no longer matches.
+    let r = link
+        .alter_mirror("held", crate::control::MirrorAction::Resume, false)
+        .await;
+    match r.error {
+        Some(crate::control::ControlError::InvalidState { state, .. }) => {
+            assert_eq!(state, "FAILED (FOREIGN_WRITE)")
+        }
+        other => panic!("expected InvalidState, got {other:?}"),
+    }
     shutdown.cancel();
     link.join().await;
 }
@@ -209,4 +219,84 @@ async fn an_offset_map_rolled_up_reads_back_the_same() {
         crashed.stale_chunks[&id],
         vec!["mapc/r5/gaps/0/2/0".to_string()]
     );
+}
+
+/// A partition failed on a destination limit (`MESSAGE_TOO_LARGE`: the
+/// mirror topic's `max.message.bytes` is below a source batch) is resumed
+/// once the limit is raised: recovered again from its checkpoint, the
+/// batch lands, nothing else is rewritten.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_failed_on_a_limit_resumes_once_it_is_raised() {
+    use kafka_protocol::messages::incremental_alter_configs_request::{
+        AlterConfigsResource, AlterableConfig,
+    };
+    use kafka_protocol::messages::IncrementalAlterConfigsRequest;
+    use kafka_protocol::protocol::StrBytes;
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+    use crate::control::MirrorAction;
+
+    let env = Env::start().await;
+    env.source_topic("large", 1).await;
+    let (link, shutdown) = env.link(env.config("r6")).await;
+    let mut req = new_mirror("r6", "large");
+    req.configs = vec![("max.message.bytes".into(), "1024".into())];
+    link.create_mirror(&req).await.expect("create");
+    wait_leo(&env.destination, "large", 1).await;
+    wait_state(&link, "large", "ACTIVE").await;
+
+    let big = vec![b'x'; 4000];
+    tokio::task::block_in_place(|| {
+        let p: BaseProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", env.src.addr())
+            .create()
+            .expect("producer");
+        p.send(
+            BaseRecord::<(), [u8]>::to("large")
+                .partition(0)
+                .payload(&big[..]),
+        )
+        .map_err(|(e, _)| e)
+        .expect("send");
+        p.flush(std::time::Duration::from_secs(30)).expect("flush");
+    });
+    wait_state(&link, "large", "FAILED").await;
+    match failed_at_ms(&link, "large").0 {
+        FailureCause::Error { code, .. } => assert_eq!(code, "MESSAGE_TOO_LARGE"),
+        other => panic!("expected MESSAGE_TOO_LARGE, got {other:?}"),
+    }
+
+    let alter = IncrementalAlterConfigsRequest::default().with_resources(vec![
+        AlterConfigsResource::default()
+            .with_resource_type(2)
+            .with_resource_name(StrBytes::from_static_str("large"))
+            .with_configs(vec![AlterableConfig::default()
+                .with_name(StrBytes::from_static_str("max.message.bytes"))
+                .with_config_operation(0)
+                .with_value(Some(StrBytes::from_static_str("1048588")))]),
+    ]);
+    let conn = env.destination.any_broker().await.expect("broker");
+    let (_, resp) = conn.send(&alter).await.expect("alter configs");
+    assert!(resp.responses.iter().all(|r| r.error_code == 0), "{resp:?}");
+    let r = link
+        .alter_mirror("large", MirrorAction::Resume, false)
+        .await;
+    assert!(r.error.is_none(), "{:?}", r.error);
+    wait_leo(&env.destination, "large", 2).await;
+    wait_state(&link, "large", "ACTIVE").await;
+    let store = StateStore::open(env.destination.clone(), STATE_TOPIC)
+        .await
+        .expect("state topic");
+    let id = ("r6".to_string(), "large".to_string(), 0);
+    assert!(
+        !store
+            .load()
+            .await
+            .expect("state")
+            .failures
+            .contains_key(&id),
+        "the failure record is gone"
+    );
+    shutdown.cancel();
+    link.join().await;
 }
