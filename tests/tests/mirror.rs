@@ -129,6 +129,8 @@ async fn destination_codecs(
             partition,
             offset: 0,
             max_bytes: 16 << 20,
+            current_leader_epoch: -1,
+            last_fetched_epoch: -1,
         }],
         wire::READ_UNCOMMITTED,
         100,

@@ -506,6 +506,14 @@ impl ClusterClient {
         .await
     }
 
+    /// Leader epoch of `topic`/`partition` from the last metadata (KIP-320,
+    /// Metadata v7+); `None` when unknown or not reported (-1).
+    pub fn cached_leader_epoch(&self, topic: &str, partition: i32) -> Option<i32> {
+        let meta = self.lock_meta();
+        let p = meta.topics.get(topic)?.info.partition(partition)?;
+        (p.leader_epoch >= 0).then_some(p.leader_epoch)
+    }
+
     fn cached_leader(&self, topic: &str, partition: i32) -> Option<i32> {
         let meta = self.lock_meta();
         let t = meta.topics.get(topic)?;

@@ -280,6 +280,7 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
             fetch_offset,
             batches: mut normalized,
             mut next_fetch_offset,
+            last_leader_epoch,
             ..
         } = fp;
         let status = ctx.status.lock();
@@ -368,6 +369,7 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
                 producer_id: producer.id,
                 producer_epoch: producer.epoch,
                 base_sequence: sequence,
+                source_leader_epoch: last_leader_epoch,
             },
             key,
             segments,

@@ -45,6 +45,8 @@ pub(crate) struct FetchedPartition {
     pub batches: Vec<RawBatch>,
     /// Next offset to fetch after this data.
     pub next_fetch_offset: i64,
+    /// Source leader epoch of the last batch fetched (-1 unknown).
+    pub last_leader_epoch: i32,
 }
 
 /// All partitions fetched in one fetch cycle that carry data.
@@ -74,9 +76,15 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
                 .map(|t| ctx.source.leader(&t.source.0, t.source.1)),
         )
         .await;
-        for (t, leader) in targets.into_iter().zip(leaders) {
+        for (mut t, leader) in targets.into_iter().zip(leaders) {
             match leader {
-                Ok(leader) => by_leader.entry(leader).or_default().push(t),
+                Ok(leader) => {
+                    t.leader_epoch = ctx
+                        .source
+                        .cached_leader_epoch(&t.source.0, t.source.1)
+                        .unwrap_or(-1);
+                    by_leader.entry(leader).or_default().push(t)
+                }
                 Err(e) => unavailable(&ctx, &t.key, &e),
             }
         }
@@ -204,6 +212,10 @@ pub(crate) struct Target {
     pub(crate) generation: u64,
     pub(crate) offset: i64,
     pub(crate) max_bytes: i32,
+    /// Source leader epoch from metadata (-1 unknown).
+    pub(crate) leader_epoch: i32,
+    /// Leader epoch of the last batch fetched before `offset` (-1 unknown).
+    pub(crate) last_fetched_epoch: i32,
 }
 
 fn active_targets(ctx: &LinkCtx) -> Vec<Target> {
@@ -218,6 +230,8 @@ fn active_targets(ctx: &LinkCtx) -> Vec<Target> {
             generation: s.generation,
             offset: s.fetch_offset,
             max_bytes: s.fetch_max_bytes,
+            leader_epoch: -1,
+            last_fetched_epoch: s.last_fetched_epoch,
         })
         .collect()
 }
@@ -244,6 +258,8 @@ async fn fetch_from(
                 partition: t.key.1,
                 offset: t.offset,
                 max_bytes: t.max_bytes,
+                current_leader_epoch: t.leader_epoch,
+                last_fetched_epoch: t.last_fetched_epoch,
             })
             .collect::<Vec<_>>(),
         wire::READ_COMMITTED,
@@ -326,6 +342,19 @@ pub(crate) async fn handle_partition(
             return None;
         }
     }
+    if data.diverging_epoch.epoch >= 0 {
+        // KIP-320: the source's log no longer holds what was fetched in
+        // that epoch up to here.
+        ctx.fail(
+            &t.key,
+            FailureCause::SourceDiverged {
+                fetch_offset: t.offset,
+                epoch: t.last_fetched_epoch,
+                end_offset: data.diverging_epoch.end_offset,
+            },
+        );
+        return None;
+    }
     let records = data.records.unwrap_or_default();
     let split = match batch::split_batches(&records) {
         Ok(s) => s,
@@ -351,6 +380,10 @@ pub(crate) async fn handle_partition(
     // is known once its length field arrived; else double the fetch size.
     let grow_to = (split.batches.is_empty() && split.partial_trailing_bytes > 0)
         .then(|| split.partial_batch_size.and_then(|n| i32::try_from(n).ok()));
+    let last_leader_epoch = split
+        .batches
+        .last()
+        .map_or(t.last_fetched_epoch, |b| b.header.partition_leader_epoch);
     let committed = batch::filter_committed(split.batches, &aborted, t.offset);
     m::add_skipped(&ctx.name, "control", committed.skipped_control);
     m::add_skipped(&ctx.name, "aborted", committed.skipped_aborted);
@@ -363,6 +396,7 @@ pub(crate) async fn handle_partition(
             return None;
         }
         slot.fetch_offset = next;
+        slot.last_fetched_epoch = last_leader_epoch;
         // Fetch v5+ (KIP-107): the offset map is pruned below it.
         slot.source_log_start = slot.source_log_start.max(data.log_start_offset);
         if let Some(size) = grow_to {
@@ -411,6 +445,7 @@ pub(crate) async fn handle_partition(
         fetch_offset: t.offset,
         batches: committed.keep,
         next_fetch_offset: next,
+        last_leader_epoch,
     })
 }
 

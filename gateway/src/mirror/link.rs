@@ -146,6 +146,9 @@ pub(crate) struct Slot {
     /// The source partition's log start offset, from fetch responses (-1
     /// unknown): the offset map is pruned below it.
     pub source_log_start: i64,
+    /// Source leader epoch of the last batch fetched (-1 unknown): Fetch
+    /// `last_fetched_epoch` (KIP-320 divergence check).
+    pub last_fetched_epoch: i32,
 }
 
 /// The unfinished part of a round recovered from a checkpoint: its batches
@@ -193,6 +196,7 @@ impl Slot {
             rollup: None,
             stale_chunks: Vec::new(),
             source_log_start: -1,
+            last_fetched_epoch: -1,
         }
     }
 }
@@ -1332,6 +1336,7 @@ async fn setup_topic(
                 slot.fetch_offset = fetch_offset;
                 slot.source_next = fetch_offset;
                 slot.resume = cp.and_then(|cp| unfinished_round(cp, dest_leo));
+                slot.last_fetched_epoch = cp.map_or(-1, |cp| cp.source_leader_epoch);
                 // Recovered by the instance that wrote the checkpoint (a
                 // resume): its sequence goes on from the boundary.
                 if let Some(cp) = cp.filter(|cp| {
@@ -1553,6 +1558,7 @@ pub(crate) fn progress_checkpoint(
         producer_id: producer.id,
         producer_epoch: producer.epoch,
         base_sequence: sequence,
+        source_leader_epoch: -1,
     }
 }
 
@@ -1706,6 +1712,7 @@ mod tests {
             producer_id: 4,
             producer_epoch: 1,
             base_sequence: 20,
+            source_leader_epoch: -1,
         }
     }
 

@@ -205,6 +205,8 @@ async fn transactional_fetch_response_through_the_pipeline_into_a_real_broker() 
         generation: 0,
         offset: 0,
         max_bytes: DEFAULT_PARTITION_FETCH_BYTES,
+        leader_epoch: -1,
+        last_fetched_epoch: -1,
     };
 
     let fetched = handle_partition(&ctx, &target, data)
@@ -265,4 +267,39 @@ async fn transactional_fetch_response_through_the_pipeline_into_a_real_broker() 
     );
     assert_eq!(map.translate(9), Some(5));
     assert_eq!(map.translate(12), Some(7));
+
+    // The next fetch carries the leader epoch of the last batch fetched; a
+    // source whose log for that epoch now ends below the fetch position
+    // answers a diverging epoch (KIP-320), which fails the partition
+    // instead of mixing two histories. (The test broker never diverges:
+    // the response is constructed.)
+    let next = ctx.slots()[&key].clone();
+    assert_eq!(next.fetch_offset, 12);
+    assert_eq!(
+        next.last_fetched_epoch, 0,
+        "epoch of the last batch fetched"
+    );
+    let target = Target {
+        offset: next.fetch_offset,
+        generation: next.generation,
+        last_fetched_epoch: next.last_fetched_epoch,
+        ..target
+    };
+    let diverged = PartitionData::default()
+        .with_partition_index(0)
+        .with_high_watermark(9)
+        .with_diverging_epoch(
+            kafka_protocol::messages::fetch_response::EpochEndOffset::default()
+                .with_epoch(0)
+                .with_end_offset(9),
+        );
+    assert!(handle_partition(&ctx, &target, diverged).await.is_none());
+    match ctx.state_of(&key) {
+        Some(PartitionState::Failed(crate::mirror::FailureCause::SourceDiverged {
+            fetch_offset: 12,
+            epoch: 0,
+            end_offset: 9,
+        })) => {}
+        other => panic!("expected SOURCE_DIVERGED, got {other:?}"),
+    }
 }

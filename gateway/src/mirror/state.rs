@@ -108,6 +108,10 @@ pub struct Checkpoint {
     /// [`Checkpoint::sequence_at`]`(i)` (-1 unknown).
     #[serde(default = "unknown_i32")]
     pub base_sequence: i32,
+    /// Source leader epoch of the last batch fetched before `source_end`
+    /// (-1 unknown): sent as Fetch `last_fetched_epoch` after a restart.
+    #[serde(default = "unknown_i32")]
+    pub source_leader_epoch: i32,
 }
 
 fn unknown_i64() -> i64 {
@@ -667,6 +671,8 @@ impl StateStore {
                     topic_id: uuid::Uuid::nil(),
                     offset,
                     max_bytes: STATE_FETCH_BYTES,
+                    current_leader_epoch: -1,
+                    last_fetched_epoch: -1,
                 }],
                 wire::READ_UNCOMMITTED,
                 100,
@@ -1167,6 +1173,7 @@ mod tests {
                     producer_id: 1,
                     producer_epoch: 0,
                     base_sequence: 0,
+                    source_leader_epoch: -1,
                 }
             )
             .unwrap()
@@ -1191,6 +1198,7 @@ mod tests {
                 producer_id: 1,
                 producer_epoch: 0,
                 base_sequence: 0,
+                source_leader_epoch: -1,
             },
         );
         let mut m = OffsetMap::default();
@@ -1242,6 +1250,7 @@ mod tests {
             producer_id: 1,
             producer_epoch: 0,
             base_sequence: i32::MAX - 14,
+            source_leader_epoch: -1,
         };
         assert_eq!(cp.resume_offset(50), Some(100));
         assert_eq!(cp.resume_offset(60), Some(115));

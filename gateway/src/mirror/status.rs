@@ -42,6 +42,18 @@ pub enum FailureCause {
         /// The source's high watermark.
         high_watermark: i64,
     },
+    /// The source partition's log diverged from what was mirrored: its
+    /// leader no longer has the batches up to the fetch position for the
+    /// leader epoch they were fetched in (an unclean leader election, a
+    /// truncated and refilled log; Fetch v12+ `diverging_epoch`, KIP-320).
+    SourceDiverged {
+        /// Offset the mirror needed next.
+        fetch_offset: i64,
+        /// Leader epoch of the last batch mirrored.
+        epoch: i32,
+        /// Where the source's log for that epoch ends now.
+        end_offset: i64,
+    },
     /// Someone other than linkgate wrote to the mirror partition: the
     /// destination log end offset is not what the gateway wrote.
     ForeignWrite {
@@ -94,6 +106,7 @@ impl FailureCause {
             Self::SourceTopicRecreated { .. } => "SOURCE_TOPIC_RECREATED",
             Self::SourceLogTruncated { .. } => "SOURCE_LOG_TRUNCATED",
             Self::SourceBehindMirror { .. } => "SOURCE_BEHIND_MIRROR",
+            Self::SourceDiverged { .. } => "SOURCE_DIVERGED",
             Self::ForeignWrite { .. } | Self::ForeignBatch { .. } => "FOREIGN_WRITE",
             Self::NotAMirror { .. } => "NOT_A_MIRROR",
             Self::Error { code, .. } => code,
@@ -134,6 +147,10 @@ impl std::fmt::Display for FailureCause {
             Self::ForeignWrite { expected, found } => write!(
                 f,
                 "destination log end offset is {found}, linkgate expected {expected}: another writer produced to the mirror topic"
+            ),
+            Self::SourceDiverged { fetch_offset, epoch, end_offset } => write!(
+                f,
+                "the source log for leader epoch {epoch} now ends at offset {end_offset}, below the next offset to mirror {fetch_offset}: the source partition diverged (unclean leader election or a replaced log); the mirror holds records the source no longer has"
             ),
             Self::ForeignBatch { offset, detail } => write!(
                 f,

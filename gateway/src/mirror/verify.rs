@@ -124,6 +124,8 @@ async fn read_headers(
                 topic_id: uuid::Uuid::nil(),
                 offset,
                 max_bytes: VERIFY_FETCH_BYTES,
+                current_leader_epoch: -1,
+                last_fetched_epoch: -1,
             }],
             wire::READ_UNCOMMITTED,
             100,
@@ -179,6 +181,7 @@ mod tests {
             producer_id: 7,
             producer_epoch: 2,
             base_sequence: 10,
+            source_leader_epoch: -1,
         }
     }
 

@@ -32,6 +32,14 @@ pub struct FetchTarget {
     /// Upper bound on bytes returned for this partition (the broker still
     /// returns one whole batch when the first batch is larger, KIP-74).
     pub max_bytes: i32,
+    /// Leader epoch from metadata (Fetch v9+, KIP-320): a broker with
+    /// another epoch answers FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH
+    /// instead of data from a stale or newer leader. -1: not checked.
+    pub current_leader_epoch: i32,
+    /// Leader epoch of the last batch fetched before `offset` (Fetch v12+):
+    /// the broker answers a `diverging_epoch` when its log diverged there
+    /// (truncated and refilled). -1: not checked.
+    pub last_fetched_epoch: i32,
 }
 
 /// Builds a full (sessionless, KIP-227 session id 0 / epoch -1) consumer
@@ -52,9 +60,9 @@ pub fn fetch_request(
     for t in targets {
         let part = FetchPartition::default()
             .with_partition(t.partition)
-            .with_current_leader_epoch(-1)
+            .with_current_leader_epoch(t.current_leader_epoch)
             .with_fetch_offset(t.offset)
-            .with_last_fetched_epoch(-1)
+            .with_last_fetched_epoch(t.last_fetched_epoch)
             .with_log_start_offset(-1)
             .with_partition_max_bytes(t.max_bytes);
         match topics.iter_mut().find(|ft| ft.topic.0.as_str() == t.topic) {
