@@ -514,7 +514,9 @@ impl RecordBatchDecoder {
         version: i8,
         records: &mut Vec<Record>,
     ) -> Result<()> {
-        records.reserve(batch_decode_info.record_count as usize);
+        // linkgate patch: the count comes off the wire; reserve only what
+        // the bytes left can hold (a record takes at least one byte).
+        records.reserve(types::prealloc(batch_decode_info.record_count as usize, buf)?);
         for _ in 0..batch_decode_info.record_count {
             records.push(Record::decode_new(buf, batch_decode_info, version)?);
         }
@@ -893,7 +895,9 @@ impl Record {
         }
         let num_headers = num_headers as usize;
 
-        let mut headers = IndexMap::with_capacity(num_headers);
+        // linkgate patch: as for arrays, a header count above the bytes left
+        // is refused and at most `MAX_PREALLOC` entries are reserved.
+        let mut headers = IndexMap::with_capacity(types::prealloc(num_headers, buf)?);
         for _ in 0..num_headers {
             // Key len
             let key_len: i32 = types::VarInt.decode(buf)?;

@@ -359,7 +359,7 @@ impl Decoder<Option<StdString>> for String {
         match Int16.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
-                let mut strbuf = vec![0; n as usize];
+                let mut strbuf = vec![0; within_remaining(n as usize, buf)?];
                 buf.try_copy_to_slice(&mut strbuf)?;
                 Ok(Some(std::string::String::from_utf8(strbuf)?))
             }
@@ -511,7 +511,7 @@ impl Decoder<Option<StdString>> for CompactString {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                let mut strbuf = vec![0; (n - 1) as usize];
+                let mut strbuf = vec![0; within_remaining((n - 1) as usize, buf)?];
                 buf.try_copy_to_slice(&mut strbuf)?;
                 Ok(Some(std::string::String::from_utf8(strbuf)?))
             }
@@ -655,7 +655,7 @@ impl Decoder<Option<Vec<u8>>> for Bytes {
         match Int32.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
-                let mut data = vec![0; n as usize];
+                let mut data = vec![0; within_remaining(n as usize, buf)?];
                 buf.try_copy_to_slice(&mut data)?;
                 Ok(Some(data))
             }
@@ -804,7 +804,7 @@ impl Decoder<Option<Vec<u8>>> for CompactBytes {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                let mut data = vec![0; (n - 1) as usize];
+                let mut data = vec![0; within_remaining((n - 1) as usize, buf)?];
                 buf.try_copy_to_slice(&mut data)?;
                 Ok(Some(data))
             }
@@ -985,7 +985,7 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for Array<E> {
         match Int32.decode(buf)? {
             -1 => Ok(None),
             n if n >= 0 => {
-                let mut result = Vec::with_capacity(n as usize);
+                let mut result = Vec::with_capacity(prealloc(n as usize, buf)?);
                 for _ in 0..n {
                     result.push(self.0.decode(buf)?);
                 }
@@ -1008,6 +1008,30 @@ impl<T, E: Decoder<T>> Decoder<Vec<T>> for Array<E> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Most elements reserved ahead of decoding an array (linkgate patch).
+pub(crate) const MAX_PREALLOC: usize = 1024;
+
+/// Capacity to reserve for an array of `declared` elements read off the
+/// wire (linkgate patch). Every element takes at least one byte, so a count
+/// above the bytes left is malformed and refused before allocating; a
+/// plausible count reserves at most [`MAX_PREALLOC`] elements and the vector
+/// grows with the elements that really decode.
+pub(crate) fn prealloc<B: ByteBuf>(declared: usize, buf: &B) -> Result<usize> {
+    Ok(within_remaining(declared, buf)?.min(MAX_PREALLOC))
+}
+
+/// `declared` if the buffer still holds that many bytes (linkgate patch):
+/// checked before a length read off the wire sizes an allocation.
+pub(crate) fn within_remaining<B: ByteBuf>(declared: usize, buf: &B) -> Result<usize> {
+    if declared > buf.remaining() {
+        bail!(
+            "Length {declared} exceeds the {} bytes left",
+            buf.remaining()
+        );
+    }
+    Ok(declared)
 }
 
 /// An array whose length is encoded with a varint.
@@ -1093,7 +1117,7 @@ impl<T, E: Decoder<T>> Decoder<Option<Vec<T>>> for CompactArray<E> {
         match UnsignedVarInt.decode(buf)? {
             0 => Ok(None),
             n => {
-                let mut result = Vec::with_capacity((n - 1) as usize);
+                let mut result = Vec::with_capacity(prealloc((n - 1) as usize, buf)?);
                 for _ in 1..n {
                     result.push(self.0.decode(buf)?);
                 }
