@@ -15,6 +15,7 @@
 pub mod batch;
 mod claim;
 mod committer;
+pub mod decompress;
 mod discover;
 pub mod error;
 mod fetcher;
