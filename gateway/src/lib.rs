@@ -24,4 +24,6 @@ pub mod runtime;
 pub mod secret;
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 pub(crate) mod test_pki;

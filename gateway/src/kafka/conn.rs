@@ -823,6 +823,27 @@ fn looks_like_tls(head: &[u8; 4]) -> bool {
     matches!(head, [21 | 22, 3, 0..=4, _])
 }
 
+/// The length of a response frame from its 4-byte big-endian prefix: 4
+/// (the correlation id) to [`MAX_FRAME_BYTES`]. Anything else closes the
+/// connection, as a TLS listener's answer when the prefix is a TLS record
+/// header, as Malformed otherwise; nothing is allocated by such a prefix.
+fn frame_length(prefix: [u8; 4]) -> Result<usize, (CloseKind, String)> {
+    let len = i32::from_be_bytes(prefix);
+    match usize::try_from(len) {
+        Ok(l) if (4..=MAX_FRAME_BYTES).contains(&l) => Ok(l),
+        _ if looks_like_tls(&prefix) => Err((
+            CloseKind::TlsListener,
+            "the broker answered with TLS; is this an SSL or SASL_SSL listener? \
+             set security.protocol to SSL or SASL_SSL"
+                .to_string(),
+        )),
+        _ => Err((
+            CloseKind::Malformed,
+            format!("response frame length {len} outside 4..={MAX_FRAME_BYTES} bytes"),
+        )),
+    }
+}
+
 /// The big-endian i32 at the start of `buf`, if it has 4 bytes.
 fn peek_i32(buf: &[u8]) -> Option<i32> {
     buf.first_chunk::<4>().map(|b| i32::from_be_bytes(*b))
@@ -840,24 +861,11 @@ async fn read_loop(shared: Arc<Shared>, mut rd: ReadHalf<BoxedStream>) {
                 (CloseKind::Disconnected, format!("read failed: {e}"))
             };
         }
-        let len = i32::from_be_bytes(len_buf);
-        let len = match usize::try_from(len) {
-            Ok(l) if (4..=MAX_FRAME_BYTES).contains(&l) => l,
-            _ if looks_like_tls(&len_buf) => {
-                break (
-                    CloseKind::TlsListener,
-                    "the broker answered with TLS; is this an SSL or SASL_SSL listener? \
-                     set security.protocol to SSL or SASL_SSL"
-                        .to_string(),
-                )
-            }
-            _ => {
-                break (
-                    CloseKind::Malformed,
-                    format!("response frame length {len} outside 4..={MAX_FRAME_BYTES} bytes"),
-                )
-            }
+        let len = match frame_length(len_buf) {
+            Ok(len) => len,
+            Err(close) => break close,
         };
+        // Checked against MAX_FRAME_BYTES above, before this allocation.
         let mut frame = BytesMut::zeroed(len);
         if let Err(e) = rd.read_exact(&mut frame).await {
             break (
@@ -1108,6 +1116,45 @@ mod tests {
         // Later requests fail at once.
         let e = conn.send(&MetadataRequest::default()).await.unwrap_err();
         assert_eq!(e.kind(), "malformed");
+    }
+
+    /// Length prefixes of 2 GiB (negative as an i32), i32::MAX, -1, 0 and
+    /// one byte above the cap close the connection as Malformed at once:
+    /// the reader refuses them before allocating a frame.
+    #[tokio::test]
+    async fn huge_and_negative_length_prefixes_are_malformed() {
+        let prefixes: [[u8; 4]; 6] = [
+            0x8000_0000u32.to_be_bytes(),
+            i32::MAX.to_be_bytes(),
+            (-1i32).to_be_bytes(),
+            0i32.to_be_bytes(),
+            3i32.to_be_bytes(),
+            (MAX_FRAME_BYTES as i32 + 1).to_be_bytes(),
+        ];
+        for prefix in prefixes {
+            let (kind, _) = frame_length(prefix).unwrap_err();
+            assert!(matches!(kind, CloseKind::Malformed), "{prefix:?}");
+            let (conn, mut broker) = connected().await;
+            let script = async {
+                let _ = broker.read_request().await.unwrap();
+                broker.write_raw(&prefix).await;
+                broker
+            };
+            let started = std::time::Instant::now();
+            let req = MetadataRequest::default();
+            let (res, _broker) = tokio::join!(conn.send(&req), script);
+            let e = res.unwrap_err();
+            assert_eq!(e.kind(), "malformed", "{prefix:?}: {e}");
+            assert!(e.to_string().contains("outside 4..="), "{e}");
+            assert!(conn.is_closed());
+            // Far below the 5 s request timeout: refused, not awaited.
+            assert!(started.elapsed() < Duration::from_secs(4));
+        }
+        assert_eq!(frame_length(4i32.to_be_bytes()).unwrap(), 4);
+        assert_eq!(
+            frame_length((MAX_FRAME_BYTES as i32).to_be_bytes()).unwrap(),
+            MAX_FRAME_BYTES
+        );
     }
 
     #[tokio::test]

@@ -26,7 +26,7 @@ pub mod tls;
 pub(crate) mod testutil;
 
 #[cfg(test)]
-mod scripted;
+pub(crate) mod scripted;
 
 #[cfg(test)]
 mod integration_tests;

@@ -39,6 +39,8 @@ use std::collections::HashSet;
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::records::Compression;
 
+use super::decompress::{decompress, DecompressError, MAX_DECOMPRESSED_BATCH_BYTES};
+
 /// Bytes before the batch length field ends: base offset (8) + batch length (4).
 /// Kafka's `Records.LOG_OVERHEAD`.
 pub const LOG_OVERHEAD: usize = 12;
@@ -50,6 +52,11 @@ pub const BATCH_HEADER_SIZE: usize = 61;
 /// Smallest valid `batch_length` of a v2 batch (a header with no records):
 /// `BATCH_HEADER_SIZE - LOG_OVERHEAD` = 49 bytes.
 pub const MIN_BATCH_LENGTH: i32 = (BATCH_HEADER_SIZE - LOG_OVERHEAD) as i32;
+
+/// Failure code of a mirror partition whose batch decompresses past
+/// [`super::decompress::MAX_DECOMPRESSED_BATCH_BYTES`] (linkgate's own code;
+/// Kafka has no such limit).
+pub const DECOMPRESSED_BATCH_TOO_LARGE: &str = "DECOMPRESSED_BATCH_TOO_LARGE";
 
 /// The only record batch format this module handles (magic byte 2, KIP-98).
 pub const MAGIC_V2: i8 = 2;
@@ -190,6 +197,22 @@ pub enum BatchError {
         last_offset_delta: i32,
     },
 
+    /// The records section of a batch [`normalize_for_produce`] must
+    /// re-encode decompresses to more than `limit_bytes`
+    /// ([`super::decompress::MAX_DECOMPRESSED_BATCH_BYTES`]): a
+    /// decompression bomb, or a batch too large to rewrite in memory.
+    #[error(
+        "source record batch at offset {base_offset}: its {codec} records section decompresses to more than {limit_bytes} bytes"
+    )]
+    DecompressedTooLarge {
+        /// Base offset of the batch.
+        base_offset: i64,
+        /// Codec name (`gzip`, `snappy`, `lz4`, `zstd`).
+        codec: &'static str,
+        /// The limit, in bytes.
+        limit_bytes: usize,
+    },
+
     /// [`normalize_for_produce`] could not decode (decompress, parse the
     /// records) or re-encode a batch with offset gaps: a corrupt records
     /// section whose CRC still matches, a header key that is not UTF-8, or a
@@ -222,6 +245,17 @@ impl BatchError {
         false
     }
 
+    /// The code a mirror partition fails with (`FailureCause::Error`):
+    /// `DECOMPRESSED_BATCH_TOO_LARGE` for
+    /// [`BatchError::DecompressedTooLarge`], `CORRUPT_RECORD_BATCH` for the
+    /// rest.
+    pub fn failure_code(&self) -> &'static str {
+        match self {
+            BatchError::DecompressedTooLarge { .. } => DECOMPRESSED_BATCH_TOO_LARGE,
+            _ => "CORRUPT_RECORD_BATCH",
+        }
+    }
+
     /// Base offset of the batch concerned, when known (always, except for a
     /// [`BatchError::TruncatedHeader`] of fewer than 8 bytes).
     pub fn base_offset(&self) -> Option<i64> {
@@ -234,6 +268,7 @@ impl BatchError {
             | BatchError::CrcMismatch { base_offset, .. }
             | BatchError::UnknownCompression { base_offset, .. }
             | BatchError::BadCounts { base_offset, .. }
+            | BatchError::DecompressedTooLarge { base_offset, .. }
             | BatchError::Reencode { base_offset, .. } => Some(*base_offset),
         }
     }
@@ -984,7 +1019,8 @@ pub fn needs_reencode(header: &BatchHeader) -> bool {
 ///   delta (`n - 1`), batch length, CRC. The delete-horizon bit (6, KIP-534)
 ///   is cleared, since the base timestamp no longer holds the source's
 ///   delete horizon: the destination's log cleaner sets its own when it
-///   compacts. One decompression, one compression and a few allocations.
+///   compacts. One decompression (bounded, [`super::decompress`]), one
+///   compression and a few allocations.
 /// - **LogAppendTime bit** (attribute bit 3, source topic with
 ///   `message.timestamp.type=LogAppendTime`, KIP-32): cleared, because Kafka
 ///   refuses it from a producer (`INVALID_TIMESTAMP`, "Producer should not
@@ -1016,6 +1052,10 @@ pub fn needs_reencode(header: &BatchHeader) -> bool {
 ///   records than offsets (`record_count > last_offset_delta + 1`);
 /// - [`BatchError::UnknownCompression`]: codec id 5-7 (a batch from
 ///   [`split_batches`] / [`RawBatch::parse`] never has one);
+/// - [`BatchError::DecompressedTooLarge`]: the records section of a batch
+///   with gaps decompresses to more than
+///   [`super::decompress::MAX_DECOMPRESSED_BATCH_BYTES`] (64 MiB);
+///   decompression stops there;
 /// - [`BatchError::Reencode`]: decompression, record decoding or encoding
 ///   failed (corrupt records section, non UTF-8 header key, a record count
 ///   other than the number of records in the section, timestamps too far
@@ -1067,29 +1107,6 @@ fn clear_log_append_time(batch: &RawBatch) -> RawBatch {
     }
 }
 
-/// Decompress a records section with kafka-protocol's codecs (the ones its
-/// `RecordBatchDecoder` uses). `Compression::None` returns it as is.
-fn decompress_section(section: Bytes, codec: Compression) -> Result<Bytes, String> {
-    use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
-    let mut section = section;
-    let plain = match codec {
-        Compression::None => return Ok(section),
-        Compression::Gzip => {
-            <Gzip as Decompressor<Bytes>>::decompress(&mut section, |b| Ok(std::mem::take(b)))
-        }
-        Compression::Snappy => {
-            <Snappy as Decompressor<Bytes>>::decompress(&mut section, |b| Ok(std::mem::take(b)))
-        }
-        Compression::Lz4 => {
-            <Lz4 as Decompressor<Bytes>>::decompress(&mut section, |b| Ok(std::mem::take(b)))
-        }
-        Compression::Zstd => {
-            <Zstd as Decompressor<Bytes>>::decompress(&mut section, |b| Ok(std::mem::take(b)))
-        }
-    };
-    plain.map_err(|e| format!("{e:#}"))
-}
-
 /// Decode a batch with offset gaps and encode its records again, same codec,
 /// offsets `base_offset..base_offset + n` (see [`normalize_for_produce`]).
 fn reencode_contiguous(batch: &RawBatch) -> Result<RawBatch, BatchError> {
@@ -1114,7 +1131,19 @@ fn reencode_contiguous(batch: &RawBatch) -> Result<RawBatch, BatchError> {
     // corrupt count must not become a huge allocation) and ignores bytes
     // after the last one, which Kafka refuses ("Incorrect declared batch
     // size", `DefaultRecordBatch.RecordIterator`).
-    let plain = decompress_section(batch.records_section(), codec).map_err(fail)?;
+    let plain =
+        decompress(batch.records_section(), codec, MAX_DECOMPRESSED_BATCH_BYTES).map_err(|e| {
+            match e {
+                DecompressError::TooLarge { codec, limit_bytes } => {
+                    BatchError::DecompressedTooLarge {
+                        base_offset,
+                        codec,
+                        limit_bytes,
+                    }
+                }
+                DecompressError::Corrupt { .. } => fail(e.to_string()),
+            }
+        })?;
     match count_record_frames(&plain) {
         Some(frames) if frames == count => {}
         Some(frames) => {
@@ -2388,5 +2417,33 @@ mod tests {
             Err(BatchError::BadCounts { .. })
         ));
         Ok(())
+    }
+
+    /// A batch with offset gaps whose zstd records section (a few KiB)
+    /// inflates past the 64 MiB limit fails as too large, promptly,
+    /// instead of being inflated whole.
+    #[test]
+    fn normalize_refuses_a_decompression_bomb() {
+        let bomb = crate::mirror::decompress::tests::zstd_bomb_batch(1, 5);
+        assert!(bomb.bytes.len() < 8 * 1024);
+        let started = std::time::Instant::now();
+        let e = normalize_for_produce(bomb).unwrap_err();
+        assert_eq!(
+            e,
+            BatchError::DecompressedTooLarge {
+                base_offset: 100,
+                codec: "zstd",
+                limit_bytes: crate::mirror::decompress::MAX_DECOMPRESSED_BATCH_BYTES,
+            }
+        );
+        assert_eq!(e.failure_code(), DECOMPRESSED_BATCH_TOO_LARGE);
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        let corrupt = BatchError::BadCounts {
+            base_offset: 0,
+            position: 0,
+            record_count: -1,
+            last_offset_delta: 0,
+        };
+        assert_eq!(corrupt.failure_code(), "CORRUPT_RECORD_BATCH");
     }
 }

@@ -17,6 +17,7 @@
 pub mod batch;
 mod claim;
 mod committer;
+pub mod decompress;
 mod discover;
 pub mod error;
 mod fetcher;

@@ -14,7 +14,9 @@ use crate::plugin::{ChainError, Chains};
 /// (`batch::normalize_for_produce`), then through the record transform
 /// chain. Batches left empty are dropped (their source offsets are still
 /// mirrored: the offset map maps them to the next record). `None` when the
-/// partition failed (corrupt batch, or a transform with `on_error = fail`).
+/// partition failed (corrupt batch, a batch that decompresses past
+/// `decompress::MAX_DECOMPRESSED_BATCH_BYTES`, or a transform with
+/// `on_error = fail`).
 pub(crate) fn produce_ready(
     ctx: &LinkCtx,
     key: &PartitionKey,
@@ -32,7 +34,7 @@ pub(crate) fn produce_ready(
                 ctx.fail(
                     key,
                     FailureCause::Error {
-                        code: "CORRUPT_RECORD_BATCH".into(),
+                        code: e.failure_code().into(),
                         message: format!("source topic {source_topic} partition {}: {e}", key.1),
                     },
                 );
@@ -49,6 +51,7 @@ pub(crate) fn produce_ready(
                 m::add_error(&ctx.name, "plugin");
                 let code = match &e {
                     ChainError::Failed { .. } => "PLUGIN_FAILED",
+                    ChainError::DecompressedTooLarge { .. } => batch::DECOMPRESSED_BATCH_TOO_LARGE,
                     _ => "RECORD_TRANSFORM_ERROR",
                 };
                 ctx.fail(

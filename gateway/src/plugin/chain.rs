@@ -242,7 +242,9 @@ impl Chains {
     ///   logged) and the chain goes on.
     ///
     /// Other errors: [`ChainError::Decode`] (corrupt source records),
-    /// [`ChainError::Encode`] (replacements that do not fit one batch).
+    /// [`ChainError::DecompressedTooLarge`] (records section past the
+    /// decompression limit), [`ChainError::Encode`] (replacements that do
+    /// not fit one batch).
     pub fn transform_batch(
         &self,
         batch: &RawBatch,
@@ -266,11 +268,22 @@ impl Chains {
         if h.record_count <= 0 {
             return Ok(TransformOutcome::all_dropped(0, 0));
         }
-        let source: Vec<Record> = records::decode(batch).map_err(|message| ChainError::Decode {
-            topic: topic.to_string(),
-            partition,
-            base_offset: h.base_offset,
-            message,
+        let source: Vec<Record> = records::decode(batch).map_err(|e| match e {
+            records::DecodeError::TooLarge { codec, limit_bytes } => {
+                ChainError::DecompressedTooLarge {
+                    topic: topic.to_string(),
+                    partition,
+                    base_offset: h.base_offset,
+                    codec,
+                    limit_bytes,
+                }
+            }
+            records::DecodeError::Malformed(message) => ChainError::Decode {
+                topic: topic.to_string(),
+                partition,
+                base_offset: h.base_offset,
+                message,
+            },
         })?;
         let records_in = source.len();
 

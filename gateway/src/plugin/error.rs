@@ -237,6 +237,22 @@ pub enum ChainError {
         /// Decoder message.
         message: String,
     },
+    /// A source batch's records section decompresses to more than
+    /// `limit_bytes` (`mirror::decompress::MAX_DECOMPRESSED_BATCH_BYTES`);
+    /// decompression stopped there. Not retriable.
+    #[error("source batch at offset {base_offset} of {topic}-{partition} cannot be decoded for record transforms: its {codec} records section decompresses to more than {limit_bytes} bytes")]
+    DecompressedTooLarge {
+        /// Source topic.
+        topic: String,
+        /// Source partition.
+        partition: i32,
+        /// Base offset of the batch.
+        base_offset: i64,
+        /// Codec name.
+        codec: &'static str,
+        /// The limit, in bytes.
+        limit_bytes: usize,
+    },
     /// The transformed records could not be encoded into one batch (a
     /// replacement's timestamps too far apart from the others, a record
     /// larger than 2 GiB). Not retriable.
@@ -255,7 +271,7 @@ pub enum ChainError {
 
 impl ChainError {
     /// Short label: `plugin_<PluginError::kind>` for `Failed`, `decode`,
-    /// `encode`.
+    /// `decompressed_too_large`, `encode`.
     pub fn kind(&self) -> &'static str {
         match self {
             ChainError::Failed { source, .. } => match source.kind() {
@@ -267,6 +283,7 @@ impl ChainError {
                 _ => "plugin_other",
             },
             ChainError::Decode { .. } => "decode",
+            ChainError::DecompressedTooLarge { .. } => "decompressed_too_large",
             ChainError::Encode { .. } => "encode",
         }
     }
@@ -276,7 +293,9 @@ impl ChainError {
     pub fn is_retriable(&self) -> bool {
         match self {
             ChainError::Failed { source, .. } => source.is_retriable(),
-            ChainError::Decode { .. } | ChainError::Encode { .. } => false,
+            ChainError::Decode { .. }
+            | ChainError::DecompressedTooLarge { .. }
+            | ChainError::Encode { .. } => false,
         }
     }
 }

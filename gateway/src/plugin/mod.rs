@@ -37,7 +37,7 @@ mod guest;
 mod host;
 mod loaded;
 pub mod metrics;
-mod records;
+pub(crate) mod records;
 mod registry;
 mod store;
 mod types;

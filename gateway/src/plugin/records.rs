@@ -1,5 +1,6 @@
 //! Record batches for record transforms: decoding a fetched v2 batch into
-//! records (kafka-protocol `RecordBatchDecoder`, any codec) and encoding the
+//! records (kafka-protocol `RecordBatchDecoder`, any codec, decompressed
+//! with a bound by `mirror::decompress`) and encoding the
 //! records a chain kept into **one** v2 batch (`RecordBatchEncoder`) in the
 //! source batch's codec.
 //!
@@ -35,6 +36,7 @@ use kafka_protocol::records::{
 };
 
 use crate::mirror::batch::{RawBatch, MAGIC_V2};
+use crate::mirror::decompress::{decompress, DecompressError, MAX_DECOMPRESSED_BATCH_BYTES};
 
 use super::types::{Header, KafkaRecord};
 
@@ -43,46 +45,63 @@ use super::types::{Header, KafkaRecord};
 /// at least one byte each (Kafka `DefaultRecord`).
 const MIN_RECORD_SIZE: usize = 7;
 
-/// Decompresses a records section with kafka-protocol's codecs.
-fn decompress(section: &mut Bytes, codec: Compression) -> anyhow::Result<Bytes> {
-    use kafka_protocol::compression::{Decompressor, Gzip, Lz4, Snappy, Zstd};
-    let take = |b: &mut Bytes| Ok(std::mem::take(b));
-    match codec {
-        Compression::None => Ok(std::mem::take(section)),
-        Compression::Gzip => <Gzip as Decompressor<Bytes>>::decompress(section, take),
-        Compression::Snappy => <Snappy as Decompressor<Bytes>>::decompress(section, take),
-        Compression::Lz4 => <Lz4 as Decompressor<Bytes>>::decompress(section, take),
-        Compression::Zstd => <Zstd as Decompressor<Bytes>>::decompress(section, take),
-    }
+/// Why a source batch could not be decoded into records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DecodeError {
+    /// The records section decompresses to more than `limit_bytes`.
+    TooLarge {
+        /// Codec name.
+        codec: &'static str,
+        /// The limit, in bytes.
+        limit_bytes: usize,
+    },
+    /// Corrupt records section or counts: the decoder's message.
+    Malformed(String),
 }
 
 /// Decodes every record of `batch` (a data batch, CRC checked by the
-/// decoder). The header's record count is checked against the
-/// decompressed size before the decoder reserves room for that many
-/// records. Errors are the decoder's message.
-pub(crate) fn decode(batch: &RawBatch) -> Result<Vec<Record>, String> {
-    let count = usize::try_from(batch.header.record_count)
-        .map_err(|_| format!("negative record count {}", batch.header.record_count))?;
+/// decoder). The records section is decompressed first, at most
+/// [`MAX_DECOMPRESSED_BATCH_BYTES`] (`mirror::decompress`), and the header's
+/// record count is checked against the decompressed size before the
+/// decoder reserves room for that many records.
+pub(crate) fn decode(batch: &RawBatch) -> Result<Vec<Record>, DecodeError> {
+    let malformed = DecodeError::Malformed;
+    let count = usize::try_from(batch.header.record_count).map_err(|_| {
+        malformed(format!(
+            "negative record count {}",
+            batch.header.record_count
+        ))
+    })?;
+    let codec = batch
+        .header
+        .compression()
+        .map_err(|e| malformed(e.to_string()))?;
+    let plain =
+        decompress(batch.records_section(), codec, MAX_DECOMPRESSED_BATCH_BYTES).map_err(|e| {
+            match e {
+                DecompressError::TooLarge { codec, limit_bytes } => {
+                    DecodeError::TooLarge { codec, limit_bytes }
+                }
+                DecompressError::Corrupt { .. } => malformed(e.to_string()),
+            }
+        })?;
+    if plain.len() / MIN_RECORD_SIZE < count {
+        return Err(malformed(format!(
+            "the header says {count} records, {} uncompressed bytes hold at most {}",
+            plain.len(),
+            plain.len() / MIN_RECORD_SIZE
+        )));
+    }
     let set = RecordBatchDecoder::decode_with_custom_compression(
         &mut batch.bytes.clone(),
-        Some(|section: &mut Bytes, codec: Compression| {
-            let plain = decompress(section, codec)?;
-            if plain.len() / MIN_RECORD_SIZE < count {
-                anyhow::bail!(
-                    "the header says {count} records, {} uncompressed bytes hold at most {}",
-                    plain.len(),
-                    plain.len() / MIN_RECORD_SIZE
-                );
-            }
-            Ok(plain)
-        }),
+        Some(|_: &mut Bytes, _: Compression| Ok(plain.clone())),
     )
-    .map_err(|e| format!("{e:#}"))?;
+    .map_err(|e| malformed(format!("{e:#}")))?;
     if set.records.len() != count {
-        return Err(format!(
+        return Err(malformed(format!(
             "decoded {} records, the header says {count}",
             set.records.len()
-        ));
+        )));
     }
     Ok(set.records)
 }
@@ -357,7 +376,24 @@ pub(crate) mod tests {
             header,
             bytes: Bytes::from(bytes),
         };
-        let e = decode(&forged).unwrap_err();
-        assert!(e.contains("hold at most"), "{e}");
+        match decode(&forged).unwrap_err() {
+            DecodeError::Malformed(m) => assert!(m.contains("hold at most"), "{m}"),
+            e => panic!("{e:?}"),
+        }
+    }
+
+    /// A zstd batch of a few KiB that inflates past the 64 MiB limit is
+    /// refused as too large.
+    #[test]
+    fn a_decompression_bomb_is_too_large() {
+        let bomb = crate::mirror::decompress::tests::zstd_bomb_batch(1, 0);
+        let e = decode(&bomb).unwrap_err();
+        assert_eq!(
+            e,
+            DecodeError::TooLarge {
+                codec: "zstd",
+                limit_bytes: MAX_DECOMPRESSED_BATCH_BYTES
+            }
+        );
     }
 }

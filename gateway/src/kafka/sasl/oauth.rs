@@ -698,7 +698,7 @@ impl ClientCredentials {
 /// a `b64token`) with its expiry from the JWT `exp`, else `expires_in`
 /// seconds (number or numeric string) after `now_ms`, else
 /// [`DEFAULT_TOKEN_LIFETIME`]. The error names fields, never values.
-fn token_from_response(text: &str, now_ms: u64) -> Result<FetchedToken, String> {
+pub(crate) fn token_from_response(text: &str, now_ms: u64) -> Result<FetchedToken, String> {
     let Ok(Value::Object(map)) = serde_json::from_str::<Value>(text) else {
         return Err("the response is not a JSON object".to_string());
     };
@@ -732,7 +732,7 @@ fn token_from_response(text: &str, now_ms: u64) -> Result<FetchedToken, String> 
 }
 
 /// A token as fetched, with its validity in milliseconds since the epoch.
-struct FetchedToken {
+pub(crate) struct FetchedToken {
     value: Secret,
     issued_ms: Option<u64>,
     expires_ms: u64,
