@@ -241,21 +241,50 @@ impl Broker {
 
     /// Starts a broker with the given storage (see [`Broker::start`]).
     pub fn start_with(cluster_id: &str, storage: Storage) -> anyhow::Result<Broker> {
+        Self::start_plaintext(cluster_id, storage, BrokerSecurity::default(), |_| {})
+    }
+
+    /// Like [`Broker::start_with`], advertising `127.0.0.1:<advertised_port>`
+    /// instead of the listening port: a proxy listening there (such as a
+    /// [`crate::FaultProxy`]) then carries every client connection after
+    /// bootstrap. `on_listen` gets the listening port of each start attempt
+    /// before the readiness probe, so the proxy can forward to it (the
+    /// probe's client follows the advertised address too). Kept across
+    /// [`Broker::restart`].
+    pub fn start_advertising(
+        cluster_id: &str,
+        storage: Storage,
+        advertised_port: u16,
+        on_listen: impl Fn(u16),
+    ) -> anyhow::Result<Broker> {
+        let security = BrokerSecurity::default().advertising_port(advertised_port);
+        Self::start_plaintext(cluster_id, storage, security, on_listen)
+    }
+
+    /// Plaintext start (no TLS, no SASL) with `security`'s advertised port;
+    /// `on_listen` as in [`Broker::start_advertising`].
+    fn start_plaintext(
+        cluster_id: &str,
+        storage: Storage,
+        security: BrokerSecurity,
+        on_listen: impl Fn(u16),
+    ) -> anyhow::Result<Broker> {
         let bin = nisshi_bin();
         let dir = temp_dir(&format!("linkgate-broker-{cluster_id}-"))?;
         let log = dir.path().join("broker.log");
         let mut last_error = None;
         for attempt in 1..=START_ATTEMPTS {
             let port = free_port();
-            let cmd = broker_command(&bin, cluster_id, port, storage, dir.path(), None);
+            let cmd = broker_command(&bin, cluster_id, port, storage, dir.path(), Some(&security));
             let mut process = ManagedProcess::spawn(cmd, &log)?;
+            on_listen(port);
             match wait_ready(&mut process, port, &ClientSecurity::plaintext()) {
                 Ok(()) => {
                     return Ok(Broker {
                         cluster_id: cluster_id.to_owned(),
                         port,
                         storage,
-                        security: BrokerSecurity::default(),
+                        security,
                         process,
                         dir,
                     })

@@ -49,3 +49,18 @@ destination = "dst"
         dst = dst.bootstrap(),
     )
 }
+
+/// `config` (a [`link_config`] text) with `lines` added to its
+/// `[clusters.<alias>]` table: Kafka client properties of that cluster such
+/// as `"request.timeout.ms" = 2000`, one a line.
+///
+/// # Panics
+/// When `config` has no `[clusters.<alias>]` line.
+pub fn with_cluster_properties(config: &str, alias: &str, lines: &str) -> String {
+    let header = format!("[clusters.{alias}]\n");
+    assert!(
+        config.contains(&header),
+        "config has no [clusters.{alias}] table:\n{config}"
+    );
+    config.replacen(&header, &format!("{header}{lines}\n"), 1)
+}

@@ -21,6 +21,11 @@
 //!   certificates), and [`ClientSecurity`] for the client side (librdkafka
 //!   properties, Java-client properties for linkgate configs); the record
 //!   helpers take one in their `_with` variants.
+//! - Network faults: [`FaultProxy`] (a TCP proxy that, on demand, resets
+//!   every open connection, loses the reply to a chosen Kafka request,
+//!   stalls all bytes or refuses new connections, and counts what it did;
+//!   [`FaultStats`]) and [`ProxiedBroker`] (a broker advertising the
+//!   proxy's port, so clients stay behind the proxy after bootstrap).
 //!
 //! Missing binaries make tests panic with an instruction, never skip.
 
@@ -28,6 +33,7 @@ mod broker;
 pub mod cli;
 mod config;
 pub mod control;
+mod faults;
 mod front;
 mod gateway;
 pub mod http;
@@ -46,11 +52,12 @@ pub use broker::{
     USER_CREATE_DEADLINE,
 };
 pub use cli::{run_cli, CliRun};
-pub use config::link_config;
+pub use config::{link_config, with_cluster_properties};
 pub use control::{
     assert_stays, create_link, entry, highs, link_body, names, start_control_gateway, start_pair,
     wait_link_state, QUIET_WINDOW,
 };
+pub use faults::{FaultProxy, FaultStats, ProxiedBroker};
 pub use front::{MtlsBroker, TlsFront, FRONT_READY_DEADLINE};
 pub use gateway::{
     http_get, Gateway, GATEWAY_LOG_ENV, GATEWAY_READY_DEADLINE, GATEWAY_RUST_LOG,
