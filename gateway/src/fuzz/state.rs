@@ -47,6 +47,7 @@ fn generated() -> Vec<(String, Vec<u8>)> {
         producer_id: 7,
         producer_epoch: 1,
         base_sequence: 0,
+        source_leader_epoch: 3,
     };
     let mirror = MirrorTopicRecord {
         source_topic: "orders".into(),

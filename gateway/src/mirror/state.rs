@@ -49,6 +49,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kafka::{ClusterClient, KafkaError, OffsetSpec};
 use crate::mirror::batch::{self, RawBatch};
+use crate::mirror::decompress::{decompress, MAX_DECOMPRESSED_BATCH_BYTES};
 use crate::mirror::error::{MirrorError, Side};
 pub use crate::mirror::offset_map::OffsetMap;
 use crate::mirror::offset_map::{self, RollupChunk, RollupHead};
@@ -718,9 +719,18 @@ impl StateStore {
                     offset = offset.max(next);
                     continue;
                 }
-                let mut bytes = b.bytes.clone();
-                let set = RecordBatchDecoder::decode(&mut bytes)
+                // Decompressed within the same bound as mirrored batches.
+                let codec = b
+                    .header
+                    .compression()
                     .map_err(|e| self.corrupt(b.header.base_offset, &e.to_string()))?;
+                let plain = decompress(b.records_section(), codec, MAX_DECOMPRESSED_BATCH_BYTES)
+                    .map_err(|e| self.corrupt(b.header.base_offset, &e.to_string()))?;
+                let set = RecordBatchDecoder::decode_with_custom_compression(
+                    &mut b.bytes.clone(),
+                    Some(|_: &mut bytes::Bytes, _: Compression| Ok(plain.clone())),
+                )
+                .map_err(|e| self.corrupt(b.header.base_offset, &e.to_string()))?;
                 for r in set.records {
                     if r.offset >= offset {
                         self.apply(&mut snapshot, &r)?;
