@@ -10,11 +10,17 @@
 //!   ApiVersions, metadata, leader routing, admin requests).
 //! - [`mirror`]: the data plane (fetch, batch pass-through, produce, offset map).
 //! - [`plugin`]: the WebAssembly plugin host (wasmtime components, chains, hot swap).
+//! - [`command`]: link and mirror command requests, results and refusals,
+//!   shared by the data plane and the control plane.
 //! - [`control`]: the mutating control-plane operations (links, mirror topics).
 //! - [`runtime`]: a running gateway assembled from a config (plugins, links).
 //! - [`secret`]: secret values and which properties hold them (the lowest layer).
+//!
+//! `ARCHITECTURE.md` beside `src/` follows one record batch from fetch to
+//! produce and gives the dependency order of the modules.
 
 pub mod api;
+pub mod command;
 pub mod config;
 pub mod control;
 pub mod kafka;

@@ -252,7 +252,7 @@ pub(crate) struct ConfigChanges {
 impl std::fmt::Debug for ConfigChanges {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConfigChanges")
-            .field("set", &crate::control::definition::redacted(&self.set))
+            .field("set", &crate::secret::redacted(&self.set))
             .field("reset", &self.reset)
             .finish()
     }

@@ -28,6 +28,7 @@ pub mod fake;
 pub mod model;
 mod mutate;
 pub mod routes;
+mod status;
 pub mod tls;
 pub mod view;
 

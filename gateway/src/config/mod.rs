@@ -212,10 +212,7 @@ impl std::fmt::Debug for LinkConfig {
             .field("renamers", &self.renamers)
             .field("acl_mappers", &self.acl_mappers)
             .field("record_transforms", &self.record_transforms)
-            .field(
-                "properties",
-                &crate::control::definition::redacted(&self.properties),
-            )
+            .field("properties", &crate::secret::redacted(&self.properties))
             .field("write_deny_principals", &self.write_deny_principals)
             .finish()
     }

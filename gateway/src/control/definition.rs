@@ -42,25 +42,9 @@ pub struct LinkDefinition {
     pub created_ms: i64,
 }
 
-/// `(name, value)` properties for `Debug` output: the value of every
-/// property for which [`property_is_sensitive`] holds is `<redacted>`.
-pub(crate) fn redacted(configs: &[(String, String)]) -> Vec<(&str, &str)> {
-    configs
-        .iter()
-        .map(|(k, v)| {
-            let shown = if property_is_sensitive(k) {
-                "<redacted>"
-            } else {
-                v.as_str()
-            };
-            (k.as_str(), shown)
-        })
-        .collect()
-}
-
 impl std::fmt::Debug for LinkDefinition {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let configs = redacted(&self.configs);
+        let configs = crate::secret::redacted(&self.configs);
         f.debug_struct("LinkDefinition")
             .field("name", &self.name)
             .field("destination", &self.destination)

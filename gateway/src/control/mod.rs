@@ -2,11 +2,10 @@
 //! the gateway to create, alter and delete cluster links and to create,
 //! pause, resume, promote and fail over mirror topics.
 //!
-//! - [`request`]: the request and result types ([`NewLink`],
+//! - [`request`], [`error`]: the request and result types ([`NewLink`],
 //!   [`LinkConfigChange`], [`LinkDeletion`], [`NewMirror`],
-//!   [`MirrorAction`], [`MirrorActionResult`]).
-//! - [`error`]: [`ControlError`], each variant with its HTTP status and a
-//!   stable error code.
+//!   [`MirrorAction`], [`MirrorActionResult`]) and [`ControlError`], from
+//!   [`crate::command`] (shared with the data plane).
 //! - [`definition`]: [`definition::LinkDefinition`], an API-created link as
 //!   persisted in its destination's state topic.
 //! - [`manager`]: [`manager::LinkManager`], the running links as a dynamic
@@ -16,16 +15,14 @@
 //!   write the state topic) and changes nothing when it fails.
 
 pub mod definition;
-pub mod error;
 pub mod manager;
-pub mod request;
 
 use futures::future::BoxFuture;
 
-pub use error::ControlError;
-pub use request::{
-    LinkConfigChange, LinkDeletion, MirrorAction, MirrorActionResult, NewLink, NewMirror,
-    PartitionLag,
+pub use crate::command::{error, request};
+pub use crate::command::{
+    ControlError, LinkConfigChange, LinkDeletion, MirrorAction, MirrorActionResult, NewLink,
+    NewMirror, PartitionLag,
 };
 
 /// The mutating operations of the control plane, shaped after Confluent's

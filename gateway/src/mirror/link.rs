@@ -13,9 +13,8 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{LinkHealth, LinkState};
+use crate::command::{ControlError, MirrorAction, MirrorActionResult, NewMirror};
 use crate::config::{LinkConfig, StartOffsetSpec};
-use crate::control::{ControlError, MirrorAction, MirrorActionResult, NewMirror};
 use crate::kafka::{ClusterClient, ClusterSettings, KafkaError, OffsetSpec};
 use crate::mirror::error::{MirrorError, Side};
 use crate::mirror::offset_map::{OffsetMap, RollupHead};
@@ -25,7 +24,7 @@ use crate::mirror::state::{
     ProducerIdentity, StateEntry, StateSnapshot, StateStore,
 };
 use crate::mirror::status::{
-    FailureCause, LinkStatus, PartitionKey, PartitionState, PartitionStatus,
+    FailureCause, LinkHealth, LinkState, LinkStatus, PartitionKey, PartitionState, PartitionStatus,
 };
 use crate::mirror::{claim, committer, discover, fetcher, metrics as m, verify};
 

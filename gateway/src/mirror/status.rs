@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use crate::api::{LinkHealth, LinkState};
+use crate::config::LinkConfig;
 
 /// Why a mirror partition stopped. A failed partition waits for an operator;
 /// it is never silently resumed (the cause is persisted in the state topic).
@@ -357,5 +357,65 @@ mod tests {
             cause.to_string().contains("produce to t partition 0"),
             "{cause}"
         );
+    }
+}
+
+/// State of a cluster link (Confluent `link_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// Running.
+    Active,
+    /// `cluster.link.paused=true`: nothing is fetched.
+    Paused,
+    /// A cluster cannot be reached now; retried with backoff.
+    Unavailable,
+    /// Stopped with an error; needs an operator.
+    Failed,
+}
+
+impl LinkState {
+    /// Upper-case name as in Confluent's `link_state`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Paused => "PAUSED",
+            Self::Unavailable => "UNAVAILABLE",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+/// A link's state with its error (Confluent `link_state`, `link_error`,
+/// `link_error_message`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkHealth {
+    /// The state.
+    pub state: LinkState,
+    /// Error code, `NO_ERROR` when healthy; otherwise one of the codes of
+    /// Confluent's troubleshooting guide (e.g. `TIMEOUT_ERROR`).
+    pub error: String,
+    /// Human-readable message naming the cluster and address; empty when
+    /// healthy. Never contains secrets.
+    pub error_message: String,
+}
+
+impl LinkHealth {
+    /// A healthy link in `state` (`ACTIVE` or `PAUSED`): error `NO_ERROR`.
+    pub fn ok(state: LinkState) -> Self {
+        Self {
+            state,
+            error: "NO_ERROR".to_string(),
+            error_message: String::new(),
+        }
+    }
+
+    /// The health a link has from its config alone: `PAUSED` when
+    /// `cluster.link.paused`, else `ACTIVE`; error `NO_ERROR`.
+    pub fn configured(config: &LinkConfig) -> Self {
+        Self::ok(if config.paused {
+            LinkState::Paused
+        } else {
+            LinkState::Active
+        })
     }
 }

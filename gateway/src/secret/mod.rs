@@ -88,6 +88,22 @@ pub fn scrub<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> Stri
     out
 }
 
+/// `(name, value)` properties for `Debug` output: the value of every
+/// property for which [`property_is_sensitive`] holds is `<redacted>`.
+pub fn redacted(configs: &[(String, String)]) -> Vec<(&str, &str)> {
+    configs
+        .iter()
+        .map(|(k, v)| {
+            let shown = if property_is_sensitive(k) {
+                "<redacted>"
+            } else {
+                v.as_str()
+            };
+            (k.as_str(), shown)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::command::{ControlError, MirrorAction, MirrorActionResult, NewMirror, PartitionLag};
 use crate::config::LinkConfig;
-use crate::control::{ControlError, MirrorAction, MirrorActionResult, NewMirror, PartitionLag};
 use crate::kafka::{CreateOutcome, KafkaError, OffsetSpec};
 use crate::mirror::state::{now_ms, DesiredState, MirrorTopicRecord, StateEntry, StoppedPartition};
 use crate::mirror::status::{PartitionKey, PartitionState};

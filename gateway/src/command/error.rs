@@ -1,7 +1,7 @@
 //! [`ControlError`]: why a control-plane request was refused or failed.
-//! Each variant has an HTTP status ([`ControlError::status`]), a stable
-//! upper-case code ([`ControlError::code`]) and says whether sending the
-//! same request again can help. Messages name the link, mirror topic,
+//! Each variant has a stable upper-case code ([`ControlError::code`]) and
+//! says whether sending the same request again can help; the REST API
+//! gives each an HTTP status (`ControlError::status`, in `api`). Messages name the link, mirror topic,
 //! cluster and address involved, never a property value that is secret.
 
 /// A refused or failed control-plane request. A refused request changed
@@ -113,27 +113,6 @@ pub enum ControlError {
 }
 
 impl ControlError {
-    /// HTTP status code of the REST answer (also its `error_code`).
-    pub fn status(&self) -> u16 {
-        match self {
-            Self::ClusterNotFound(_)
-            | Self::LinkNotFound(_)
-            | Self::MirrorNotFound { .. }
-            | Self::SourceTopicNotFound { .. } => 404,
-            Self::LinkExists(_)
-            | Self::MirrorExists { .. }
-            | Self::ManagedByConfigFile(_)
-            | Self::HasMirrors { .. } => 409,
-            Self::InvalidConfig { .. }
-            | Self::NotAlterable { .. }
-            | Self::LinkValidation { .. }
-            | Self::LagNotZero { .. }
-            | Self::InvalidState { .. } => 400,
-            Self::Unavailable { .. } => 503,
-            Self::Unsupported(_) => 501,
-        }
-    }
-
     /// Stable upper-case code: for [`ControlError::LinkValidation`] the
     /// Confluent link error code, otherwise the variant's name in
     /// Kafka's error style (e.g. `CLUSTER_LINK_EXISTS`, `MIRROR_LAG_NOT_ZERO`).

@@ -1,7 +1,7 @@
 //! Requests and results of the mutating control-plane operations
-//! ([`super::ControlPlane`]). Plain values: the REST API builds them from
-//! its JSON bodies and query parameters; the CLI reaches them through the
-//! REST API.
+//! ([`crate::control::ControlPlane`]). Plain values: the REST API builds
+//! them from its JSON bodies and query parameters; the CLI reaches them
+//! through the REST API.
 
 /// `POST /kafka/v3/clusters/{cluster_id}/links?link_name=NAME`
 /// (Confluent `CreateLinkRequest`; `kafka-cluster-links --create`).
@@ -51,7 +51,7 @@ impl std::fmt::Debug for NewLink {
             .field("link_name", &self.link_name)
             .field("destination_cluster", &self.destination_cluster)
             .field("source_cluster_id", &self.source_cluster_id)
-            .field("configs", &super::definition::redacted(&self.configs))
+            .field("configs", &crate::secret::redacted(&self.configs))
             .field("validate_only", &self.validate_only)
             .field("validate_link", &self.validate_link)
             .finish()
@@ -62,7 +62,7 @@ impl std::fmt::Debug for LinkConfigChange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LinkConfigChange")
             .field("link_name", &self.link_name)
-            .field("set", &super::definition::redacted(&self.set))
+            .field("set", &crate::secret::redacted(&self.set))
             .field("reset", &self.reset)
             .field("validate_only", &self.validate_only)
             .finish()
