@@ -532,6 +532,62 @@ async fn a_deleted_mirror_topic_fails_alone() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Broker restarts under load: while bursts of records arrive, the
+/// destination broker is killed (SIGKILL) and restarted on its sqlite
+/// storage, then the source broker; mirroring resumes by itself each time
+/// and the mirror is an exact copy, record by record, with no duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_restarts_under_load_lose_and_duplicate_nothing() -> anyhow::Result<()> {
+    let mut src = Broker::start_persistent("src")?;
+    let mut dst = Broker::start_persistent("dst")?;
+    const PARTITIONS: i32 = 2;
+    create_topic(&src.bootstrap(), "load", PARTITIONS, &[]).await?;
+    let mut rng = StdRng::seed_from_u64(41);
+    let bursts: Vec<Vec<TestRecord>> = (0..4)
+        .map(|_| sample_records(&mut rng, PARTITIONS, 150, 100))
+        .collect();
+    let gw = Gateway::start(&config(&src, &dst, &["load"], ""))?;
+    let mut expected = 0i64;
+    for (i, burst) in bursts.iter().enumerate() {
+        produce(
+            &src.bootstrap(),
+            "load",
+            burst,
+            ["lz4", "none", "zstd", "gzip"][i],
+        )
+        .await?;
+        expected += burst.len() as i64;
+        match i {
+            // The destination dies while the burst is being mirrored.
+            0 => {
+                dst.kill9()?;
+                dst.restart()?;
+            }
+            // Then the source.
+            1 => {
+                src.kill9()?;
+                src.restart()?;
+            }
+            _ => {}
+        }
+        let dst_bootstrap = dst.bootstrap();
+        wait_until("mirroring resumes and catches up", DEADLINE, || {
+            let dst = dst_bootstrap.clone();
+            async move { total_high(&dst, "load", PARTITIONS).await >= expected }
+        })
+        .await
+        .with_context(|| gw.log_tail(60))?;
+    }
+    let all: Vec<TestRecord> = bursts.iter().flatten().cloned().collect();
+    assert_mirrored(&dst.bootstrap(), "load", &all)
+        .await
+        .with_context(|| gw.log_tail(60))?;
+    for p in 0..PARTITIONS {
+        wait_state(&gw, "load", p, "ACTIVE").await?;
+    }
+    Ok(())
+}
+
 /// `cluster.link.paused = true`: the mirror topic is set up but its
 /// partitions are PAUSED and nothing is fetched; after a restart with the
 /// link unpaused, everything is mirrored.
