@@ -4,15 +4,15 @@
 //!
 //! Transactional sources (control batches, aborted data) cannot be produced
 //! to the test broker (it has no transactions); that path is covered with
-//! constructed Fetch responses in `gateway/src/mirror/batch.rs`.
+//! constructed Fetch responses in `gateway/src/kafka/records/batch.rs`.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::Context;
+use linkgate::kafka::records::batch::split_batches;
+use linkgate::kafka::wire;
 use linkgate::kafka::{ClusterClient, ClusterSettings};
-use linkgate::mirror::batch::split_batches;
-use linkgate::mirror::wire;
 use linkgate_tests::{
     assert_same_records, consume_partition, create_topic, fetch_watermarks, link_config, produce,
     random_payload, wait_until, Broker, Gateway, TestRecord, CODECS,

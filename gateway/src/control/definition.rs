@@ -1,7 +1,7 @@
 //! [`LinkDefinition`]: a cluster link created through the REST API, as
 //! persisted in its destination cluster's state topic under `link/{name}`
 //! (JSON, see [`crate::mirror::state`]), and its conversion to a running
-//! [`LinkConfig`] with the validation the config file's links get
+//! [`LinkConfig`](crate::config::LinkConfig) with the validation the config file's links get
 //! ([`GatewayConfig::api_link`]).
 //!
 //! In memory the definition holds every property as given, secrets

@@ -1,5 +1,5 @@
 //! Targets `batches` and `records`: the record batch codec on a fetched
-//! partition's `records` field (`mirror::batch`: `split_batches`,
+//! partition's `records` field (`kafka::records::batch`: `split_batches`,
 //! `BatchHeader::parse`, `RawBatch::parse`, control record parsing,
 //! `filter_committed`, `normalize_for_produce`, `rewrite_for_producer`,
 //! `build_produce_records`) and the record transform decoder
@@ -23,11 +23,11 @@ use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 
 use super::{apply, hex, inputs, mutation, run, write_generated};
-use crate::mirror::batch::{
+use crate::kafka::records::batch::{
     build_produce_records, filter_committed, normalize_for_produce, rewrite_for_producer,
     split_batches, AbortedTxn, BatchError, BatchHeader, RawBatch, BATCH_HEADER_SIZE, LOG_OVERHEAD,
 };
-use crate::mirror::decompress::MAX_DECOMPRESSED_BATCH_BYTES;
+use crate::kafka::records::decompress::MAX_DECOMPRESSED_BATCH_BYTES;
 use crate::plugin::records::{self, tests::record, tests::source_batch, DecodeError};
 
 const CODECS: [Compression; 5] = [
@@ -86,7 +86,7 @@ fn control_record(offset: i64, kind: i16) -> Record {
 fn generated_batches() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     for codec in CODECS {
-        let name = crate::mirror::decompress::codec_name(codec);
+        let name = crate::kafka::records::decompress::codec_name(codec);
         let plain: Vec<Record> = (0..3)
             .map(|i| record(i, 1_000 + i, &format!("k{i}"), &[("h", "v")]))
             .collect();

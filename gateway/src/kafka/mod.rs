@@ -11,6 +11,9 @@
 //!   WRITE binding that protects mirror topics.
 //! - [`probe`]: a one-shot reachability check returning the cluster id.
 //! - [`error`]: typed errors naming the cluster and broker that failed.
+//! - [`records`]: the record batch codec (magic v2 parsing, read_committed
+//!   filtering, writer-field rewrite with CRC-32C, bounded decompression).
+//! - [`wire`]: Fetch and Produce request builders.
 
 pub mod acl;
 mod authenticate;
@@ -18,9 +21,11 @@ pub mod cluster;
 pub mod conn;
 pub mod error;
 pub mod probe;
+pub mod records;
 pub mod sasl;
 pub mod security;
 pub mod tls;
+pub mod wire;
 
 #[cfg(test)]
 pub(crate) mod testutil;

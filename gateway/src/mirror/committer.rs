@@ -27,15 +27,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::kafka::records::batch::{self, RawBatch};
+use crate::kafka::wire;
 use crate::kafka::{KafkaError, OffsetSpec};
-use crate::mirror::batch::{self, RawBatch};
 use crate::mirror::error::MirrorError;
 use crate::mirror::fetcher::{FetchedPartition, Round};
 use crate::mirror::link::{progress_checkpoint, LinkCtx, ResumeRound, RoundGuard};
+use crate::mirror::metrics as m;
 use crate::mirror::offset_map::{self, ROLLUP_SEGMENTS};
 use crate::mirror::state::{Checkpoint, ProducerIdentity, StateEntry};
 use crate::mirror::status::{FailureCause, PartitionKey};
-use crate::mirror::{metrics as m, wire};
 
 /// Kafka error codes the committer treats specially.
 mod code {

@@ -1,8 +1,8 @@
 //! Errors of the mirror pipeline, tagged with the side that failed (source,
 //! destination, state topic) and whether a retry can help.
 
+use crate::kafka::records::batch::BatchError;
 use crate::kafka::KafkaError;
-use crate::mirror::batch::BatchError;
 
 /// Which part of the system an error came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,11 +13,12 @@ use kafka_protocol::messages::fetch_response::PartitionData;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::kafka::records::batch::{self, AbortedTxn, RawBatch};
+use crate::kafka::wire;
 use crate::kafka::{KafkaError, OffsetSpec};
-use crate::mirror::batch::{self, AbortedTxn, RawBatch};
 use crate::mirror::link::LinkCtx;
 use crate::mirror::status::{FailureCause, PartitionKey, PartitionState};
-use crate::mirror::{metrics as m, ready, wire};
+use crate::mirror::{metrics as m, ready};
 use crate::plugin::PluginError;
 
 /// How long a source broker may hold a Fetch waiting for data (ms).

@@ -1,9 +1,8 @@
 //! Data plane: fetch record batches from source partitions and produce them,
 //! unchanged but for the writer fields, to mirror topics on the destination.
 //!
-//! - [`batch`]: record batch (magic v2) parsing, read_committed filtering and
-//!   writer-field rewrite with CRC-32C.
-//! - [`wire`]: Fetch and Produce request builders.
+//! The record batch codec and the Fetch/Produce request builders are the
+//! Kafka layer's ([`crate::kafka::records`], [`crate::kafka::wire`]).
 //! - [`state`]: checkpoints, mirror topic records, producer claims and
 //!   failures in the destination's internal state topic.
 //! - [`offset_map`]: the exact source-to-destination offset map and its
@@ -14,10 +13,8 @@
 //! - [`metrics`]: metric names.
 //! - [`error`]: the pipeline's error type.
 
-pub mod batch;
 mod claim;
 mod committer;
-pub mod decompress;
 mod discover;
 pub mod error;
 mod fetcher;
@@ -29,7 +26,6 @@ pub mod registry;
 pub mod state;
 pub mod status;
 mod verify;
-pub mod wire;
 
 #[cfg(test)]
 mod pipeline_tests;

@@ -4,7 +4,7 @@
 //! through the link's record transform chain, one plugin version snapshot
 //! per fetch round.
 
-use crate::mirror::batch::{self, RawBatch};
+use crate::kafka::records::batch::{self, RawBatch};
 use crate::mirror::link::LinkCtx;
 use crate::mirror::metrics as m;
 use crate::mirror::status::{FailureCause, PartitionKey};

@@ -47,14 +47,14 @@ use kafka_protocol::records::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::kafka::records::batch::{self, RawBatch};
+use crate::kafka::records::decompress::{decompress, MAX_DECOMPRESSED_BATCH_BYTES};
+use crate::kafka::wire;
 use crate::kafka::{ClusterClient, KafkaError, OffsetSpec};
-use crate::mirror::batch::{self, RawBatch};
-use crate::mirror::decompress::{decompress, MAX_DECOMPRESSED_BATCH_BYTES};
 use crate::mirror::error::{MirrorError, Side};
 pub use crate::mirror::offset_map::OffsetMap;
 use crate::mirror::offset_map::{self, RollupChunk, RollupHead};
 use crate::mirror::status::FailureCause;
-use crate::mirror::wire;
 
 /// The state topic has one partition: all state of a destination is read in
 /// one pass at start.
@@ -478,7 +478,7 @@ impl StateEntry {
 /// `max.message.bytes`, with room for the batch and record headers. A write
 /// of more is split into several batches (each acknowledged before the
 /// next is sent).
-const STATE_BATCH_BYTES: usize = 900 * 1024;
+pub const STATE_BATCH_BYTES: usize = 900 * 1024;
 
 /// Kafka error codes of the idempotent state writer.
 mod code {

@@ -11,11 +11,11 @@
 //! before the round, which linkgate wrote: when it shows no producer id,
 //! batches without one are checked by offset and record count only.
 
+use crate::kafka::records::batch::{self, BatchHeader};
+use crate::kafka::wire;
 use crate::kafka::{ClusterClient, KafkaError};
-use crate::mirror::batch::{self, BatchHeader};
 use crate::mirror::state::Checkpoint;
 use crate::mirror::status::{FailureCause, PartitionKey};
-use crate::mirror::wire;
 
 /// Bytes per Fetch when reading back a round (bytes).
 const VERIFY_FETCH_BYTES: i32 = 16 * 1024 * 1024;

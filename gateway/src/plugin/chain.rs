@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use kafka_protocol::records::Record;
 
-use crate::mirror::batch::RawBatch;
+use crate::kafka::records::batch::RawBatch;
 
 use super::error::{ChainError, PluginError};
 use super::loaded::LoadedPlugin;
@@ -221,7 +221,7 @@ impl Chains {
 
     /// Runs the record transforms on one fetched source batch of
     /// `topic`-`partition` (a data batch as kept by
-    /// `mirror::batch::filter_committed`; a control batch is returned
+    /// `kafka::records::batch::filter_committed`; a control batch is returned
     /// unchanged). Callers skip this when [`Chains::has_record_transforms`]
     /// is false: batches are decoded only for record plugins.
     ///

@@ -15,7 +15,7 @@ use super::loaded::{Guest, LoadedPlugin};
 use super::records::tests::{record, source_batch, CODECS};
 use super::records::{decode, to_wit};
 use super::types::*;
-use crate::mirror::batch::{normalize_for_produce, split_batches, RawBatch};
+use crate::kafka::records::batch::{normalize_for_produce, split_batches, RawBatch};
 
 type FilterFn = Box<dyn Fn(&SourceTopic) -> Result<bool, PluginError> + Send + Sync>;
 type RenameFn = Box<dyn Fn(&str) -> Result<String, PluginError> + Send + Sync>;

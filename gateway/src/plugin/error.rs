@@ -238,7 +238,7 @@ pub enum ChainError {
         message: String,
     },
     /// A source batch's records section decompresses to more than
-    /// `limit_bytes` (`mirror::decompress::MAX_DECOMPRESSED_BATCH_BYTES`);
+    /// `limit_bytes` (`kafka::records::decompress::MAX_DECOMPRESSED_BATCH_BYTES`);
     /// decompression stopped there. Not retriable.
     #[error("source batch at offset {base_offset} of {topic}-{partition} cannot be decoded for record transforms: its {codec} records section decompresses to more than {limit_bytes} bytes")]
     DecompressedTooLarge {

@@ -19,7 +19,7 @@ use kafka_protocol::records::Compression;
 use super::records::tests::{record, source_batch};
 use super::records::{decode, to_wit};
 use super::*;
-use crate::mirror::batch::split_batches;
+use crate::kafka::records::batch::split_batches;
 
 /// Directory of the built plugin components.
 fn wasm_dir() -> PathBuf {

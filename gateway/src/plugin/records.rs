@@ -1,6 +1,6 @@
 //! Record batches for record transforms: decoding a fetched v2 batch into
 //! records (kafka-protocol `RecordBatchDecoder`, any codec, decompressed
-//! with a bound by `mirror::decompress`) and encoding the
+//! with a bound by `kafka::records::decompress`) and encoding the
 //! records a chain kept into **one** v2 batch (`RecordBatchEncoder`) in the
 //! source batch's codec.
 //!
@@ -11,11 +11,11 @@
 //! - producer id -1, producer epoch -1, base sequence -1, not
 //!   transactional, not control, no delete horizon, CreateTime timestamps:
 //!   the pipeline rewrites the writer fields before producing
-//!   (`mirror::batch::rewrite_for_producer`);
+//!   (`kafka::records::batch::rewrite_for_producer`);
 //! - partition leader epoch copied from the source batch;
 //! - record timestamps as decoded (ms; for a LogAppendTime source batch
 //!   these are the records' CreateTime values, as in
-//!   `mirror::batch::normalize_for_produce`), or the replacement's.
+//!   `kafka::records::batch::normalize_for_produce`), or the replacement's.
 //!
 //! kafka-protocol starts a new batch whenever `offset - sequence` changes
 //! between records, so record `i` gets sequence `i - 1` (base sequence -1)
@@ -35,8 +35,10 @@ use kafka_protocol::records::{
     Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 
-use crate::mirror::batch::{RawBatch, MAGIC_V2};
-use crate::mirror::decompress::{decompress, DecompressError, MAX_DECOMPRESSED_BATCH_BYTES};
+use crate::kafka::records::batch::{RawBatch, MAGIC_V2};
+use crate::kafka::records::decompress::{
+    decompress, DecompressError, MAX_DECOMPRESSED_BATCH_BYTES,
+};
 
 use super::types::{Header, KafkaRecord};
 
@@ -61,7 +63,7 @@ pub(crate) enum DecodeError {
 
 /// Decodes every record of `batch` (a data batch, CRC checked by the
 /// decoder). The records section is decompressed first, at most
-/// [`MAX_DECOMPRESSED_BATCH_BYTES`] (`mirror::decompress`), and the header's
+/// [`MAX_DECOMPRESSED_BATCH_BYTES`] (`kafka::records::decompress`), and the header's
 /// record count is checked against the decompressed size before the
 /// decoder reserves room for that many records.
 pub(crate) fn decode(batch: &RawBatch) -> Result<Vec<Record>, DecodeError> {
@@ -216,7 +218,7 @@ fn encode_v2(records: &[Record], codec: Compression) -> Result<RawBatch, String>
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::mirror::batch::split_batches;
+    use crate::kafka::records::batch::split_batches;
 
     pub(crate) const CODECS: [Compression; 5] = [
         Compression::None,
@@ -371,7 +373,7 @@ pub(crate) mod tests {
         bytes[57..61].copy_from_slice(&i32::MAX.to_be_bytes());
         let crc = crc32c::crc32c(&bytes[21..]);
         bytes[17..21].copy_from_slice(&crc.to_be_bytes());
-        let header = crate::mirror::batch::BatchHeader::parse(&bytes).unwrap();
+        let header = crate::kafka::records::batch::BatchHeader::parse(&bytes).unwrap();
         let forged = RawBatch {
             header,
             bytes: Bytes::from(bytes),
@@ -386,7 +388,7 @@ pub(crate) mod tests {
     /// refused as too large.
     #[test]
     fn a_decompression_bomb_is_too_large() {
-        let bomb = crate::mirror::decompress::tests::zstd_bomb_batch(1, 0);
+        let bomb = crate::kafka::records::decompress::tests::zstd_bomb_batch(1, 0);
         let e = decode(&bomb).unwrap_err();
         assert_eq!(
             e,

@@ -178,7 +178,7 @@ fn snappy(section: &[u8], limit: usize) -> Result<Vec<u8>, DecompressError> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::mirror::batch::RawBatch;
+    use crate::kafka::records::batch::RawBatch;
     use bytes::{BufMut, BytesMut};
     use kafka_protocol::compression::{Compressor, Gzip, Lz4, Snappy, Zstd};
     use std::time::{Duration, Instant};

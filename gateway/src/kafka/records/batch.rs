@@ -2424,7 +2424,7 @@ mod tests {
     /// instead of being inflated whole.
     #[test]
     fn normalize_refuses_a_decompression_bomb() {
-        let bomb = crate::mirror::decompress::tests::zstd_bomb_batch(1, 5);
+        let bomb = crate::kafka::records::decompress::tests::zstd_bomb_batch(1, 5);
         assert!(bomb.bytes.len() < 8 * 1024);
         let started = std::time::Instant::now();
         let e = normalize_for_produce(bomb).unwrap_err();
@@ -2433,7 +2433,7 @@ mod tests {
             BatchError::DecompressedTooLarge {
                 base_offset: 100,
                 codec: "zstd",
-                limit_bytes: crate::mirror::decompress::MAX_DECOMPRESSED_BATCH_BYTES,
+                limit_bytes: crate::kafka::records::decompress::MAX_DECOMPRESSED_BATCH_BYTES,
             }
         );
         assert_eq!(e.failure_code(), DECOMPRESSED_BATCH_TOO_LARGE);
