@@ -27,16 +27,8 @@ use crate::kafka::records::batch::{
     build_produce_records, filter_committed, normalize_for_produce, rewrite_for_producer,
     split_batches, AbortedTxn, BatchError, BatchHeader, RawBatch, BATCH_HEADER_SIZE, LOG_OVERHEAD,
 };
-use crate::kafka::records::decompress::MAX_DECOMPRESSED_BATCH_BYTES;
+use crate::kafka::records::decompress::{CODECS, MAX_DECOMPRESSED_BATCH_BYTES};
 use crate::plugin::records::{self, tests::record, tests::source_batch, DecodeError};
-
-const CODECS: [Compression; 5] = [
-    Compression::None,
-    Compression::Gzip,
-    Compression::Snappy,
-    Compression::Lz4,
-    Compression::Zstd,
-];
 
 fn fail(message: String) -> TestCaseError {
     TestCaseError::fail(message)

@@ -749,47 +749,45 @@ impl StateStore {
         };
         let parts: Vec<&str> = key.split('/').collect();
         let bad = |m: &str| self.corrupt(r.offset, &format!("key {key:?}: {m}"));
+        let id = |link: &str, topic: &str, p: &str| -> Result<MirrorPartitionId, MirrorError> {
+            let p = p.parse().map_err(|_| bad("bad partition"))?;
+            Ok((link.to_string(), topic.to_string(), p))
+        };
+        // A tombstone removes the key's entry; a value replaces it.
+        fn upsert<K: Eq + std::hash::Hash, T: serde::de::DeserializeOwned>(
+            map: &mut HashMap<K, T>,
+            key: K,
+            value: Option<&bytes::Bytes>,
+            bad: impl Fn(&str) -> MirrorError,
+        ) -> Result<(), MirrorError> {
+            match value {
+                None => {
+                    map.remove(&key);
+                }
+                Some(v) => {
+                    let parsed = serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
+                    map.insert(key, parsed);
+                }
+            }
+            Ok(())
+        }
+        let value = r.value.as_ref();
         match parts.as_slice() {
             ["cp", link, topic, p] => {
-                let id = (
-                    (*link).to_string(),
-                    (*topic).to_string(),
-                    p.parse().map_err(|_| bad("bad partition"))?,
-                );
-                match &r.value {
-                    None => {
-                        snap.checkpoints.remove(&id);
-                    }
-                    Some(v) => {
-                        let cp: Checkpoint =
-                            serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
-                        snap.checkpoints.insert(id, cp);
-                    }
-                }
+                upsert(&mut snap.checkpoints, id(link, topic, p)?, value, bad)?
             }
-            ["mt", link, topic] => {
-                let id = ((*link).to_string(), (*topic).to_string());
-                match &r.value {
-                    None => {
-                        snap.mirror_topics.remove(&id);
-                    }
-                    Some(v) => {
-                        let rec: MirrorTopicRecord =
-                            serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
-                        snap.mirror_topics.insert(id, rec);
-                    }
-                }
-            }
+            ["mt", link, topic] => upsert(
+                &mut snap.mirror_topics,
+                ((*link).to_string(), (*topic).to_string()),
+                value,
+                bad,
+            )?,
             ["map", link, topic, p, src] => {
-                let id = (
-                    (*link).to_string(),
-                    (*topic).to_string(),
-                    p.parse().map_err(|_| bad("bad partition"))?,
-                );
+                let id = id(link, topic, p)?;
                 let src: i64 = src.parse().map_err(|_| bad("bad source offset"))?;
                 let singles = snap.singles.entry(id.clone()).or_default();
                 let map = snap.maps.entry(id).or_default();
-                match &r.value {
+                match value {
                     None => {
                         map.remove(src);
                         singles.remove(&src);
@@ -802,35 +800,14 @@ impl StateStore {
                     }
                 }
             }
-            ["mapr", link, topic, p] => {
-                let id = (
-                    (*link).to_string(),
-                    (*topic).to_string(),
-                    p.parse().map_err(|_| bad("bad partition"))?,
-                );
-                match &r.value {
-                    None => {
-                        snap.rollups.remove(&id);
-                    }
-                    Some(v) => {
-                        let head: RollupHead =
-                            serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
-                        snap.rollups.insert(id, head);
-                    }
-                }
-            }
+            ["mapr", link, topic, p] => upsert(&mut snap.rollups, id(link, topic, p)?, value, bad)?,
             ["mapc", link, topic, p, generation, chunk] => {
-                let id = (
-                    (*link).to_string(),
-                    (*topic).to_string(),
-                    p.parse().map_err(|_| bad("bad partition"))?,
-                );
                 let at = (
                     generation.parse().map_err(|_| bad("bad generation"))?,
                     chunk.parse().map_err(|_| bad("bad chunk"))?,
                 );
-                let chunks = snap.chunks.entry(id).or_default();
-                match &r.value {
+                let chunks = snap.chunks.entry(id(link, topic, p)?).or_default();
+                match value {
                     None => {
                         chunks.remove(&at);
                     }
@@ -841,34 +818,11 @@ impl StateStore {
                     }
                 }
             }
-            ["producer", link] => match &r.value {
-                None => {
-                    snap.producers.remove(*link);
-                }
-                Some(v) => {
-                    let claim: ProducerClaim =
-                        serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
-                    snap.producers.insert((*link).to_string(), claim);
-                }
-            },
+            ["producer", link] => upsert(&mut snap.producers, (*link).to_string(), value, bad)?,
             ["fail", link, topic, p] => {
-                let id = (
-                    (*link).to_string(),
-                    (*topic).to_string(),
-                    p.parse().map_err(|_| bad("bad partition"))?,
-                );
-                match &r.value {
-                    None => {
-                        snap.failures.remove(&id);
-                    }
-                    Some(v) => {
-                        let f: PersistedFailure =
-                            serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
-                        snap.failures.insert(id, f);
-                    }
-                }
+                upsert(&mut snap.failures, id(link, topic, p)?, value, bad)?
             }
-            ["link", link] => match &r.value {
+            ["link", link] => match value {
                 None => {
                     snap.link_definitions.remove(*link);
                 }

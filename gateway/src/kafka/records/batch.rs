@@ -1226,13 +1226,7 @@ mod tests {
         Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
     };
 
-    const CODECS: [Compression; 5] = [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ];
+    use crate::kafka::records::decompress::CODECS;
 
     /// Writer of a batch: producer id, epoch, first sequence, transactional.
     #[derive(Clone, Copy)]

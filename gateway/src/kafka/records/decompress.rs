@@ -63,6 +63,15 @@ pub fn codec_name(codec: Compression) -> &'static str {
     }
 }
 
+/// Every codec of a v2 record batch (attributes bits 0-2), in code order.
+pub const CODECS: [Compression; 5] = [
+    Compression::None,
+    Compression::Gzip,
+    Compression::Snappy,
+    Compression::Lz4,
+    Compression::Zstd,
+];
+
 /// Decompress `section` (bytes 61.. of a batch) with `codec`, refusing
 /// output above `limit_bytes`. `Compression::None` returns `section` itself
 /// (zero-copy; its size is the fetched size). The allocation stays below
@@ -199,13 +208,7 @@ pub(crate) mod tests {
         out.freeze()
     }
 
-    const CODECS: [Compression; 5] = [
-        Compression::None,
-        Compression::Gzip,
-        Compression::Snappy,
-        Compression::Lz4,
-        Compression::Zstd,
-    ];
+    use super::CODECS;
 
     /// Every codec as kafka-protocol (and so Kafka's clients) writes it
     /// comes back byte for byte, at and below the limit.
