@@ -51,6 +51,9 @@ pub struct FaultStats {
     pub open: u64,
     /// Times a stall began (forwarding switched from on to off).
     pub stalls: u64,
+    /// Requests held back on their connection by
+    /// [`FaultProxy::hold_request`] (released or not).
+    pub holds: u64,
     /// Bytes passed on to the upstream side (client to broker).
     pub bytes_to_upstream: u64,
     /// Bytes passed on to the client side (broker to client).
@@ -69,6 +72,7 @@ impl FaultStats {
             replies_lost: self.replies_lost - earlier.replies_lost,
             open: self.open,
             stalls: self.stalls - earlier.stalls,
+            holds: self.holds - earlier.holds,
             bytes_to_upstream: self.bytes_to_upstream - earlier.bytes_to_upstream,
             bytes_to_client: self.bytes_to_client - earlier.bytes_to_client,
         }
@@ -88,6 +92,12 @@ struct Shared {
     lose: RequestTrigger,
     /// [`FaultProxy::stall_at_request`]: the request that starts a stall.
     stall_at: RequestTrigger,
+    /// [`FaultProxy::hold_request`]: the request held on its connection.
+    hold_at: RequestTrigger,
+    /// Holds released so far: hold `k` (1-based, in the order they began)
+    /// waits until this is at least `k`.
+    released: watch::Sender<u64>,
+    holds: AtomicU64,
     /// Bumped by [`FaultProxy::stall_for`] and [`FaultProxy::set_stalled`], so an
     /// older timed stall does not end a newer one.
     stall_generation: AtomicU64,
@@ -118,6 +128,9 @@ struct Shared {
 ///   (a black-holed network); bytes held meanwhile are forwarded when the
 ///   stall ends, even to a side whose peer has closed since (as a
 ///   recovering network delivers retransmitted data);
+/// - [`FaultProxy::hold_request`] / [`FaultProxy::release_held`]: one
+///   request is held back on its own connection and delivered later, even
+///   after its client has gone;
 /// - [`FaultProxy::refuse`]: new connections are reset at once.
 ///
 /// [`FaultProxy::stats`] tells what happened, so a test can assert that a
@@ -164,6 +177,9 @@ impl FaultProxy {
             resets: watch::Sender::new(0),
             lose: RequestTrigger::default(),
             stall_at: RequestTrigger::default(),
+            hold_at: RequestTrigger::default(),
+            released: watch::Sender::new(0),
+            holds: AtomicU64::new(0),
             stall_generation: AtomicU64::new(0),
             shutdown: watch::Sender::new(false),
             accepted: AtomicU64::new(0),
@@ -279,6 +295,30 @@ impl FaultProxy {
         self.shared.stall_at.arm(api_key, nth);
     }
 
+    /// Holds back one request on its own connection: when the `nth`
+    /// request with API key `api_key` from now on (`nth` >= 1) reaches the
+    /// proxy, that connection forwards nothing more towards the upstream
+    /// until [`FaultProxy::release_held`]; every other connection, new ones
+    /// included, flows. The held bytes are then delivered even if the
+    /// client has gone meanwhile: a request that reaches the broker only
+    /// after its sender died (a produce queued at the broker when a gateway
+    /// was killed). Replaces an armed one; holds already begun stay held.
+    pub fn hold_request(&self, api_key: i16, nth: u64) {
+        self.shared.hold_at.arm(api_key, nth);
+    }
+
+    /// Lets the first `n` holds (in the order they began, counting every
+    /// hold of this proxy) go on to the upstream.
+    pub fn release_holds(&self, n: u64) {
+        self.shared.released.send_modify(|r| *r = (*r).max(n));
+    }
+
+    /// Lets every held request go on to the upstream.
+    pub fn release_held(&self) {
+        let n = self.shared.holds.load(Ordering::SeqCst);
+        self.release_holds(n);
+    }
+
     /// Stops (`true`) or resumes (`false`) forwarding in both directions.
     /// Ends a running [`FaultProxy::stall_for`] too.
     pub fn set_stalled(&self, stalled: bool) {
@@ -322,6 +362,7 @@ impl FaultProxy {
             replies_lost: get(&s.replies_lost),
             open: get(&s.open),
             stalls: get(&s.stalls),
+            holds: get(&s.holds),
             bytes_to_upstream: get(&s.bytes_to_upstream),
             bytes_to_client: get(&s.bytes_to_client),
         }
@@ -507,15 +548,22 @@ async fn pump(
         let (pass, lost) = match frames {
             Frames::Requests(shared, doomed) => {
                 let mut stall_here = false;
+                let mut hold_here = false;
                 splitter.feed(&buf[..n], |_, head| {
                     if let (Some(key), Some(id)) = (be_i16(head, 0), be_i32(head, 4)) {
                         if shared.lose.hit(key) {
                             doomed.store(i64::from(id), Ordering::SeqCst);
                         }
                         stall_here |= shared.stall_at.hit(key);
+                        hold_here |= shared.hold_at.hit(key);
                     }
                     false
                 });
+                if hold_here {
+                    let k = shared.holds.fetch_add(1, Ordering::SeqCst) + 1;
+                    let mut released = shared.released.subscribe();
+                    let _ = released.wait_for(|r| *r >= k).await;
+                }
                 if stall_here {
                     shared.switch_stall(true);
                     flowing(&mut stalled).await;

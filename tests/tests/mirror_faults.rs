@@ -559,3 +559,98 @@ async fn source_faults_lose_and_duplicate_nothing() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// A produce that reaches the destination only after the gateway that sent
+/// it was killed and a new one has read the destination (a request queued
+/// at the broker when the process died): the dead gateway's data produce
+/// is held; the restarted gateway recovers (the log end offset says the
+/// round did not land) and its own produce of the round is held too; the
+/// old produce lands, then the new one. The new one carries the producer
+/// id, epoch and sequences of the old (the unfinished round is re-sent
+/// under them), so the broker drops it as a duplicate (KIP-98): the mirror
+/// holds every record once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_produce_landing_after_a_restart_is_not_duplicated() -> anyhow::Result<()> {
+    const PRODUCE: i16 = 0;
+    let src = Broker::start("src")?;
+    let dst = ProxiedBroker::start("dst")?;
+    create_topic(&src.bootstrap(), TOPIC, 1, &[]).await?;
+    let records = |from: usize, n: usize| -> Vec<TestRecord> {
+        (from..from + n)
+            .map(|i| TestRecord {
+                partition: 0,
+                key: Some(format!("k{i}").into_bytes()),
+                value: Some(format!("value {i}").into_bytes()),
+                headers: Vec::new(),
+                timestamp: now_ms() - 60_000 + i as i64,
+            })
+            .collect()
+    };
+    let mut gw = Gateway::start(&faulted_config(&src, &dst.broker, "dst", &dst.bootstrap()))?;
+    let first = records(0, 50);
+    produce(&src.bootstrap(), TOPIC, &first, "none").await?;
+    let destination = dst.broker.bootstrap();
+    let high = || {
+        let d = destination.clone();
+        async move {
+            fetch_watermarks(&d, TOPIC, 0)
+                .await
+                .map(|w| w.1)
+                .unwrap_or(-1)
+        }
+    };
+    wait_until("first records mirrored", MIRROR_DEADLINE, || async {
+        high().await == 50
+    })
+    .await
+    .with_context(|| gw.log_tail(40))?;
+
+    // The next round: its checkpoint goes through, its data produce is
+    // held; the gateway dies before the produce times out.
+    dst.proxy.hold_request(PRODUCE, 2);
+    let second = records(50, 50);
+    produce(&src.bootstrap(), TOPIC, &second, "none").await?;
+    wait_until("the data produce held", FAULT_DEADLINE, || async {
+        dst.proxy.stats().holds == 1
+    })
+    .await
+    .with_context(|| gw.log_tail(40))?;
+    gw.kill9()?;
+    // The restarted gateway's Produce requests: its claim, the round's
+    // checkpoint, then the round's data, which is held.
+    dst.proxy.hold_request(PRODUCE, 3);
+    gw.restart()?;
+    wait_until(
+        "the restarted gateway's produce held",
+        FAULT_DEADLINE,
+        || async { dst.proxy.stats().holds == 2 },
+    )
+    .await
+    .with_context(|| gw.log_tail(60))?;
+    assert_eq!(high().await, 50, "nothing of the round landed yet");
+    // The dead gateway's produce lands, then the new one.
+    dst.proxy.release_holds(1);
+    wait_until("the old produce landed", FAULT_DEADLINE, || async {
+        high().await == 100
+    })
+    .await?;
+    dst.proxy.release_held();
+    // No duplicate: the high watermark stays for the quiet window.
+    assert_stays(&destination, TOPIC, &[100])
+        .await
+        .with_context(|| gw.log_tail(60))?;
+    let got = consume_partition(&destination, TOPIC, 0, 100, MIRROR_DEADLINE).await?;
+    let got: Vec<TestRecord> = got.into_iter().map(|(_, r)| r).collect();
+    let mut want = first;
+    want.extend(second);
+    if let Some(diff) = first_difference(&want, &got) {
+        panic!("{diff}\n{}", gw.log_tail(60));
+    }
+    let labels = [("topic", TOPIC), ("partition", "0"), ("state", "ACTIVE")];
+    wait_until("the partition stays ACTIVE", MIRROR_DEADLINE, || async {
+        gw.metric_value("linkgate_mirror_partition_state", &labels) == Some(1.0)
+    })
+    .await
+    .with_context(|| gw.log_tail(60))?;
+    Ok(())
+}
