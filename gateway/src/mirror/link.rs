@@ -375,6 +375,15 @@ impl LinkCtx {
         }
     }
 
+    /// The partitions of `mirror` that have a slot (not stopped).
+    pub fn partitions_of(&self, mirror: &str) -> Vec<PartitionKey> {
+        self.slots()
+            .keys()
+            .filter(|k| k.0 == mirror)
+            .cloned()
+            .collect()
+    }
+
     pub fn id(&self, key: &PartitionKey) -> MirrorPartitionId {
         (self.name.clone(), key.0.clone(), key.1)
     }

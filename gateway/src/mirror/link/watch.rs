@@ -22,13 +22,7 @@ pub(super) async fn check_topic_ids(ctx: &Arc<LinkCtx>) -> bool {
         let found = match ctx.source.topic(&topic).await {
             Ok(Some(info)) => info.topic_id.to_string(),
             Ok(None) => {
-                let keys: Vec<PartitionKey> = ctx
-                    .slots()
-                    .keys()
-                    .filter(|k| k.0 == mirror)
-                    .cloned()
-                    .collect();
-                for k in keys {
+                for k in ctx.partitions_of(&mirror) {
                     if matches!(ctx.state_of(&k), Some(PartitionState::Active)) {
                         ctx.set_state(
                             &k,
@@ -46,13 +40,7 @@ pub(super) async fn check_topic_ids(ctx: &Arc<LinkCtx>) -> bool {
                 continue;
             }
         };
-        let keys: Vec<PartitionKey> = ctx
-            .slots()
-            .keys()
-            .filter(|k| k.0 == mirror)
-            .cloned()
-            .collect();
-        for k in keys {
+        for k in ctx.partitions_of(&mirror) {
             if found != expected {
                 if !matches!(ctx.state_of(&k), Some(PartitionState::Failed(_))) {
                     ctx.fail(
