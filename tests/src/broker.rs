@@ -536,7 +536,9 @@ fn wait_ready(
     security: &ClientSecurity,
 ) -> anyhow::Result<()> {
     let bootstrap = format!("127.0.0.1:{port}");
-    let client = probe_client(&bootstrap, security)?;
+    // A new client per attempt: once a client has seen Metadata it talks to
+    // the advertised address, which for a broker behind a front (TLS, a
+    // proxy) is not this port; a fresh one asks this port first.
     let result = wait_until_blocking(
         &format!(
             "broker {bootstrap} to answer Metadata ({})",
@@ -547,6 +549,7 @@ fn wait_ready(
             if let Some(status) = process.exited() {
                 anyhow::bail!("broker exited during start-up with {status}");
             }
+            let client = probe_client(&bootstrap, security)?;
             Ok(client
                 .fetch_metadata(None, Duration::from_millis(1000))
                 .is_ok_and(|m| !m.brokers().is_empty()))
