@@ -89,11 +89,8 @@ struct Work {
 impl Work {
     /// Destination offset where batch `i` lands.
     fn destination_of(&self, i: usize) -> i64 {
-        self.checkpoint.destination_start
-            + self.batches[..i.min(self.batches.len())]
-                .iter()
-                .map(|b| i64::from(b.header.record_count))
-                .sum::<i64>()
+        // The checkpoint's layout is these batches' (prepare builds both).
+        self.checkpoint.destination_at(i)
     }
 
     /// Marks batches up to `upto` landed, advancing the sequence.
@@ -703,7 +700,7 @@ async fn reconcile(ctx: &LinkCtx, mut w: Work, shutdown: &CancellationToken) {
         match ctx.destination.list_offsets(&tp, OffsetSpec::Latest).await {
             Ok(leo) => {
                 let leo = leo.get(&w.key).copied().unwrap_or(-1);
-                let boundary = (w.sent..=w.batches.len()).find(|i| w.destination_of(*i) == leo);
+                let boundary = w.checkpoint.boundary_at(leo).filter(|i| *i >= w.sent);
                 match boundary {
                     None => {
                         ctx.fail(

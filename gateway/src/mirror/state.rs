@@ -171,14 +171,8 @@ impl Checkpoint {
         if destination_leo == self.destination_start {
             return Some(self.source_start);
         }
-        let mut dst = self.destination_start;
-        for (source, count) in &self.batches {
-            if dst == destination_leo {
-                return Some(*source);
-            }
-            dst += i64::from(*count);
-        }
-        None
+        let i = self.boundary_at(destination_leo)?;
+        self.batches.get(i).map(|(source, _)| *source)
     }
 }
 
