@@ -1,7 +1,7 @@
 //! A client for one Kafka cluster: bootstrap, broker connection pool,
 //! metadata cache, leader routing, retries, and the admin requests linkgate
-//! needs (CreateTopics, DescribeConfigs, ListOffsets, InitProducerId,
-//! DeleteTopics).
+//! needs (CreateTopics, ListOffsets, InitProducerId, DeleteTopics; topic
+//! configs and partition counts are [`super::topic_configs`]).
 //!
 //! Owns [`ClusterSettings`], [`ClusterClient`] and the small data types it
 //! returns. Talking to one broker is [`super::conn`]'s job; this module
@@ -18,13 +18,12 @@ use std::time::{Duration, Instant};
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
-use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::metadata_response::MetadataResponseTopic;
 use kafka_protocol::messages::{
-    CreateTopicsRequest, DeleteTopicsRequest, DescribeConfigsRequest, InitProducerIdRequest,
-    ListOffsetsRequest, MetadataRequest, MetadataResponse, TopicName,
+    CreateTopicsRequest, DeleteTopicsRequest, InitProducerIdRequest, ListOffsetsRequest,
+    MetadataRequest, MetadataResponse, TopicName,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -35,11 +34,7 @@ use super::error::{
 };
 
 /// Kafka error code `NOT_CONTROLLER` (41).
-const NOT_CONTROLLER: i16 = 41;
-/// DescribeConfigs resource type `TOPIC` (KIP-133).
-const RESOURCE_TYPE_TOPIC: i8 = 2;
-/// DescribeConfigs config source `DYNAMIC_TOPIC_CONFIG` (KIP-226).
-const CONFIG_SOURCE_DYNAMIC_TOPIC: i8 = 1;
+pub(super) const NOT_CONTROLLER: i16 = 41;
 /// ListOffsets timestamp meaning "earliest offset" (KIP-79).
 const EARLIEST_TIMESTAMP: i64 = -2;
 /// ListOffsets timestamp meaning "latest offset" (log end offset).
@@ -243,7 +238,7 @@ fn topic_info(t: &MetadataResponseTopic) -> Option<TopicInfo> {
     })
 }
 
-fn topic_name(name: &str) -> TopicName {
+pub(super) fn topic_name(name: &str) -> TopicName {
     TopicName(StrBytes::from_string(name.to_string()))
 }
 
@@ -431,7 +426,7 @@ impl ClusterClient {
     }
 
     /// Refresh the broker list and controller (Metadata with no topics).
-    async fn refresh_brokers(&self) -> Result<(), KafkaError> {
+    pub(super) async fn refresh_brokers(&self) -> Result<(), KafkaError> {
         self.retry(
             "refresh brokers",
             |e| e.is_retriable(),
@@ -693,7 +688,7 @@ impl ClusterClient {
     }
 
     /// The controller's connection when metadata names one, else any broker.
-    async fn controller_or_any(&self) -> Result<Arc<BrokerConnection>, KafkaError> {
+    pub(super) async fn controller_or_any(&self) -> Result<Arc<BrokerConnection>, KafkaError> {
         match self.controller_id() {
             Some(id) => match self.broker(id).await {
                 Ok(c) => Ok(c),
@@ -706,7 +701,7 @@ impl ClusterClient {
         }
     }
 
-    fn forget_controller(&self) {
+    pub(super) fn forget_controller(&self) {
         self.lock_meta().controller_id = None;
     }
 
@@ -784,75 +779,6 @@ impl ClusterClient {
             .await;
         self.invalidate(name);
         res
-    }
-
-    /// The configs set on a topic (DescribeConfigs, KIP-133), sorted by name:
-    /// entries whose source is DYNAMIC_TOPIC_CONFIG (KIP-226), skipping
-    /// sensitive, read-only and null-valued ones. Empty when none are set.
-    ///
-    /// Errors: [`KafkaError::UnknownTopic`] when the topic does not exist
-    /// (not retried); other broker errors with the broker's message.
-    pub async fn describe_topic_configs(
-        &self,
-        name: &str,
-    ) -> Result<Vec<(String, String)>, KafkaError> {
-        let req = DescribeConfigsRequest::default()
-            .with_resources(vec![DescribeConfigsResource::default()
-                .with_resource_type(RESOURCE_TYPE_TOPIC)
-                .with_resource_name(StrBytes::from_string(name.to_string()))
-                .with_configuration_keys(None)])
-            .with_include_synonyms(false);
-        self.retry(
-            "describe configs",
-            |e| e.is_retriable() && !matches!(e, KafkaError::UnknownTopic { .. }),
-            || async {
-                let conn = self.any_broker().await?;
-                let (_, resp) = conn.send(&req).await?;
-                let r = resp
-                    .results
-                    .iter()
-                    .find(|r| r.resource_name.as_str() == name)
-                    .or(resp.results.first())
-                    .ok_or_else(|| KafkaError::Malformed {
-                        cluster: self.settings.name.clone(),
-                        addr: conn.addr().to_string(),
-                        detail: format!(
-                            "DescribeConfigs response has no result for topic `{name}`"
-                        ),
-                    })?;
-                match r.error_code {
-                    0 => {}
-                    UNKNOWN_TOPIC_OR_PARTITION => {
-                        return Err(KafkaError::UnknownTopic {
-                            cluster: self.settings.name.clone(),
-                            topic: name.to_string(),
-                            partition: None,
-                        })
-                    }
-                    code => {
-                        return Err(broker_error(
-                            &self.settings.name,
-                            format!("DescribeConfigs `{name}` on broker {}", conn.addr()),
-                            code,
-                        )
-                        .with_message(r.error_message.as_deref()))
-                    }
-                }
-                let mut out: Vec<(String, String)> = r
-                    .configs
-                    .iter()
-                    .filter(|c| {
-                        c.config_source == CONFIG_SOURCE_DYNAMIC_TOPIC
-                            && !c.is_sensitive
-                            && !c.read_only
-                    })
-                    .filter_map(|c| Some((c.name.to_string(), c.value.as_ref()?.to_string())))
-                    .collect();
-                out.sort();
-                Ok(out)
-            },
-        )
-        .await
     }
 
     /// One ListOffsets request to `leader` for `parts`: per-partition result.

@@ -340,6 +340,19 @@ impl KafkaError {
         }
     }
 
+    /// The Kafka error name that describes this failure in task and API
+    /// status: the name of the broker's code (`INVALID_CONFIG`,
+    /// `UNKNOWN_TOPIC_OR_PARTITION`), `UNSUPPORTED_VERSION` when the broker
+    /// lacks the API (Kafka's `UnsupportedVersionException`, code 35), else
+    /// the link error code of [`link_error_code`] (`TIMEOUT_ERROR`, ...).
+    pub fn status_name(&self) -> String {
+        match (self, self.error_code()) {
+            (_, Some(code)) => error_name(code),
+            (KafkaError::UnsupportedVersion { .. }, None) => "UNSUPPORTED_VERSION".to_string(),
+            (e, None) => link_error_code(e).to_string(),
+        }
+    }
+
     /// A short, fixed label for metrics and logs: `"resolve"`, `"connect"`,
     /// `"timeout"`, `"disconnected"`, `"unsupported_version"`, `"malformed"`,
     /// `"encode"`, `"broker_error"`, `"unknown_topic"`, `"unknown_broker"`.

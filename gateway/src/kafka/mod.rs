@@ -25,6 +25,7 @@ pub mod records;
 pub mod sasl;
 pub mod security;
 pub mod tls;
+pub mod topic_configs;
 pub mod wire;
 
 #[cfg(test)]
@@ -44,3 +45,4 @@ pub use conn::{BoxedStream, BrokerConnection, BrokerStream, MAX_FRAME_BYTES, VER
 pub use error::{broker_error, link_error_code, KafkaError, SECURITY_DISABLED};
 pub use probe::{probe, ClusterIdentity};
 pub use security::{is_security_property, Security, SecurityPropertyError, SecurityProtocol};
+pub use topic_configs::ConfigChange;

@@ -39,7 +39,7 @@ mod watch;
 pub(crate) use recovery::progress_checkpoint;
 use recovery::{setup_topic, wait_for_topic};
 pub(crate) use watch::check_idle_writes;
-use watch::check_topic_ids;
+use watch::{check_new_partitions, check_topic_ids};
 #[cfg(test)]
 mod recovery_tests;
 
@@ -949,6 +949,7 @@ async fn run_link(
             topics.setup_pending(&ctx).await;
         }
         let source_trouble = check_topic_ids(&ctx).await;
+        check_new_partitions(&ctx, &mut topics).await;
         let destination_trouble = check_idle_writes(&ctx).await;
         let health = running_link_health(&ctx, &config, source_trouble, destination_trouble).await;
         set_health(&link, &ctx.status, health);

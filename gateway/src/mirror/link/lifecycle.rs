@@ -683,24 +683,57 @@ fn status_lags(ctx: &LinkCtx, mirror: &str) -> Vec<PartitionLag> {
 }
 
 /// Lags now: ListOffsets latest on the source against the source offset
-/// after the last landed round of each partition of `mirror`.
+/// after the last landed round of each partition of `mirror`. Every
+/// partition of the source topic counts (fresh metadata): one the mirror
+/// has not set up yet lags by its whole log (log end minus log start).
 async fn fresh_lags(ctx: &LinkCtx, mirror: &str) -> Result<Vec<PartitionLag>, ControlError> {
-    let landed: BTreeMap<i32, (String, i64)> = ctx
+    let mut landed: BTreeMap<i32, (String, i64)> = ctx
         .slots()
         .iter()
         .filter(|(k, _)| k.0 == mirror)
         .map(|(k, s)| (k.1, (s.source_topic.clone(), s.source_next)))
         .collect();
+    let unavailable_source = |e: crate::kafka::KafkaError| {
+        unavailable(format!(
+            "cannot read the source log end offsets of mirror topic '{mirror}': {e}"
+        ))
+    };
+    let source_topic = landed
+        .values()
+        .next()
+        .map(|(t, _)| t.clone())
+        .or_else(|| ctx.status.source_topic(mirror));
+    if let Some(source_topic) = source_topic {
+        ctx.source.invalidate(&source_topic);
+        let info = ctx
+            .source
+            .topic(&source_topic)
+            .await
+            .map_err(unavailable_source)?;
+        let missing: Vec<PartitionKey> = info
+            .iter()
+            .flat_map(|i| i.partitions.iter())
+            .filter(|p| !landed.contains_key(&p.partition))
+            .map(|p| (source_topic.clone(), p.partition))
+            .collect();
+        if !missing.is_empty() {
+            let starts = ctx
+                .source
+                .list_offsets(&missing, OffsetSpec::Earliest)
+                .await
+                .map_err(unavailable_source)?;
+            for k in missing {
+                let start = starts.get(&k).copied().unwrap_or(0);
+                landed.insert(k.1, (k.0, start));
+            }
+        }
+    }
     let tps: Vec<PartitionKey> = landed.iter().map(|(p, (t, _))| (t.clone(), *p)).collect();
     let ends = ctx
         .source
         .list_offsets(&tps, OffsetSpec::Latest)
         .await
-        .map_err(|e| {
-            unavailable(format!(
-                "cannot read the source log end offsets of mirror topic '{mirror}': {e}"
-            ))
-        })?;
+        .map_err(unavailable_source)?;
     Ok(landed
         .into_iter()
         .map(|(p, (t, next))| {

@@ -222,7 +222,17 @@ pub(super) async fn setup_topic(
         }
     }
     if !fresh.is_empty() {
+        // A partition the source topic gained after its mirror began (other
+        // partitions of the mirror have checkpoints or are running) is
+        // mirrored from its first offset: `mirror.start.offset.spec`
+        // applies when a mirror topic is created, not to later partitions.
+        let grown = tps.iter().any(|k| {
+            !fresh.contains(k)
+                && (snapshot.checkpoints.contains_key(&ctx.id(k))
+                    || ctx.slots().get(k).is_some_and(|s| s.checkpoint.is_some()))
+        });
         let spec = match config.start_offset {
+            _ if grown => OffsetSpec::Earliest,
             StartOffsetSpec::Earliest => OffsetSpec::Earliest,
             StartOffsetSpec::Latest => OffsetSpec::Latest,
             StartOffsetSpec::Timestamp(ms) => OffsetSpec::Timestamp(ms),
@@ -273,7 +283,7 @@ pub(super) async fn setup_topic(
                 slot.checkpoint = Some(cp);
             }
             tracing::info!(link = %ctx.name, topic = %key.0, partition = key.1, start,
-                spec = ?config.start_offset, "new mirror partition");
+                spec = ?spec, grown, "new mirror partition");
             ctx.set_state_at(&key, running.clone(), running_at);
         }
     }

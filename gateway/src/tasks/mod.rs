@@ -1,0 +1,8 @@
+//! Link tasks of the control plane: periodic jobs of a running link that
+//! keep metadata in step with the source cluster (Confluent's link tasks).
+//! They read the data plane, never block it.
+//!
+//! - [`topic_configs`]: `TopicConfigsSync`, mirror topic configs and
+//!   partition counts.
+
+pub mod topic_configs;
