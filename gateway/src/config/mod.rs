@@ -7,6 +7,7 @@
 //! `cluster.link.paused`). Validation turns every problem into a
 //! [`ConfigError`] naming the key at fault; nothing is half-applied.
 
+pub mod acl_filters;
 mod client;
 mod file;
 pub mod provider;

@@ -1,5 +1,6 @@
-//! ACL admin requests: [`ClusterClient::create_acls`] (CreateAcls, KIP-140)
-//! and [`ClusterClient::delete_acls`] (DeleteAcls), with KIP-290 resource
+//! ACL admin requests: [`ClusterClient::create_acls`] (CreateAcls, KIP-140),
+//! [`ClusterClient::delete_acls`] (DeleteAcls) and
+//! [`ClusterClient::describe_acls`] (DescribeAcls), with KIP-290 resource
 //! pattern types (request versions 1..=3), plus [`deny_write_binding`], the
 //! binding that keeps other principals from writing to a mirror topic.
 //!
@@ -12,14 +13,17 @@
 
 use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
-use kafka_protocol::messages::{CreateAclsRequest, DeleteAclsRequest};
+use kafka_protocol::messages::{
+    CreateAclsRequest, DeleteAclsRequest, DescribeAclsRequest, DescribeAclsResponse,
+};
 use kafka_protocol::protocol::StrBytes;
 
 use super::cluster::ClusterClient;
 use super::error::{broker_error, KafkaError};
 use crate::plugin::{
-    acl_operation_code, acl_permission_code, pattern_type_code, resource_type_code, AclOperation,
-    AclPermission, PatternType, ResourceType,
+    acl_operation_code, acl_operation_from_code, acl_permission_code, acl_permission_from_code,
+    pattern_type_code, pattern_type_from_code, resource_type_code, resource_type_from_code,
+    AclOperation, AclPermission, PatternType, ResourceType,
 };
 
 /// One ACL binding (Kafka `AclBinding`: resource pattern + access control
@@ -267,6 +271,136 @@ impl ClusterClient {
         )
         .await
     }
+
+    /// The ACL bindings matching `filter` (DescribeAcls v1..=3, KIP-290),
+    /// from any broker, in the broker's order. The filter's empty
+    /// `resource_name`, `principal` or `host` and the `Any` variants match
+    /// any value, as in [`ClusterClient::delete_acls`]; pattern type
+    /// `Match` matches the bindings that apply to a resource name
+    /// (literal, `*` and prefixes of it). At most [`MAX_DESCRIBED_ACLS`]
+    /// bindings are kept; more is an error rather than a partial answer.
+    ///
+    /// Errors: [`KafkaError::Broker`] with the broker's code and message,
+    /// e.g. `SECURITY_DISABLED` (54) without an authorizer,
+    /// `CLUSTER_AUTHORIZATION_FAILED` (31) when the principal may not
+    /// describe ACLs; [`KafkaError::Malformed`] over the limit. Retriable
+    /// codes and transport errors are retried with backoff.
+    pub async fn describe_acls(&self, filter: &AclBinding) -> Result<Vec<AclBinding>, KafkaError> {
+        let req = DescribeAclsRequest::default()
+            .with_resource_type_filter(resource_type_code(filter.resource_type))
+            .with_resource_name_filter(any_if_empty(&filter.resource_name))
+            .with_pattern_type_filter(pattern_type_code(filter.pattern_type))
+            .with_principal_filter(any_if_empty(&filter.principal))
+            .with_host_filter(any_if_empty(&filter.host))
+            .with_operation(acl_operation_code(filter.operation))
+            .with_permission_type(acl_permission_code(filter.permission));
+        self.retry(
+            "describe acls",
+            |e| e.is_retriable(),
+            || async {
+                let conn = self.any_broker().await?;
+                let (_, resp) = conn.send(&req).await?;
+                if resp.error_code != 0 {
+                    return Err(broker_error(
+                        self.name(),
+                        format!(
+                            "DescribeAcls matching {} on broker {}",
+                            describe_binding(filter),
+                            conn.addr()
+                        ),
+                        resp.error_code,
+                    )
+                    .with_message(resp.error_message.as_deref()));
+                }
+                let count: usize = resp.resources.iter().map(|r| r.acls.len()).sum();
+                if count > MAX_DESCRIBED_ACLS {
+                    return Err(KafkaError::Malformed {
+                        cluster: self.name().to_string(),
+                        addr: conn.addr().to_string(),
+                        detail: format!(
+                            "DescribeAcls answered {count} bindings, more than the {MAX_DESCRIBED_ACLS} linkgate keeps"
+                        ),
+                    });
+                }
+                Ok(bindings_of(&resp))
+            },
+        )
+        .await
+    }
+}
+
+/// An ACL binding in Kafka's wire codes (resource type, pattern type,
+/// operation, permission as `i8`, KIP-140/KIP-290): ordered, hashable and
+/// serializable, for sets of bindings and for the state topic.
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct AclEntry {
+    /// Resource type code (TOPIC 2, GROUP 3, CLUSTER 4, TRANSACTIONAL_ID 5).
+    pub resource_type: i8,
+    /// Resource name (pattern).
+    pub resource_name: String,
+    /// Pattern type code (LITERAL 3, PREFIXED 4).
+    pub pattern_type: i8,
+    /// Principal, e.g. `User:alice`.
+    pub principal: String,
+    /// Host, `*` for any.
+    pub host: String,
+    /// Operation code (READ 3, WRITE 4, ...).
+    pub operation: i8,
+    /// Permission code (DENY 2, ALLOW 3).
+    pub permission: i8,
+}
+
+impl From<&AclBinding> for AclEntry {
+    fn from(b: &AclBinding) -> Self {
+        Self {
+            resource_type: resource_type_code(b.resource_type),
+            resource_name: b.resource_name.clone(),
+            pattern_type: pattern_type_code(b.pattern_type),
+            principal: b.principal.clone(),
+            host: b.host.clone(),
+            operation: acl_operation_code(b.operation),
+            permission: acl_permission_code(b.permission),
+        }
+    }
+}
+
+impl AclEntry {
+    /// The binding this entry stands for (unknown codes become `Unknown`).
+    pub fn binding(&self) -> AclBinding {
+        AclBinding {
+            resource_type: resource_type_from_code(self.resource_type),
+            resource_name: self.resource_name.clone(),
+            pattern_type: pattern_type_from_code(self.pattern_type),
+            principal: self.principal.clone(),
+            host: self.host.clone(),
+            operation: acl_operation_from_code(self.operation),
+            permission: acl_permission_from_code(self.permission),
+        }
+    }
+}
+
+/// The most ACL bindings one DescribeAcls answer may hold (a bound on
+/// memory driven by the network).
+pub const MAX_DESCRIBED_ACLS: usize = 100_000;
+
+/// The bindings of a DescribeAcls response, one per access control entry.
+pub(crate) fn bindings_of(resp: &DescribeAclsResponse) -> Vec<AclBinding> {
+    resp.resources
+        .iter()
+        .flat_map(|r| {
+            r.acls.iter().map(move |a| AclBinding {
+                resource_type: resource_type_from_code(r.resource_type),
+                resource_name: r.resource_name.to_string(),
+                pattern_type: pattern_type_from_code(r.pattern_type),
+                principal: a.principal.to_string(),
+                host: a.host.to_string(),
+                operation: acl_operation_from_code(a.operation),
+                permission: acl_permission_from_code(a.permission_type),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

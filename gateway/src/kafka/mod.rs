@@ -37,7 +37,7 @@ pub(crate) mod scripted;
 #[cfg(test)]
 mod integration_tests;
 
-pub use acl::{deny_write_binding, describe_binding, AclBinding};
+pub use acl::{deny_write_binding, describe_binding, AclBinding, AclEntry};
 pub use cluster::{
     ClusterClient, ClusterSettings, CreateOutcome, OffsetSpec, PartitionInfo, TopicInfo,
 };

@@ -50,7 +50,7 @@ use serde::{Deserialize, Serialize};
 use crate::kafka::records::batch::{self, RawBatch};
 use crate::kafka::records::decompress::{decompress, MAX_DECOMPRESSED_BATCH_BYTES};
 use crate::kafka::wire;
-use crate::kafka::{ClusterClient, KafkaError, OffsetSpec};
+use crate::kafka::{AclEntry, ClusterClient, KafkaError, OffsetSpec};
 use crate::mirror::error::{MirrorError, Side};
 pub use crate::mirror::offset_map::OffsetMap;
 use crate::mirror::offset_map::{self, RollupChunk, RollupHead};
@@ -289,6 +289,9 @@ pub struct StateSnapshot {
     /// Keys of roll-up chunks no head names (left by a crash): deleted at
     /// the next roll-up or link purge.
     pub stale_chunks: HashMap<MirrorPartitionId, Vec<String>>,
+    /// ACL bindings a link's ACL sync created on the destination, by link
+    /// and record key (`acl/{link}/{digest}`, see [`StateEntry::synced_acl`]).
+    pub synced_acls: HashMap<String, BTreeMap<String, AclEntry>>,
     /// Chunks read, by partition and `(generation, chunk)`, until the heads
     /// are known.
     chunks: HashMap<MirrorPartitionId, ChunksRead>,
@@ -454,6 +457,23 @@ impl StateEntry {
         Self {
             key: format!("link/{link}"),
             value: json,
+        }
+    }
+
+    /// The record that an ACL binding was created on the destination by
+    /// `link`'s ACL sync (`present` false: a tombstone, the binding was
+    /// deleted again). Key `acl/{link}/{digest}`, the digest the first 16
+    /// bytes of the SHA-256 of the binding's JSON, in hex (resource names
+    /// may hold `/`).
+    pub fn synced_acl(link: &str, entry: &AclEntry, present: bool) -> Self {
+        use sha2::Digest;
+        // The JSON of plain strings and integers cannot fail to serialize.
+        let value = serde_json::to_vec(entry).unwrap_or_default();
+        let digest = sha2::Sha256::digest(&value);
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        Self {
+            key: format!("acl/{link}/{hex}"),
+            value: present.then_some(value),
         }
     }
 
@@ -813,6 +833,19 @@ impl StateStore {
                 }
             }
             ["producer", link] => upsert(&mut snap.producers, (*link).to_string(), value, bad)?,
+            ["acl", link, _] => {
+                let set = snap.synced_acls.entry((*link).to_string()).or_default();
+                match value {
+                    None => {
+                        set.remove(key);
+                    }
+                    Some(v) => {
+                        let e: AclEntry =
+                            serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
+                        set.insert(key.to_string(), e);
+                    }
+                }
+            }
             ["fail", link, topic, p] => {
                 upsert(&mut snap.failures, id(link, topic, p)?, value, bad)?
             }

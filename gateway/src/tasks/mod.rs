@@ -4,5 +4,8 @@
 //!
 //! - [`topic_configs`]: `TopicConfigsSync`, mirror topic configs and
 //!   partition counts.
+//! - [`acl_sync`]: `AclSync`, source ACL bindings made true on the
+//!   destination.
 
+pub mod acl_sync;
 pub mod topic_configs;
