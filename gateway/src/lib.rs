@@ -28,6 +28,7 @@ pub mod mirror;
 pub mod plugin;
 pub mod runtime;
 pub mod secret;
+pub mod tasks;
 
 #[cfg(test)]
 mod fuzz;

@@ -31,6 +31,6 @@ mod verify;
 mod pipeline_tests;
 
 pub use error::{MirrorError, Side};
-pub use link::{LinkDeps, MirrorLink};
+pub use link::{FinalSyncHook, LinkDeps, LinkHandle, MirrorLink, MirroredPartition};
 pub use state::{Checkpoint, OffsetMap, StateSnapshot, StateStore};
 pub use status::{FailureCause, LinkStatus, PartitionState, PartitionStatus};
