@@ -30,6 +30,9 @@ mod verify;
 #[cfg(test)]
 mod pipeline_tests;
 
+#[cfg(test)]
+pub(crate) mod fetch_testing;
+
 pub use error::{MirrorError, Side};
 pub use link::{FinalSyncHook, LinkDeps, LinkHandle, MirrorLink, MirroredPartition};
 pub use state::{Checkpoint, OffsetMap, StateSnapshot, StateStore};

@@ -182,8 +182,7 @@ impl OffsetMap {
         let Some((s, d)) = self
             .segments
             .range(..=source)
-            .filter(landed)
-            .next_back()
+            .rfind(landed)
             .map(|(s, d)| (*s, *d))
         else {
             // Below every segment, or no segment: the first landed record.

@@ -19,6 +19,9 @@ pub mod metrics;
 pub mod offset_sync;
 pub mod runner;
 
+#[cfg(test)]
+mod sync_tests;
+
 use std::sync::Arc;
 use std::time::Duration;
 

@@ -46,6 +46,10 @@ pub const NON_EMPTY_GROUP: &str = "NON_EMPTY_GROUP";
 /// `(source group, mirror topic, partition)`.
 type SyncKey = (String, String, i32);
 
+/// What a sync remembers per group partition: `(source offset,
+/// destination offset)` last committed.
+type Synced = Vec<(SyncKey, (i64, i64))>;
+
 /// What the sync remembers between runs.
 #[derive(Debug, Default)]
 struct Memory {
@@ -295,7 +299,7 @@ fn decide(
     group: &str,
     plan: &GroupPlan,
     synced: &HashMap<SyncKey, (i64, i64)>,
-) -> (GroupOffsets, Vec<(SyncKey, (i64, i64))>) {
+) -> (GroupOffsets, Synced) {
     let mut commit = GroupOffsets::new();
     let mut remember = Vec::new();
     for (p, c) in &plan.partitions {
