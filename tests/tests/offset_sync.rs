@@ -235,7 +235,9 @@ async fn wait_task(
 /// the running link. A group with a member on the destination is not
 /// overwritten and the task reports it `IN_ERROR` (`NON_EMPTY_GROUP`); once
 /// the member left it is synced again. A group reset backwards on the
-/// source moves back on the destination.
+/// source moves back on the destination. Promote syncs the promoted
+/// topic's groups one last time before the mirror is `STOPPED`. The task's
+/// metrics count what it synced.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offsets_translate_through_a_non_identity_map() -> anyhow::Result<()> {
     let (src, dst, gw, api, _) = start_pair(None, PLUGINS, DEADLINE)?;
@@ -350,6 +352,48 @@ async fn offsets_translate_through_a_non_identity_map() -> anyhow::Result<()> {
     assert!(
         log.contains("applied without a restart") && !log.contains("link restarted"),
         "the filter change restarted the link"
+    );
+    let labels = [("link", "east"), ("task", "ConsumerOffsetSync")];
+    assert!(
+        gw.metric_value("linkgate_link_task_items_synced_total", &labels)
+            .is_some_and(|v| v >= 7.0),
+        "items synced metric"
+    );
+    assert!(
+        gw.metric_value("linkgate_link_task_last_run_timestamp_seconds", &labels)
+            .is_some_and(|v| v > 0.0),
+        "last run metric"
+    );
+
+    // Promote runs a last sync of the promoted topic's groups: with the
+    // next periodic sync ten minutes away, the group committed just before
+    // the promote is on the destination once the mirror is STOPPED.
+    let r = api.put(
+        &format!("{CLUSTERS}/dst/links/east/configs:alter"),
+        &json!({"data": [{"name": "consumer.offset.sync.ms", "value": "600000"}]}),
+    )?;
+    anyhow::ensure!(r.status == 204, "alter interval: {r}");
+    commit(&s, "app-low", 30)?;
+    let r = api.post(
+        &format!("{CLUSTERS}/dst/links/east/mirrors:promote"),
+        Some(&json!({ "mirror_topic_names": ["orders"] })),
+    )?;
+    anyhow::ensure!(
+        r.status == 200 && r.json["data"][0]["error_code"].is_null(),
+        "promote: {r}"
+    );
+    api.wait_for(
+        &format!("{CLUSTERS}/dst/links/east/mirrors/orders"),
+        DEADLINE,
+        |r| r.status == 200 && r.json["mirror_status"] == "STOPPED",
+    )
+    .await
+    .with_context(|| gw.log_tail(40))?;
+    assert_eq!(
+        committed(&d, "app-low")?,
+        Some(translated(30)),
+        "final sync before STOPPED\n{}",
+        gw.log_tail(40)
     );
     Ok(())
 }
