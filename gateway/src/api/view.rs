@@ -66,14 +66,16 @@ pub const TASK_NAMES: [&str; 4] = [
 /// The task list derived from a link's config and health:
 /// a task that is not configured is `NOT_CONFIGURED` whatever the link
 /// state; a configured task is `LINK_PAUSED` / `LINK_UNAVAILABLE` /
-/// `LINK_FAILED` when the link is not `ACTIVE`, else `ACTIVE`. Only
-/// `AutoCreateMirror` can be configured today
-/// (`auto.create.mirror.topics.enable=true`); the sync tasks come later.
+/// `LINK_FAILED` when the link is not `ACTIVE`, else `ACTIVE`.
+/// `AutoCreateMirror` is configured by `auto.create.mirror.topics.enable`,
+/// `ConsumerOffsetSync` by `consumer.offset.sync.enable`; the other sync
+/// tasks are not built yet.
 pub fn default_tasks(config: &LinkConfig, health: &LinkHealth) -> Vec<LinkTask> {
     TASK_NAMES
         .iter()
         .map(|name| {
-            let configured = *name == "AutoCreateMirror" && config.auto_create;
+            let configured = (*name == "AutoCreateMirror" && config.auto_create)
+                || (*name == "ConsumerOffsetSync" && config.offset_sync.enable);
             let state = if !configured {
                 "NOT_CONFIGURED"
             } else {

@@ -10,6 +10,7 @@
 pub mod acl_filters;
 mod client;
 mod file;
+pub mod offset_sync;
 pub mod provider;
 
 use std::collections::BTreeMap;
@@ -22,6 +23,7 @@ pub use crate::plugin::{OnError, PluginKind};
 
 pub use client::{is_client_property, CLIENT_PROPERTIES};
 pub use file::ConfigFile;
+pub use offset_sync::{GroupFilters, OffsetSyncConfig, OFFSET_SYNC_PROPERTIES};
 
 /// Default Prometheus endpoint address (`[gateway] metrics_listen`).
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
@@ -196,6 +198,10 @@ pub struct LinkConfig {
     /// removed at promote/failover. Empty: protection off (foreign writes
     /// are still detected and fail the mirror with `FOREIGN_WRITE`).
     pub write_deny_principals: Vec<String>,
+    /// `consumer.offset.sync.enable`, `consumer.offset.sync.ms` and
+    /// `consumer.offset.group.filters`: the consumer offset sync task's
+    /// settings (changeable without restarting the link).
+    pub offset_sync: OffsetSyncConfig,
 }
 
 impl std::fmt::Debug for LinkConfig {
@@ -215,6 +221,7 @@ impl std::fmt::Debug for LinkConfig {
             .field("record_transforms", &self.record_transforms)
             .field("properties", &crate::secret::redacted(&self.properties))
             .field("write_deny_principals", &self.write_deny_principals)
+            .field("offset_sync", &self.offset_sync)
             .finish()
     }
 }
@@ -235,6 +242,7 @@ impl PartialEq for LinkConfig {
             && self.record_transforms == other.record_transforms
             && self.properties == other.properties
             && self.write_deny_principals == other.write_deny_principals
+            && self.offset_sync == other.offset_sync
     }
 }
 
@@ -252,6 +260,30 @@ impl LinkConfig {
             c
         };
         strip(self) == strip(other)
+    }
+
+    /// Whether `other` differs from this config only in what a running
+    /// link takes without a restart: its plugin chains and its link task
+    /// settings (the consumer offset sync properties, [`OffsetSyncConfig`]).
+    pub fn same_but_live(&self, other: &Self) -> bool {
+        let strip = |c: &Self| {
+            let mut c = c.clone();
+            c.offset_sync = OffsetSyncConfig::default();
+            c.properties
+                .retain(|(k, _)| !OFFSET_SYNC_PROPERTIES.contains(&k.as_str()));
+            c
+        };
+        strip(self).same_but_chains(&strip(other))
+    }
+
+    /// Whether `other` differs from this config only in its link task
+    /// settings ([`LinkConfig::same_but_live`] without the chains).
+    pub fn same_but_tasks(&self, other: &Self) -> bool {
+        self.same_but_live(other)
+            && self.topic_filters == other.topic_filters
+            && self.renamers == other.renamers
+            && self.acl_mappers == other.acl_mappers
+            && self.record_transforms == other.record_transforms
     }
 }
 
@@ -835,6 +867,7 @@ fn build_link(
     let mut filters_json: Option<String> = None;
     let mut deny_enable = false;
     let mut deny_principals = vec!["User:*".to_string()];
+    let mut offset_sync = OffsetSyncConfig::default();
     let mut chains = input.chains;
     let mut property_chains: [Vec<String>; 4] = Default::default();
     for (prop, text) in &input.properties {
@@ -880,6 +913,12 @@ fn build_link(
                 filters_json = Some(text.clone());
             }
             "metadata.max.age.ms" => metadata_max_age = parse_ms(&pkey, text)?,
+            "consumer.offset.sync.enable" => offset_sync.enable = parse_bool(&pkey, text)?,
+            "consumer.offset.sync.ms" => offset_sync.interval = parse_ms(&pkey, text)?,
+            "consumer.offset.group.filters" => {
+                offset_sync.group_filters =
+                    GroupFilters::parse(text).map_err(|m| invalid(pkey, m))?;
+            }
             "linkgate.mirror.write.deny.enable" => deny_enable = parse_bool(&pkey, text)?,
             "linkgate.mirror.write.deny.principals" => {
                 deny_principals = parse_principals(&pkey, text)?;
@@ -1001,6 +1040,7 @@ fn build_link(
             } else {
                 Vec::new()
             },
+            offset_sync,
         },
         plugins,
     })
@@ -1087,7 +1127,7 @@ pub const LINKGATE_LINK_PROPERTIES: [&str; 6] = [
 ];
 
 /// Link properties linkgate understands (Confluent's names).
-pub const SUPPORTED_LINK_PROPERTIES: [&str; 9] = [
+pub const SUPPORTED_LINK_PROPERTIES: [&str; 12] = [
     "link.mode",
     "connection.mode",
     "mirror.start.offset.spec",
@@ -1097,6 +1137,9 @@ pub const SUPPORTED_LINK_PROPERTIES: [&str; 9] = [
     "auto.create.mirror.topics.enable",
     "auto.create.mirror.topics.filters",
     "metadata.max.age.ms",
+    "consumer.offset.sync.enable",
+    "consumer.offset.sync.ms",
+    "consumer.offset.group.filters",
 ];
 
 /// `link.mode` / `connection.mode`: only Confluent's defaults
@@ -1919,6 +1962,59 @@ topic_filters = ["orders-only"]
             matches!(&e, Err(ConfigError::Invalid { message, .. }) if message.contains("not a topic-filter")),
             "{e:?}"
         );
+    }
+
+    #[test]
+    fn consumer_offset_sync_properties() {
+        let c = GatewayConfig::parse(PLUGINS, "t").unwrap();
+        let filters =
+            r#"{"groupFilters":[{"name":"app-","patternType":"PREFIXED","filterType":"INCLUDE"}]}"#;
+        let b = c
+            .api_link(
+                "west",
+                "src",
+                Some("src"),
+                &props(&[
+                    ("consumer.offset.sync.enable", "true"),
+                    ("consumer.offset.sync.ms", "1500"),
+                    ("consumer.offset.group.filters", filters),
+                ]),
+            )
+            .unwrap();
+        let o = &b.link.offset_sync;
+        assert!(o.enable);
+        assert_eq!(o.interval, Duration::from_millis(1500));
+        assert!(o.group_filters.includes("app-1"));
+        assert!(!o.group_filters.includes("other"));
+        let plain = c.api_link("west", "src", Some("src"), &props(&[])).unwrap();
+        assert_eq!(plain.link.offset_sync, OffsetSyncConfig::default());
+        // Only the sync settings differ: applied without a restart.
+        assert!(plain.link.same_but_tasks(&b.link));
+        assert!(plain.link.same_but_live(&b.link));
+        let paused = c
+            .api_link(
+                "west",
+                "src",
+                Some("src"),
+                &props(&[("cluster.link.paused", "true")]),
+            )
+            .unwrap();
+        assert!(!plain.link.same_but_tasks(&paused.link));
+        for (k, v, needle) in [
+            ("consumer.offset.sync.ms", "0", "ms"),
+            ("consumer.offset.sync.enable", "yes", "true"),
+            (
+                "consumer.offset.group.filters",
+                "{\"groupFilters\":[{\"name\":\"a\",\"patternType\":\"REGEX\"}]}",
+                "groupFilters",
+            ),
+        ] {
+            let e = c.api_link("west", "src", Some("src"), &props(&[(k, v)]));
+            assert!(
+                matches!(&e, Err(ConfigError::Invalid { key, message }) if key == k && message.contains(needle)),
+                "{k}={v}: {e:?}"
+            );
+        }
     }
 
     #[test]

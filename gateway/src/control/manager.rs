@@ -41,6 +41,7 @@ use crate::mirror::registry::MirrorRegistry;
 use crate::mirror::state::{StateEntry, StateStore};
 use crate::mirror::{LinkDeps, LinkStatus, MirrorLink, PartitionState};
 use crate::plugin::PluginRegistry;
+use crate::tasks::LinkTasks;
 
 /// Link properties an existing link keeps for life, with the reason
 /// (Confluent: the source cluster and the prefix cannot change).
@@ -141,12 +142,28 @@ impl LinkView for ManagedLink {
         }
     }
 
-    /// [`default_tasks`], with an `ACTIVE` task that has errors
+    /// [`default_tasks`], with the configured state the link task
+    /// framework recorded ([`LinkStatus::task_configured`], which follows
+    /// live config changes), and an `ACTIVE` task that has errors
     /// ([`LinkStatus::task_errors`]) shown `IN_ERROR` with them.
     fn tasks(&self) -> Vec<LinkTask> {
-        default_tasks(&self.config, &self.health())
+        let health = self.health();
+        default_tasks(&self.config, &health)
             .into_iter()
             .map(|mut task| {
+                match self.status.task_configured(&task.name) {
+                    Some(false) => task.state = "NOT_CONFIGURED".to_string(),
+                    Some(true) if task.state == "NOT_CONFIGURED" => {
+                        task.state = match health.state {
+                            LinkState::Active => "ACTIVE",
+                            LinkState::Paused => "LINK_PAUSED",
+                            LinkState::Unavailable => "LINK_UNAVAILABLE",
+                            LinkState::Failed => "LINK_FAILED",
+                        }
+                        .to_string();
+                    }
+                    _ => {}
+                }
                 let errors = self.status.task_errors(&task.name);
                 if task.state == "ACTIVE" && !errors.is_empty() {
                     task.state = "IN_ERROR".to_string();
@@ -168,6 +185,8 @@ impl LinkView for ManagedLink {
 struct Running {
     view: Arc<ManagedLink>,
     link: MirrorLink,
+    /// Its link tasks (consumer offset sync), stopped with `token`.
+    tasks: LinkTasks,
     token: CancellationToken,
 }
 
@@ -272,6 +291,7 @@ impl LinkManager {
             .filter(|id| !cfg.clusters.contains_key(id));
         let link =
             MirrorLink::start_expecting(config.clone(), deps, expected_source_id, token.clone());
+        let tasks = LinkTasks::start(&link, config.clone(), token.clone());
         let view = Arc::new(ManagedLink {
             origin,
             config,
@@ -279,7 +299,12 @@ impl LinkManager {
             status: link.status().clone(),
         });
         tracing::info!(link = %view.config.name, origin = ?origin, "link started");
-        Running { view, link, token }
+        Running {
+            view,
+            link,
+            tasks,
+            token,
+        }
     }
 
     /// Stops a link: cancels it and waits until its tasks ended.
@@ -549,7 +574,7 @@ impl LinkManager {
             let r = kept.remove(i);
             if r.view.config == *l {
                 ordered.push(r);
-            } else if r.view.config.same_but_chains(l) {
+            } else if r.view.config.same_but_live(l) {
                 let names = chain_names(l);
                 let missing: Vec<&String> = [
                     &names.topic_filters,
@@ -563,7 +588,8 @@ impl LinkManager {
                 .collect();
                 if missing.is_empty() {
                     r.link.set_chain_names(names);
-                    tracing::info!(link = %l.name, "link plugin chains updated from the changed config");
+                    r.tasks.set_config(l.clone());
+                    tracing::info!(link = %l.name, "link plugin chains and task settings updated from the changed config");
                     let view = Arc::new(ManagedLink {
                         origin: LinkOrigin::File,
                         config: l.clone(),
@@ -800,6 +826,24 @@ impl LinkManager {
             // current definition's.
             self.restore_property_plugins(&cfg, &def).await;
             return Err(e);
+        }
+        if let Some(r) = running
+            .get_mut(i)
+            .filter(|r| r.view.config.same_but_tasks(&build.link))
+        {
+            // Only link task settings changed: the running link takes them
+            // at its tasks' next run.
+            r.tasks.set_config(build.link.clone());
+            r.view = Arc::new(ManagedLink {
+                origin: LinkOrigin::Api,
+                config: build.link,
+                definition: Some(next),
+                status: r.view.status.clone(),
+            });
+            self.drop_property_plugins(&name, &build.plugins);
+            self.publish(&running);
+            tracing::info!(link = %name, "cluster link task settings altered; applied without a restart");
+            return Ok(());
         }
         let old = running.remove(i);
         Self::halt(old).await;

@@ -9,6 +9,8 @@
 //!   ([`sasl`]) settings; [`authenticate`] runs SASL on a connection.
 //! - [`acl`]: ACL admin requests (CreateAcls, DeleteAcls) and the DENY
 //!   WRITE binding that protects mirror topics.
+//! - [`groups`]: consumer group admin requests (FindCoordinator,
+//!   ListGroups, DescribeGroups, OffsetFetch, OffsetCommit).
 //! - [`probe`]: a one-shot reachability check returning the cluster id.
 //! - [`error`]: typed errors naming the cluster and broker that failed.
 //! - [`records`]: the record batch codec (magic v2 parsing, read_committed
@@ -20,6 +22,7 @@ mod authenticate;
 pub mod cluster;
 pub mod conn;
 pub mod error;
+pub mod groups;
 pub mod probe;
 pub mod records;
 pub mod sasl;
@@ -37,12 +40,16 @@ pub(crate) mod scripted;
 #[cfg(test)]
 mod integration_tests;
 
+#[cfg(test)]
+mod groups_tests;
+
 pub use acl::{deny_write_binding, describe_binding, AclBinding, AclEntry};
 pub use cluster::{
     ClusterClient, ClusterSettings, CreateOutcome, OffsetSpec, PartitionInfo, TopicInfo,
 };
 pub use conn::{BoxedStream, BrokerConnection, BrokerStream, MAX_FRAME_BYTES, VERSION_CAPS};
 pub use error::{broker_error, link_error_code, KafkaError, SECURITY_DISABLED};
+pub use groups::{CommittedOffset, GroupDescription, GroupOffsets, ListedGroup};
 pub use probe::{probe, ClusterIdentity};
 pub use security::{is_security_property, Security, SecurityPropertyError, SecurityProtocol};
 pub use topic_configs::ConfigChange;

@@ -30,12 +30,14 @@ use crate::mirror::status::{
 };
 use crate::mirror::{claim, committer, discover, fetcher, metrics as m, verify};
 
+mod handle;
 mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;
 mod recovery;
 mod watch;
 
+pub use handle::{FinalSyncHook, LinkHandle, MirroredPartition};
 pub(crate) use recovery::progress_checkpoint;
 use recovery::{setup_topic, wait_for_topic};
 pub(crate) use watch::check_idle_writes;
@@ -230,6 +232,8 @@ pub(crate) struct LinkCtx {
     pub chain_names: Arc<ArcSwap<ChainNames>>,
     /// The gateway's state topic (never mirrored).
     pub state_topic: String,
+    /// What promote and failover run before a mirror topic stops.
+    pub final_sync: handle::FinalSyncSlot,
 }
 
 impl LinkCtx {
@@ -259,6 +263,7 @@ impl LinkCtx {
             plugins: Arc::new(PluginRegistry::new(PluginHost::new().expect("plugin host"))),
             chain_names: Arc::new(ArcSwap::from_pointee(ChainNames::default())),
             state_topic,
+            final_sync: Arc::default(),
         }
     }
 
@@ -424,6 +429,10 @@ pub struct MirrorLink {
     /// Set once the link is connected, its state loaded and its watcher
     /// takes commands.
     running: Arc<AtomicBool>,
+    /// Read access for link tasks, set once the link is connected.
+    handle: Arc<std::sync::OnceLock<LinkHandle>>,
+    /// What promote and failover run before a mirror topic stops.
+    final_sync: handle::FinalSyncSlot,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -470,9 +479,26 @@ impl MirrorLink {
         let (commands, rx) = mpsc::channel(COMMAND_QUEUE);
         let running = Arc::new(AtomicBool::new(false));
         let run = running.clone();
+        let handle = Arc::new(std::sync::OnceLock::new());
+        let final_sync: handle::FinalSyncSlot = Arc::default();
+        let shared = Shared {
+            handle: handle.clone(),
+            final_sync: final_sync.clone(),
+        };
         let task = tokio::spawn(async move {
             let expect = Expect { source_cluster_id };
-            run_link(config, deps, expect, ch, st, rx, run.clone(), shutdown).await;
+            run_link(
+                config,
+                deps,
+                expect,
+                ch,
+                st,
+                rx,
+                run.clone(),
+                shared,
+                shutdown,
+            )
+            .await;
             run.store(false, Ordering::SeqCst);
         });
         Self {
@@ -482,8 +508,28 @@ impl MirrorLink {
             chain_names: chains,
             commands,
             running,
+            handle,
+            final_sync,
             task,
         }
+    }
+
+    /// Read access to the running link for link tasks; `None` until it is
+    /// connected and its state is loaded.
+    pub fn handle(&self) -> Option<LinkHandle> {
+        self.handle.get().cloned()
+    }
+
+    /// The cell [`MirrorLink::handle`] reads, for tasks started before the
+    /// link is connected.
+    pub fn handle_cell(&self) -> Arc<std::sync::OnceLock<LinkHandle>> {
+        self.handle.clone()
+    }
+
+    /// Installs what promote and failover run before mirror topics stop
+    /// (the final consumer offset sync).
+    pub fn set_final_sync(&self, hook: Arc<dyn FinalSyncHook>) {
+        *self.final_sync.write().unwrap_or_else(|p| p.into_inner()) = Some(hook);
     }
 
     /// Replaces the link's plugin chains (config reload). Takes effect at the
@@ -802,6 +848,12 @@ async fn next_command(rx: &mut Option<mpsc::Receiver<Command>>) -> Command {
     std::future::pending().await
 }
 
+/// What a [`MirrorLink`] shares with its running tasks.
+struct Shared {
+    handle: Arc<std::sync::OnceLock<LinkHandle>>,
+    final_sync: handle::FinalSyncSlot,
+}
+
 /// What a link checks about its clusters once connected.
 struct Expect {
     /// Kafka cluster id the source must report.
@@ -833,6 +885,7 @@ async fn run_link(
     status: LinkStatus,
     commands: mpsc::Receiver<Command>,
     running: Arc<AtomicBool>,
+    shared: Shared,
     shutdown: CancellationToken,
 ) {
     let LinkDeps {
@@ -907,7 +960,9 @@ async fn run_link(
         plugins,
         chain_names,
         state_topic,
+        final_sync: shared.final_sync,
     });
+    let _ = shared.handle.set(LinkHandle::new(ctx.clone()));
     let config = Arc::new(config);
     // Other links' auto-create scans read it (loop prevention).
     registry.register_link(LinkEntry::new(&config, &ctx.source, &ctx.destination));

@@ -30,7 +30,10 @@ mod verify;
 #[cfg(test)]
 mod pipeline_tests;
 
+#[cfg(test)]
+pub(crate) mod fetch_testing;
+
 pub use error::{MirrorError, Side};
-pub use link::{LinkDeps, MirrorLink};
+pub use link::{FinalSyncHook, LinkDeps, LinkHandle, MirrorLink, MirroredPartition};
 pub use state::{Checkpoint, OffsetMap, StateSnapshot, StateStore};
 pub use status::{FailureCause, LinkStatus, PartitionState, PartitionStatus};

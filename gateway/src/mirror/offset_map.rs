@@ -134,6 +134,79 @@ impl OffsetMap {
     }
 }
 
+/// Where a committed consumer offset of the source lands on the
+/// destination ([`OffsetMap::translate_committed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommittedTranslation {
+    /// The destination offset of the first mirrored record at or after the
+    /// source offset (the destination log end offset when no such record
+    /// landed yet but everything before the source offset is mirrored).
+    At(i64),
+    /// The source offset is past what is mirrored (`mirrored_to`, the
+    /// source offset after the last landed round): try again later.
+    NotYetMirrored {
+        /// Source offset after the last landed round.
+        mirrored_to: i64,
+    },
+}
+
+impl OffsetMap {
+    /// Translates a committed consumer offset `source` (the next record the
+    /// consumer reads) of a mirror partition whose landed rounds end at
+    /// source offset `source_next` and destination log end offset
+    /// `destination_next`: a consumer that moves to the destination at the
+    /// result skips no mirrored record and reads none twice.
+    ///
+    /// - Past `source_next`: [`CommittedTranslation::NotYetMirrored`].
+    /// - Below the first segment (the mirror started at `latest` or a
+    ///   timestamp, or the source log start moved): the destination offset
+    ///   of the first segment, the mirror's first record.
+    /// - In a gap (transaction markers, aborted data, compacted or
+    ///   filtered-out records): the next mirrored record's offset.
+    /// - With no segment at all: `destination_next`.
+    ///
+    /// Only segments below `(source_next, destination_next)` are read, so
+    /// a segment of a round not landed yet changes nothing.
+    pub fn translate_committed(
+        &self,
+        source: i64,
+        source_next: i64,
+        destination_next: i64,
+    ) -> CommittedTranslation {
+        if source > source_next {
+            return CommittedTranslation::NotYetMirrored {
+                mirrored_to: source_next,
+            };
+        }
+        let landed = |(s, d): &(&i64, &i64)| **s < source_next && **d < destination_next;
+        let Some((s, d)) = self
+            .segments
+            .range(..=source)
+            .rfind(landed)
+            .map(|(s, d)| (*s, *d))
+        else {
+            // Below every segment, or no segment: the first landed record.
+            let first = self
+                .segments
+                .iter()
+                .find(landed)
+                .map_or(destination_next, |(_, d)| *d);
+            return CommittedTranslation::At(first);
+        };
+        let next_dst = self
+            .segments
+            .range(s + 1..)
+            .find(landed)
+            .map_or(destination_next, |(_, d)| *d);
+        let covered = next_dst - d;
+        if source - s < covered {
+            CommittedTranslation::At(d + (source - s))
+        } else {
+            CommittedTranslation::At(next_dst)
+        }
+    }
+}
+
 /// The head of a partition's rolled-up map: which generation of chunks
 /// is current and how many there are.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +302,36 @@ mod tests {
         assert_eq!(m.translate(101), None);
         m.truncate_destination(60);
         assert_eq!(m.segments().count(), 2);
+    }
+
+    #[test]
+    fn translate_committed_offsets() {
+        use CommittedTranslation::{At, NotYetMirrored};
+        // Mirror started at source 100 (`latest`): src 100..110 -> dst 0..10,
+        // src 110 a marker, src 111..115 -> dst 10..14, src 115..120
+        // aborted; landed up to src 120 / dst 14. A segment of a round in
+        // flight (src 120 -> dst 14) is ignored.
+        let mut m = OffsetMap::default();
+        m.insert(100, 0);
+        m.insert(111, 10);
+        m.insert(120, 14);
+        let t = |src| m.translate_committed(src, 120, 14);
+        assert_eq!(t(0), At(0), "below the mirror's start: its first record");
+        assert_eq!(t(100), At(0));
+        assert_eq!(t(105), At(5));
+        assert_eq!(t(110), At(10), "marker: the next record");
+        assert_eq!(t(111), At(10));
+        assert_eq!(t(114), At(13));
+        assert_eq!(t(115), At(14), "aborted tail: the log end");
+        assert_eq!(t(120), At(14));
+        assert_eq!(t(121), NotYetMirrored { mirrored_to: 120 });
+        // Nothing landed yet: everything mirrored maps to the log end.
+        let empty = OffsetMap::default();
+        assert_eq!(empty.translate_committed(7, 50, 3), At(3));
+        assert_eq!(
+            empty.translate_committed(51, 50, 3),
+            NotYetMirrored { mirrored_to: 50 }
+        );
     }
 
     #[test]

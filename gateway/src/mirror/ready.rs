@@ -1,6 +1,8 @@
 //! Makes fetched record batches ready to produce, in the fetcher task (so
 //! this work for the next round overlaps the produce of the previous one):
-//! normalized for a Kafka producer (`batch::normalize_for_produce`), then
+//! normalized for a Kafka producer (`batch::normalize_for_produce_runs`:
+//! a compacted batch becomes one batch per run of consecutive source
+//! offsets, so the offset map stays exact record by record), then
 //! through the link's record transform chain, one plugin version snapshot
 //! per fetch round.
 
@@ -25,10 +27,15 @@ pub(crate) fn produce_ready(
     chains: Option<&Chains>,
 ) -> Option<Vec<RawBatch>> {
     let mut out = Vec::with_capacity(batches.len());
-    for b in batches {
-        let b = match batch::normalize_for_produce(b) {
-            Ok(Some(b)) => b,
-            Ok(None) => continue,
+    for b in batches
+        .into_iter()
+        .flat_map(|b| match batch::normalize_for_produce_runs(b) {
+            Ok(runs) => runs.into_iter().map(Ok).collect::<Vec<_>>(),
+            Err(e) => vec![Err(e)],
+        })
+    {
+        let b = match b {
+            Ok(b) => b,
             Err(e) => {
                 m::add_error(&ctx.name, "corrupt_batch");
                 ctx.fail(
@@ -46,7 +53,7 @@ pub(crate) fn produce_ready(
             continue;
         };
         match chains.transform_batch(&b, source_topic, key.1) {
-            Ok(outcome) => out.extend(outcome.batch),
+            Ok(outcome) => out.extend(outcome.batches),
             Err(e) => {
                 m::add_error(&ctx.name, "plugin");
                 let code = match &e {

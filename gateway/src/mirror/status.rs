@@ -268,6 +268,10 @@ pub struct LinkStatus {
     /// Errors of link tasks by task name (`AutoCreateMirror`, ...):
     /// `(error_code, error_message)` pairs; a task with errors is `IN_ERROR`.
     task_errors: Arc<Mutex<TaskErrors>>,
+    /// Whether each task the link task framework runs is configured now
+    /// (its settings are read again before every run, so this follows
+    /// `configs:alter` and config file edits without a link restart).
+    task_configured: Arc<Mutex<BTreeMap<String, bool>>>,
 }
 
 impl Default for LinkStatus {
@@ -277,6 +281,7 @@ impl Default for LinkStatus {
             sources: Arc::default(),
             health: Arc::new(Mutex::new(LinkHealth::ok(LinkState::Active))),
             task_errors: Arc::default(),
+            task_configured: Arc::default(),
         }
     }
 }
@@ -332,6 +337,26 @@ impl LinkStatus {
         } else {
             map.insert(task.to_string(), errors);
         }
+    }
+
+    /// Whether the link task framework runs task `task` now: `Some(false)`
+    /// when its settings leave it off (`NOT_CONFIGURED`), `None` when the
+    /// framework has not looked at the task yet.
+    pub fn task_configured(&self, task: &str) -> Option<bool> {
+        self.task_configured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(task)
+            .copied()
+    }
+
+    /// Records whether task `task` is configured (see
+    /// [`LinkStatus::task_configured`]).
+    pub fn set_task_configured(&self, task: &str, configured: bool) {
+        self.task_configured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(task.to_string(), configured);
     }
 
     /// The source topic of a mirror topic, when known.

@@ -41,14 +41,16 @@ pub struct Chains {
 /// Result of [`Chains::transform_batch`] for one source batch.
 #[derive(Debug, Clone)]
 pub struct TransformOutcome {
-    /// The batch to produce: the source batch itself (same bytes) when no
-    /// record was dropped or replaced, a re-encoded batch otherwise (one
-    /// batch, source codec, contiguous offsets from the source base offset,
-    /// writer fields -1; see `records` module doc), `None` when every
-    /// record was dropped (or the batch held none). Take source positions
-    /// (next fetch offset, offset map) from the **input** batch header: a
-    /// re-encoded batch's last offset is `base_offset + records_out - 1`.
-    pub batch: Option<RawBatch>,
+    /// The batches to produce: the source batch itself (same bytes) when
+    /// no record was dropped or replaced; otherwise the records left,
+    /// re-encoded as one batch per run of consecutive source offsets (each
+    /// at its records' source offsets, source codec, writer fields -1; see
+    /// `records` module doc), so that every produced batch starts at the
+    /// source offset of its first record and the offset map stays exact
+    /// record by record; empty when every record was dropped (or the batch
+    /// held none). Take the next fetch offset from the **input** batch
+    /// header.
+    pub batches: Vec<RawBatch>,
     /// Records in the source batch.
     pub records_in: usize,
     /// Records in `batch` (0 when `None`).
@@ -68,7 +70,7 @@ impl TransformOutcome {
     /// Every one of the `records_in` records dropped: nothing to produce.
     fn all_dropped(records_in: usize, plugin_errors: usize) -> Self {
         TransformOutcome {
-            batch: None,
+            batches: Vec::new(),
             records_in,
             records_out: 0,
             dropped: records_in,
@@ -229,13 +231,13 @@ impl Chains {
     /// transform in order, a record dropped by one not given to the later
     /// ones and a replaced record given as replaced; no call once no record
     /// is left; then, if any record was dropped or replaced, encode the
-    /// remaining records into one batch in the source codec (see
-    /// [`TransformOutcome::batch`]).
+    /// remaining records in the source codec, one batch per run of
+    /// consecutive source offsets (see [`TransformOutcome::batches`]).
     ///
     /// A failing transform (trap, timeout, memory, invalid result):
     /// - `fail` -> `Err(ChainError::Failed)`: the pipeline fails the mirror
     ///   partition and waits;
-    /// - `skip` -> every record of the batch is dropped (`batch: None`,
+    /// - `skip` -> every record of the batch is dropped (`batches` empty,
     ///   counted in `dropped` and `linkgate_plugin_skipped_records_total`,
     ///   logged);
     /// - `pass` -> that transform leaves the records unchanged (counted,
@@ -254,7 +256,7 @@ impl Chains {
         let h = batch.header;
         let count = usize::try_from(h.record_count).unwrap_or(0);
         let unchanged = |plugin_errors: usize| TransformOutcome {
-            batch: Some(batch.clone()),
+            batches: vec![batch.clone()],
             records_in: count,
             records_out: count,
             dropped: 0,
@@ -388,22 +390,40 @@ impl Chains {
                 }
             }
         }
-        let encoded = records::encode(out, h.base_offset, h.partition_leader_epoch, {
-            h.compression().map_err(|e| ChainError::Decode {
-                topic: topic.to_string(),
-                partition,
-                base_offset: h.base_offset,
-                message: e.to_string(),
-            })?
-        })
-        .map_err(|message| ChainError::Encode {
+        let codec = h.compression().map_err(|e| ChainError::Decode {
             topic: topic.to_string(),
             partition,
             base_offset: h.base_offset,
-            message,
+            message: e.to_string(),
         })?;
+        let mut runs: Vec<Vec<Record>> = Vec::new();
+        let mut run: Vec<Record> = Vec::new();
+        for record in out {
+            if run
+                .last()
+                .is_some_and(|last| last.offset.checked_add(1) != Some(record.offset))
+            {
+                runs.push(std::mem::take(&mut run));
+            }
+            run.push(record);
+        }
+        runs.push(run);
+        let encoded = runs
+            .into_iter()
+            .map(|run| {
+                let base = run.first().map_or(h.base_offset, |r| r.offset);
+                records::encode(run, base, h.partition_leader_epoch, codec).map_err(|message| {
+                    ChainError::Encode {
+                        topic: topic.to_string(),
+                        partition,
+                        base_offset: base,
+                        message,
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(TransformOutcome {
-            batch: Some(encoded),
+            batches: encoded,
             records_in,
             records_out,
             dropped: records_in - records_out,

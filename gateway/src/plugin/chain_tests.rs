@@ -339,6 +339,10 @@ fn keys(batch: &RawBatch) -> Vec<String> {
         .collect()
 }
 
+fn all_keys(batches: &[RawBatch]) -> Vec<String> {
+    batches.iter().flat_map(keys).collect()
+}
+
 fn assert_one_contiguous_batch(out: &RawBatch, base: i64, n: usize, codec: Compression) {
     let split = split_batches(&out.bytes).unwrap();
     assert_eq!(split.batches.len(), 1, "exactly one batch");
@@ -370,7 +374,8 @@ fn keep_all_returns_the_source_bytes_untouched() {
     let out = chains.transform_batch(&batch, "orders", 2).unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert!(!out.reencoded);
-    assert_eq!(out.batch.unwrap().bytes, batch.bytes);
+    assert_eq!(out.batches.len(), 1);
+    assert_eq!(out.batches[0].bytes, batch.bytes);
     assert_eq!(
         (out.records_in, out.records_out, out.dropped, out.replaced),
         (5, 5, 0, 0)
@@ -378,7 +383,7 @@ fn keep_all_returns_the_source_bytes_untouched() {
 }
 
 #[test]
-fn transforms_run_in_sequence_and_output_one_contiguous_batch_for_every_codec() {
+fn transforms_run_in_sequence_and_output_one_batch_per_source_run_for_every_codec() {
     for codec in CODECS {
         let seen_by_second: Arc<Mutex<Vec<i64>>> = Arc::default();
         let seen = seen_by_second.clone();
@@ -443,10 +448,17 @@ fn transforms_run_in_sequence_and_output_one_contiguous_batch_for_every_codec() 
         assert_eq!(out.dropped, 2);
         assert_eq!(out.replaced, 1);
         assert!(out.reencoded);
-        let b = out.batch.unwrap();
-        assert_one_contiguous_batch(&b, 100, 3, codec);
-        assert_eq!(keys(&b), vec!["k100", "k103", "k104"]);
-        let recs: Vec<KafkaRecord> = decode(&b).unwrap().iter().map(to_wit).collect();
+        // One batch per run of consecutive source offsets: [100], [103, 104].
+        assert_eq!(out.batches.len(), 2, "{codec:?}");
+        assert_one_contiguous_batch(&out.batches[0], 100, 1, codec);
+        assert_one_contiguous_batch(&out.batches[1], 103, 2, codec);
+        assert_eq!(all_keys(&out.batches), vec!["k100", "k103", "k104"]);
+        let recs: Vec<KafkaRecord> = out
+            .batches
+            .iter()
+            .flat_map(|b| decode(b).unwrap())
+            .map(|r| to_wit(&r))
+            .collect();
         assert_eq!(recs[0].timestamp, 1_000);
         assert_eq!(recs[1].timestamp, 1_002);
         assert_eq!(recs[2].timestamp, 9_999);
@@ -472,7 +484,7 @@ fn dropping_everything_gives_no_batch_and_stops_the_chain() {
     let out = chains
         .transform_batch(&five(Compression::Gzip), "t", 0)
         .unwrap();
-    assert!(out.batch.is_none());
+    assert!(out.batches.is_empty());
     assert_eq!((out.records_in, out.records_out, out.dropped), (5, 0, 5));
     assert_eq!(
         after_calls.load(Ordering::SeqCst),
@@ -508,7 +520,7 @@ fn a_failing_transform_follows_on_error() {
     let skip = chain(OnError::Skip)
         .transform_batch(&batch, "t", 0)
         .unwrap();
-    assert!(skip.batch.is_none());
+    assert!(skip.batches.is_empty());
     assert_eq!(
         (skip.dropped, skip.records_out, skip.plugin_errors),
         (5, 0, 1)
@@ -521,7 +533,7 @@ fn a_failing_transform_follows_on_error() {
     assert_eq!(pass.plugin_errors, 1);
     assert_eq!(pass.records_out, 4);
     assert_eq!(
-        keys(&pass.batch.unwrap()),
+        all_keys(&pass.batches),
         vec!["k101", "k103", "k104", "k107"]
     );
 }
@@ -592,7 +604,8 @@ fn control_and_corrupt_batches() {
     let control = source_batch(&[marker], Compression::None);
     assert!(control.header.is_control());
     let out = chains.transform_batch(&control, "t", 0).unwrap();
-    assert_eq!(out.batch.unwrap().bytes, control.bytes);
+    assert_eq!(out.batches.len(), 1);
+    assert_eq!(out.batches[0].bytes, control.bytes);
     assert_eq!(calls.load(Ordering::SeqCst), 0);
 
     // A records section that does not decode: Decode error, no call.
@@ -616,7 +629,8 @@ fn control_and_corrupt_batches() {
 
     // No transforms: the batch as it is.
     let out = Chains::default().transform_batch(&good, "t", 0).unwrap();
-    assert_eq!(out.batch.unwrap().bytes, good.bytes);
+    assert_eq!(out.batches.len(), 1);
+    assert_eq!(out.batches[0].bytes, good.bytes);
 }
 
 #[test]

@@ -5,7 +5,9 @@
 //! source batch's codec.
 //!
 //! The encoded batch (Kafka `DefaultRecordBatch`, KIP-98 layout):
-//! - base offset = the source batch's base offset, offset deltas `0..n-1`
+//! - base offset = the source offset of the first record (the chain
+//!   encodes one batch per run of consecutive source offsets, so offsets
+//!   stay the source's), offset deltas `0..n-1`
 //!   (contiguous: Kafka refuses a producer batch with offset gaps,
 //!   `LogValidator.validateBatch`), records in source offset order;
 //! - producer id -1, producer epoch -1, base sequence -1, not

@@ -1110,9 +1110,73 @@ fn clear_log_append_time(batch: &RawBatch) -> RawBatch {
 /// Decode a batch with offset gaps and encode its records again, same codec,
 /// offsets `base_offset..base_offset + n` (see [`normalize_for_produce`]).
 fn reencode_contiguous(batch: &RawBatch) -> Result<RawBatch, BatchError> {
-    use kafka_protocol::records::{
-        RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    let h = batch.header;
+    let (mut records, codec) = decode_gappy(batch)?;
+    let base_offset = h.base_offset;
+    let fail = |message: String| BatchError::Reencode {
+        base_offset,
+        message,
     };
+    for (i, record) in records.iter_mut().enumerate() {
+        let delta = i64::try_from(i).map_err(|e| fail(e.to_string()))?;
+        record.offset = base_offset
+            .checked_add(delta)
+            .ok_or_else(|| fail(format!("offset {base_offset} + {delta} overflows")))?;
+        record.sequence = h.base_sequence.wrapping_add(delta as i32);
+    }
+    encode_contiguous(&records, codec, base_offset, batch.bytes.len())
+}
+
+/// [`normalize_for_produce`], except that a batch with offset gaps
+/// (compaction) becomes one batch per run of consecutive source offsets,
+/// each at its records' own source offsets, instead of one batch with
+/// renumbered offsets: so each produced batch's base offset is the source
+/// offset of its first record and the offset map, kept per batch, stays
+/// exact record by record (a committed offset inside a compacted range
+/// translates to the next record that was kept). What the pipeline uses.
+///
+/// # Errors
+/// As [`normalize_for_produce`].
+pub fn normalize_for_produce_runs(batch: RawBatch) -> Result<Vec<RawBatch>, BatchError> {
+    let h = batch.header;
+    if h.record_count < 0 || h.last_offset_delta < 0 {
+        return Err(bad_counts(&h));
+    }
+    if !needs_reencode(&h) {
+        return Ok(normalize_for_produce(batch)?.into_iter().collect());
+    }
+    let (mut records, codec) = decode_gappy(&batch)?;
+    for record in records.iter_mut() {
+        // offset - sequence constant: the encoder keeps a run in one batch.
+        let delta = record.offset.wrapping_sub(h.base_offset);
+        record.sequence = h.base_sequence.wrapping_add(delta as i32);
+    }
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < records.len() {
+        let mut end = start + 1;
+        while end < records.len()
+            && records.get(end - 1).map(|r| r.offset.wrapping_add(1))
+                == records.get(end).map(|r| r.offset)
+        {
+            end += 1;
+        }
+        let run = records.get(start..end).unwrap_or(&[]);
+        let base = run.first().map_or(h.base_offset, |r| r.offset);
+        out.push(encode_contiguous(run, codec, base, 0)?);
+        start = end;
+    }
+    Ok(out)
+}
+
+/// The records of a batch with offset gaps, decoded (decompressed at most
+/// [`MAX_DECOMPRESSED_BATCH_BYTES`], the record count checked against the
+/// records section first), with delete horizon and CreateTime cleared,
+/// and the batch's codec.
+fn decode_gappy(
+    batch: &RawBatch,
+) -> Result<(Vec<kafka_protocol::records::Record>, Compression), BatchError> {
+    use kafka_protocol::records::{RecordBatchDecoder, TimestampType};
 
     let h = batch.header;
     let base_offset = h.base_offset;
@@ -1170,16 +1234,30 @@ fn reencode_contiguous(batch: &RawBatch) -> Result<RawBatch, BatchError> {
             records.len()
         )));
     }
-
-    let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);
-    for (i, record) in records.iter_mut().enumerate() {
-        let delta = i64::try_from(i).map_err(|e| fail(e.to_string()))?;
-        record.offset = base_offset
-            .checked_add(delta)
-            .ok_or_else(|| fail(format!("offset {base_offset} + {delta} overflows")))?;
-        record.sequence = h.base_sequence.wrapping_add(delta as i32);
+    for record in records.iter_mut() {
         record.delete_horizon = false;
         record.timestamp_type = TimestampType::Creation;
+    }
+    Ok((records, codec))
+}
+
+/// Encodes `records` (consecutive offsets from `base_offset`, at least one)
+/// as one v2 batch in `codec`; checks that exactly one batch without gaps
+/// holding all of them came out.
+fn encode_contiguous(
+    records: &[kafka_protocol::records::Record],
+    codec: Compression,
+    base_offset: i64,
+    capacity: usize,
+) -> Result<RawBatch, BatchError> {
+    use kafka_protocol::records::{RecordBatchEncoder, RecordEncodeOptions};
+
+    let fail = |message: String| BatchError::Reencode {
+        base_offset,
+        message,
+    };
+    let (mut min_ts, mut max_ts) = (i64::MAX, i64::MIN);
+    for record in records {
         min_ts = min_ts.min(record.timestamp);
         max_ts = max_ts.max(record.timestamp);
     }
@@ -1189,8 +1267,7 @@ fn reencode_contiguous(batch: &RawBatch) -> Result<RawBatch, BatchError> {
             "record timestamps {min_ts} and {max_ts} ms are too far apart"
         )));
     }
-
-    let mut out = BytesMut::with_capacity(batch.bytes.len());
+    let mut out = BytesMut::with_capacity(capacity);
     RecordBatchEncoder::encode(
         &mut out,
         records.iter(),
@@ -1203,7 +1280,7 @@ fn reencode_contiguous(batch: &RawBatch) -> Result<RawBatch, BatchError> {
     let encoded = RawBatch::parse(out.freeze())
         .map_err(|e| fail(format!("re-encoded batch is not one valid batch: {e}")))?;
     let eh = encoded.header;
-    if eh.record_count != h.record_count || eh.has_offset_gaps() {
+    if usize::try_from(eh.record_count).ok() != Some(records.len()) || eh.has_offset_gaps() {
         return Err(fail(format!(
             "re-encoded batch has {} records and last offset delta {}",
             eh.record_count, eh.last_offset_delta
@@ -2195,6 +2272,39 @@ mod tests {
             ensure!(next == 53);
             let sent = split_batches(&blob)?;
             ensure!(sent.batches.len() == 1 && !sent.batches[0].header.has_offset_gaps());
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn normalize_runs_keeps_source_offsets_one_batch_per_run() -> anyhow::Result<()> {
+        for codec in CODECS {
+            // Offsets 10, 12, 15: three runs of one record each.
+            let src = gappy_batch(codec)?;
+            let out = normalize_for_produce_runs(src.clone())?;
+            ensure!(out.len() == 3, "{codec:?}: {} batches", out.len());
+            for (b, base) in out.iter().zip([10i64, 12, 15]) {
+                ensure!(b.header.base_offset == base && b.header.record_count == 1);
+                ensure!(!b.header.has_offset_gaps());
+                ensure!(b.header.compression()? == codec);
+            }
+            // A batch without gaps passes as it is.
+            let plain = RawBatch::parse(encode(&data_records(20, 3, txn(9, 1, 0), "p"), codec)?)?;
+            let same = normalize_for_produce_runs(plain.clone())?;
+            ensure!(same.len() == 1 && same[0].bytes == plain.bytes);
+            // Runs of several records keep their order and contents.
+            let mut recs = data_records(30, 5, txn(9, 1, 0), "r");
+            for (r, off) in recs.iter_mut().zip([30i64, 31, 33, 34, 35]) {
+                r.offset = off;
+                r.sequence = (off - 30) as i32;
+            }
+            let gappy = RawBatch::parse(encode(&recs, codec)?)?;
+            let runs = normalize_for_produce_runs(gappy)?;
+            let layout: Vec<(i64, i32)> = runs
+                .iter()
+                .map(|b| (b.header.base_offset, b.header.record_count))
+                .collect();
+            ensure!(layout == [(30, 2), (33, 3)], "{codec:?}: {layout:?}");
         }
         Ok(())
     }

@@ -68,15 +68,47 @@ async fn unprotect(ctx: &LinkCtx, config: &LinkConfig, mirror: &str) {
     }
 }
 
-/// The final consumer offset sync and topic config sync of a mirror topic
-/// before it is promoted (Confluent runs them where enabled). The syncs
-/// are not built yet (the consumer offset and topic config sync tasks); the hook does nothing.
+/// How long failover waits for the final sync (the source may be down).
+const FAILOVER_SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The final sync of a mirror topic before it stops (Confluent runs the
+/// consumer offset sync one last time for promoted topics): the hook the
+/// control plane installed ([`super::MirrorLink::set_final_sync`]), if any.
 ///
 /// # Errors
-/// None yet; a failing sync will refuse the promote (state unchanged).
-async fn final_sync_before_promote(ctx: &LinkCtx, mirror: &str) -> Result<(), ControlError> {
-    tracing::debug!(link = %ctx.name, topic = mirror, "final offset and config sync: nothing to sync");
-    Ok(())
+/// [`ControlError::Unavailable`] when the sync as a whole failed (a
+/// cluster could not be reached); per-group problems are the sync task's
+/// to report and are no error here.
+async fn final_sync_before_stop(ctx: &LinkCtx, mirror: &str) -> Result<(), ControlError> {
+    let hook = ctx
+        .final_sync
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    let Some(hook) = hook else {
+        tracing::debug!(link = %ctx.name, topic = mirror, "final sync: no sync task installed");
+        return Ok(());
+    };
+    let topics = [mirror.to_string()];
+    hook.final_sync(&topics).await.map_err(|e| {
+        unavailable(format!(
+            "mirror topic '{mirror}': the final consumer offset sync failed ({e}); nothing changed, retry"
+        ))
+    })
+}
+
+/// [`final_sync_before_stop`] for failover: bounded by
+/// [`FAILOVER_SYNC_TIMEOUT`], and a failure is only logged (failover
+/// stops the mirror whatever the source's state).
+async fn final_sync_before_failover(ctx: &LinkCtx, mirror: &str) {
+    match tokio::time::timeout(FAILOVER_SYNC_TIMEOUT, final_sync_before_stop(ctx, mirror)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(link = %ctx.name, topic = mirror, error = %e,
+            "failover goes on without the final consumer offset sync"),
+        Err(_) => tracing::warn!(link = %ctx.name, topic = mirror,
+            "final consumer offset sync did not finish within {} s; failover goes on without it",
+            FAILOVER_SYNC_TIMEOUT.as_secs()),
+    }
 }
 
 fn unavailable(what: impl std::fmt::Display) -> ControlError {
@@ -464,7 +496,7 @@ impl Topics {
                     restore(ctx);
                     return Err(e);
                 }
-                if let Err(e) = final_sync_before_promote(ctx, mirror).await {
+                if let Err(e) = final_sync_before_stop(ctx, mirror).await {
                     restore(ctx);
                     return Err(e);
                 }
@@ -485,6 +517,7 @@ impl Topics {
                 if validate_only {
                     return Ok(());
                 }
+                final_sync_before_failover(ctx, mirror).await;
                 self.stop(ctx, mirror).await
             }
         }

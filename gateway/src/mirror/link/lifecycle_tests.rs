@@ -76,6 +76,7 @@ impl Env {
             record_transforms: Vec::new(),
             properties: Vec::new(),
             write_deny_principals: Vec::new(),
+            offset_sync: Default::default(),
         }
     }
 

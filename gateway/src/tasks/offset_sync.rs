@@ -1,0 +1,452 @@
+//! `ConsumerOffsetSync`: the committed offsets of the source's consumer
+//! groups, translated through each mirror partition's exact offset map and
+//! committed on the destination (Confluent's `consumer.offset.sync.enable`,
+//! `consumer.offset.sync.ms`, `consumer.offset.group.filters`).
+//!
+//! One run: ListGroups on the source; for each group the filters include
+//! (and `group migrate` has not excluded), OffsetFetch on the source, kept
+//! to the link's mirrored partitions; each committed offset translated
+//! ([`crate::mirror::OffsetMap::translate_committed`]: the destination offset
+//! of the first mirrored record at or after it; below the mirror's start,
+//! the mirror's first record; beyond what is mirrored, left for a later
+//! run); the destination name from the renamer chain
+//! (`consumer.group.prefix.enable`); DescribeGroups on the destination, and
+//! a group with members there is left alone and reported (`NON_EMPTY_GROUP`,
+//! the task goes `IN_ERROR` for it); OffsetCommit on the destination with
+//! the source's metadata string.
+//!
+//! Never backwards: a translated offset below the destination's committed
+//! one is committed only when the source group itself moved back since
+//! the last offset this gateway synced for it (a reset on the source is
+//! mirrored). What was synced is kept in memory, so after a gateway
+//! restart a source reset is followed only once the source passes the
+//! destination's offset again or the destination group is reset by hand.
+//! A group deleted on the source keeps its offsets on the destination.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+use futures::future::BoxFuture;
+
+use super::{LinkTask, TaskError, TaskRun};
+use crate::config::{LinkConfig, OffsetSyncConfig};
+use crate::kafka::error::error_name;
+use crate::kafka::{link_error_code, CommittedOffset, GroupOffsets, KafkaError};
+use crate::mirror::offset_map::CommittedTranslation;
+use crate::mirror::LinkHandle;
+
+/// The Confluent task name.
+pub const TASK: &str = "ConsumerOffsetSync";
+
+/// Error code of a group that has members on the destination (Kafka's
+/// `NON_EMPTY_GROUP`: its offsets cannot be set from outside).
+pub const NON_EMPTY_GROUP: &str = "NON_EMPTY_GROUP";
+
+/// `(source group, mirror topic, partition)`.
+type SyncKey = (String, String, i32);
+
+/// What a sync remembers per group partition: `(source offset,
+/// destination offset)` last committed.
+type Synced = Vec<(SyncKey, (i64, i64))>;
+
+/// What the sync remembers between runs.
+#[derive(Debug, Default)]
+struct Memory {
+    /// Last `(source offset, destination offset)` committed per group
+    /// partition.
+    synced: HashMap<SyncKey, (i64, i64)>,
+    /// Source groups `group migrate` took out of the sync.
+    excluded: BTreeSet<String>,
+    /// When a run that synced each source group (with no error for it)
+    /// started.
+    last_synced: HashMap<String, SystemTime>,
+}
+
+/// The consumer offset sync of one link (see the module doc).
+#[derive(Debug, Default)]
+pub struct ConsumerOffsetSync {
+    memory: Mutex<Memory>,
+    /// One run at a time (periodic, final sync of a promote, migrate).
+    runs: tokio::sync::Mutex<()>,
+}
+
+/// One partition offset of a group as the sync sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionSync {
+    /// Mirror topic on the destination.
+    pub mirror_topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The source group's committed offset.
+    pub source_offset: i64,
+    /// The translated destination offset (`None`: beyond what is mirrored).
+    pub translated: Option<i64>,
+    /// The destination group's committed offset (`None`: none).
+    pub destination_offset: Option<i64>,
+}
+
+fn kafka_task_error(what: String, e: &KafkaError) -> TaskError {
+    let code = e
+        .error_code()
+        .map_or_else(|| link_error_code(e).to_string(), error_name);
+    TaskError {
+        code,
+        message: format!("{what}: {e}"),
+    }
+}
+
+impl ConsumerOffsetSync {
+    fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes source group `group` out of every later sync (`group
+    /// migrate`), until the gateway restarts or [`Self::include`].
+    pub fn exclude(&self, group: &str) {
+        self.memory().excluded.insert(group.to_string());
+    }
+
+    /// Puts a group taken out by [`Self::exclude`] back.
+    pub fn include(&self, group: &str) {
+        self.memory().excluded.remove(group);
+    }
+
+    /// Whether `group` was taken out by [`Self::exclude`].
+    pub fn is_excluded(&self, group: &str) -> bool {
+        self.memory().excluded.contains(group)
+    }
+
+    /// When the last run that synced `group` without error started.
+    pub fn last_synced(&self, group: &str) -> Option<SystemTime> {
+        self.memory().last_synced.get(group).copied()
+    }
+
+    /// One sync of every group `config` includes, or, with `only`, of
+    /// those groups' offsets of the mirror topics `only` (promote's final
+    /// sync). Per-group problems are in the returned errors.
+    ///
+    /// # Errors
+    /// A [`TaskError`] when the source's groups cannot be listed.
+    pub async fn sync(
+        &self,
+        link: &LinkHandle,
+        config: &OffsetSyncConfig,
+        only: Option<&[String]>,
+    ) -> Result<TaskRun, TaskError> {
+        let _one = self.runs.lock().await;
+        let started = SystemTime::now();
+        let mirrored = mirrored_by_source(link, only);
+        let mut run = TaskRun::default();
+        if mirrored.is_empty() {
+            return Ok(run);
+        }
+        let groups = link.source().list_groups().await.map_err(|e| {
+            kafka_task_error("listing the source cluster's consumer groups".into(), &e)
+        })?;
+        for g in groups {
+            let group = g.group_id;
+            if !config.group_filters.includes(&group) || self.is_excluded(&group) {
+                continue;
+            }
+            match self.sync_group(link, &group, &mirrored).await {
+                Ok(committed) => {
+                    run.items += committed;
+                    self.memory().last_synced.insert(group, started);
+                }
+                Err(e) => run.errors.push(e),
+            }
+        }
+        Ok(run)
+    }
+
+    /// Syncs one group; returns the number of partition offsets committed.
+    async fn sync_group(
+        &self,
+        link: &LinkHandle,
+        group: &str,
+        mirrored: &BTreeMap<(String, i32), String>,
+    ) -> Result<u64, TaskError> {
+        let plan = self.plan(link, group, mirrored).await?;
+        let Some(plan) = plan else { return Ok(0) };
+        let (commit, remember) = decide(group, &plan, &self.memory().synced);
+        if commit.is_empty() {
+            return Ok(0);
+        }
+        link.destination()
+            .commit_group_offsets(&plan.destination_group, &commit)
+            .await
+            .map_err(|e| {
+                kafka_task_error(
+                    format!(
+                        "committing the offsets of consumer group '{group}' on the destination as '{}'",
+                        plan.destination_group
+                    ),
+                    &e,
+                )
+            })?;
+        let mut memory = self.memory();
+        for (k, v) in remember {
+            memory.synced.insert(k, v);
+        }
+        Ok(commit.len() as u64)
+    }
+
+    /// What syncing `group` would do now: its destination name, and per
+    /// mirrored partition its source offset, translation and destination
+    /// offset. `None` when the group has no offsets of mirrored partitions
+    /// or a renamer with `on_error = "skip"` leaves it out.
+    ///
+    /// # Errors
+    /// A [`TaskError`] for the group: [`NON_EMPTY_GROUP`] when it has
+    /// members on the destination; Kafka errors of the requests; a renamer
+    /// failure.
+    pub async fn plan(
+        &self,
+        link: &LinkHandle,
+        group: &str,
+        mirrored: &BTreeMap<(String, i32), String>,
+    ) -> Result<Option<GroupPlan>, TaskError> {
+        let source =
+            link.source()
+                .fetch_group_offsets(group)
+                .await
+                .map_err(|e| {
+                    kafka_task_error(
+                format!("reading the committed offsets of consumer group '{group}' on the source"),
+                &e,
+            )
+                })?;
+        let relevant: Vec<(&(String, i32), &CommittedOffset, &String)> = source
+            .iter()
+            .filter_map(|(tp, c)| mirrored.get(tp).map(|m| (tp, c, m)))
+            .collect();
+        if relevant.is_empty() {
+            return Ok(None);
+        }
+        let destination_group = match link.rename_group(group) {
+            Ok(Some(g)) => g,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                return Err(TaskError {
+                    code: "UNKNOWN".into(),
+                    message: format!(
+                        "naming consumer group '{group}' on the destination failed: {e}"
+                    ),
+                })
+            }
+        };
+        let dest = link.destination();
+        let described = dest.describe_group(&destination_group).await.map_err(|e| {
+            kafka_task_error(
+                format!("describing consumer group '{destination_group}' on the destination"),
+                &e,
+            )
+        })?;
+        if !described.members.is_empty() {
+            return Err(TaskError {
+                code: NON_EMPTY_GROUP.into(),
+                message: format!(
+                    "consumer group '{group}' has {} member(s) on the destination (as '{destination_group}', state {}); its offsets are not synced while consumers use it there",
+                    described.members.len(),
+                    described.state
+                ),
+            });
+        }
+        let current = dest
+            .fetch_group_offsets(&destination_group)
+            .await
+            .map_err(|e| {
+                kafka_task_error(
+                    format!(
+                        "reading the committed offsets of consumer group '{destination_group}' on the destination"
+                    ),
+                    &e,
+                )
+            })?;
+        let mut partitions = Vec::with_capacity(relevant.len());
+        for ((_, partition), c, mirror) in relevant {
+            let translated = match link.translate_committed(mirror, *partition, c.offset) {
+                Some(CommittedTranslation::At(d)) => Some(d),
+                Some(CommittedTranslation::NotYetMirrored { .. }) | None => None,
+            };
+            partitions.push((
+                PartitionSync {
+                    mirror_topic: mirror.clone(),
+                    partition: *partition,
+                    source_offset: c.offset,
+                    translated,
+                    destination_offset: current
+                        .get(&(mirror.clone(), *partition))
+                        .map(|d| d.offset),
+                },
+                c.clone(),
+            ));
+        }
+        Ok(Some(GroupPlan {
+            destination_group,
+            partitions,
+        }))
+    }
+}
+
+/// The offsets to commit for `group` under `plan`, and what to remember
+/// as synced for each: the translated offsets that differ from the
+/// destination's, except those below it when the source group did not move
+/// back since the last sync (`synced`); each with the source's metadata
+/// string and no leader epoch (the destination's epochs are its own).
+fn decide(
+    group: &str,
+    plan: &GroupPlan,
+    synced: &HashMap<SyncKey, (i64, i64)>,
+) -> (GroupOffsets, Synced) {
+    let mut commit = GroupOffsets::new();
+    let mut remember = Vec::new();
+    for (p, c) in &plan.partitions {
+        let Some(target) = p.translated else { continue };
+        if p.destination_offset == Some(target) {
+            continue;
+        }
+        let key = (group.to_string(), p.mirror_topic.clone(), p.partition);
+        if p.destination_offset.is_some_and(|d| target < d) {
+            let source_moved_back = synced.get(&key).is_some_and(|(s, _)| p.source_offset < *s);
+            if !source_moved_back {
+                tracing::debug!(group, topic = %p.mirror_topic, partition = p.partition,
+                    target, "destination offset ahead of the translated source offset; left as it is");
+                continue;
+            }
+        }
+        commit.insert(
+            (p.mirror_topic.clone(), p.partition),
+            CommittedOffset {
+                offset: target,
+                leader_epoch: -1,
+                metadata: c.metadata.clone(),
+            },
+        );
+        remember.push((key, (p.source_offset, target)));
+    }
+    (commit, remember)
+}
+
+/// What a sync of one group would do ([`ConsumerOffsetSync::plan`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupPlan {
+    /// The group's name on the destination.
+    pub destination_group: String,
+    /// Each mirrored partition the group committed an offset for, with the
+    /// source's committed offset as read.
+    pub partitions: Vec<(PartitionSync, CommittedOffset)>,
+}
+
+/// The link's mirror partitions by `(source topic, partition)`, with their
+/// mirror topic; only those of the mirror topics `only`, when given.
+pub fn mirrored_by_source(
+    link: &LinkHandle,
+    only: Option<&[String]>,
+) -> BTreeMap<(String, i32), String> {
+    link.mirrored_partitions()
+        .into_iter()
+        .filter(|p| only.is_none_or(|o| o.contains(&p.mirror_topic)))
+        .map(|p| ((p.source_topic, p.partition), p.mirror_topic))
+        .collect()
+}
+
+impl LinkTask for ConsumerOffsetSync {
+    fn name(&self) -> &'static str {
+        TASK
+    }
+
+    fn interval(&self, config: &LinkConfig) -> Option<Duration> {
+        config
+            .offset_sync
+            .enable
+            .then_some(config.offset_sync.interval)
+    }
+
+    fn run<'a>(
+        &'a self,
+        link: &'a LinkHandle,
+        config: &'a LinkConfig,
+    ) -> BoxFuture<'a, Result<TaskRun, TaskError>> {
+        Box::pin(self.sync(link, &config.offset_sync, None))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(
+        source: i64,
+        translated: Option<i64>,
+        dest: Option<i64>,
+    ) -> (PartitionSync, CommittedOffset) {
+        (
+            PartitionSync {
+                mirror_topic: "orders".into(),
+                partition: 0,
+                source_offset: source,
+                translated,
+                destination_offset: dest,
+            },
+            CommittedOffset {
+                offset: source,
+                leader_epoch: 7,
+                metadata: Some("consumer-meta".into()),
+            },
+        )
+    }
+
+    fn plan(p: (PartitionSync, CommittedOffset)) -> GroupPlan {
+        GroupPlan {
+            destination_group: "g".into(),
+            partitions: vec![p],
+        }
+    }
+
+    fn committed(out: &GroupOffsets) -> Option<i64> {
+        out.get(&("orders".to_string(), 0)).map(|c| c.offset)
+    }
+
+    #[test]
+    fn forward_keeps_metadata_drops_epoch() {
+        let (c, r) = decide("g", &plan(part(50, Some(40), Some(30))), &HashMap::new());
+        let got = c.get(&("orders".to_string(), 0)).expect("committed");
+        assert_eq!(got.offset, 40);
+        assert_eq!(got.metadata.as_deref(), Some("consumer-meta"));
+        assert_eq!(got.leader_epoch, -1);
+        assert_eq!(r, vec![(("g".into(), "orders".into(), 0), (50, 40))]);
+    }
+
+    #[test]
+    fn unchanged_and_not_yet_mirrored_commit_nothing() {
+        assert!(
+            decide("g", &plan(part(50, Some(40), Some(40))), &HashMap::new())
+                .0
+                .is_empty()
+        );
+        assert!(
+            decide("g", &plan(part(50, None, Some(10))), &HashMap::new())
+                .0
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn backwards_only_when_the_source_moved_back() {
+        // The destination is ahead and nothing was synced: left alone.
+        let ahead = plan(part(50, Some(40), Some(45)));
+        assert!(decide("g", &ahead, &HashMap::new()).0.is_empty());
+        // Synced at source 50 before; the source is still at 50 (the
+        // destination moved on by itself): left alone.
+        let mut synced = HashMap::new();
+        synced.insert(("g".to_string(), "orders".to_string(), 0), (50, 40));
+        assert!(decide("g", &ahead, &synced).0.is_empty());
+        // The source group was reset from 50 to 10: followed.
+        let reset = plan(part(10, Some(5), Some(40)));
+        assert_eq!(committed(&decide("g", &reset, &synced).0), Some(5));
+        // Another group's history does not count.
+        assert!(decide("h", &reset, &synced).0.is_empty());
+    }
+}

@@ -1,0 +1,399 @@
+//! End-to-end tests of the consumer offset sync (`ConsumerOffsetSync`,
+//! `consumer.offset.sync.*`, `consumer.offset.group.filters`) with real
+//! brokers (nisshi) and real consumer groups (librdkafka) on both sides.
+//!
+//! The offset map is not the identity: the mirror starts at `latest` over
+//! a source that already holds records, and the bundled `record-filter`
+//! plugin drops every record whose offset is a multiple of 3. Consumer
+//! groups commit on the source at several positions (below the mirror's
+//! start, inside, on a dropped record, at the end); after a sync a
+//! librdkafka consumer of the same group on the destination reads exactly
+//! the mirrored records at or after its source position.
+//!
+//! nisshi keeps no commit metadata string, so that it is carried over is
+//! checked by the sync task's unit tests, not here. Transaction markers,
+//! aborted data and compaction gaps cannot be written to nisshi; their
+//! translation is tested in `gateway/src/tasks/sync_tests.rs` from
+//! constructed Fetch responses against a real destination.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use linkgate_tests::{
+    create_link, create_topic, fetch_watermarks, now_ms, produce, start_pair, Api, Gateway,
+    TestRecord, CLUSTERS,
+};
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use serde_json::{json, Value};
+
+const DEADLINE: Duration = Duration::from_secs(90);
+/// Records on the source before the mirror starts (at `latest`).
+const BEFORE: i64 = 20;
+/// Records on the source in all.
+const TOTAL: i64 = 40;
+
+const PLUGINS: &str = r#"
+[[plugins]]
+name = "no-debug"
+bundled = "record-filter"
+kind = "record-transform"
+timeout_ms = 5000
+[plugins.config]
+"drop.header" = "debug"
+"#;
+
+/// Groups starting `app-` are synced, except `app-skip`.
+const FILTERS: &str = r#"{"groupFilters":[
+  {"name":"app-","patternType":"PREFIXED","filterType":"INCLUDE"},
+  {"name":"app-skip","patternType":"LITERAL","filterType":"EXCLUDE"}]}"#;
+/// [`FILTERS`] plus the group `other`.
+const FILTERS_WITH_OTHER: &str = r#"{"groupFilters":[
+  {"name":"app-","patternType":"PREFIXED","filterType":"INCLUDE"},
+  {"name":"other","patternType":"LITERAL","filterType":"INCLUDE"},
+  {"name":"app-skip","patternType":"LITERAL","filterType":"EXCLUDE"}]}"#;
+
+/// Whether the record at source offset `i` is mirrored: produced after the
+/// mirror started and not dropped by the filter (multiples of 3 carry the
+/// `debug` header).
+fn mirrored(i: i64) -> bool {
+    i >= BEFORE && i % 3 != 0
+}
+
+/// The destination offset a consumer at source offset `source` must move
+/// to: the number of mirrored records before it.
+fn translated(source: i64) -> i64 {
+    (0..source).filter(|i| mirrored(*i)).count() as i64
+}
+
+/// The keys of the mirrored records at or after source offset `source`.
+fn keys_from(source: i64) -> Vec<String> {
+    (source.max(0)..TOTAL)
+        .filter(|i| mirrored(*i))
+        .map(|i| format!("k{i}"))
+        .collect()
+}
+
+fn records(from: i64, to: i64) -> Vec<TestRecord> {
+    let base = now_ms() - 60_000;
+    (from..to)
+        .map(|i| {
+            let r = TestRecord::new(
+                0,
+                Some(format!("k{i}").as_bytes()),
+                Some(format!("v{i}").as_bytes()),
+                base + i,
+            );
+            if i % 3 == 0 {
+                r.with_header("debug", Some(b"1"))
+            } else {
+                r
+            }
+        })
+        .collect()
+}
+
+fn group_client(bootstrap: &str, group: &str) -> anyhow::Result<BaseConsumer> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "latest")
+        .set("session.timeout.ms", "6000")
+        .create()
+        .context("creating consumer")
+}
+
+/// Commits `offset` for `group` on `orders`/0 with librdkafka (as a
+/// consumer that is not subscribed: a simple-consumer commit).
+fn commit(bootstrap: &str, group: &str, offset: i64) -> anyhow::Result<()> {
+    tokio::task::block_in_place(|| {
+        let c = group_client(bootstrap, group)?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset("orders", 0, Offset::Offset(offset))?;
+        c.commit(&tpl, CommitMode::Sync)
+            .with_context(|| format!("commit {group} at {offset}"))
+    })
+}
+
+/// The committed offset of `group` on `orders`/0 as librdkafka reads it
+/// (`None`: none).
+fn committed(bootstrap: &str, group: &str) -> anyhow::Result<Option<i64>> {
+    tokio::task::block_in_place(|| {
+        let c = group_client(bootstrap, group)?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition("orders", 0);
+        let got = c.committed_offsets(tpl, Duration::from_secs(10))?;
+        Ok(got
+            .find_partition("orders", 0)
+            .and_then(|e| match e.offset() {
+                Offset::Offset(o) => Some(o),
+                _ => None,
+            }))
+    })
+}
+
+async fn wait_committed(
+    bootstrap: &str,
+    group: &str,
+    want: i64,
+    gw: &Gateway,
+) -> anyhow::Result<()> {
+    let start = Instant::now();
+    let mut last = None;
+    while start.elapsed() < DEADLINE {
+        last = committed(bootstrap, group)?;
+        if last == Some(want) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    anyhow::bail!(
+        "group {group} on the destination at {last:?}, expected {want}\n{}",
+        gw.log_tail(40)
+    )
+}
+
+/// A librdkafka consumer of `group` subscribed to `orders` on the
+/// destination reads `want` (keys) from the group's committed position, and
+/// nothing is left after them. Returns the consumer (still a member).
+fn read_as_group(
+    bootstrap: &str,
+    group: &str,
+    want: &[String],
+    end: i64,
+) -> anyhow::Result<BaseConsumer> {
+    tokio::task::block_in_place(|| {
+        let c = group_client(bootstrap, group)?;
+        c.subscribe(&["orders"])?;
+        let deadline = Instant::now() + DEADLINE;
+        let mut got: Vec<(i64, String)> = Vec::new();
+        // Joined and positioned: the group's committed offset, or the end.
+        while Instant::now() < deadline && got.len() < want.len() {
+            match c.poll(Duration::from_millis(200)) {
+                Some(Ok(m)) => got.push((
+                    m.offset(),
+                    String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned(),
+                )),
+                Some(Err(e)) => anyhow::bail!("{group}: {e}"),
+                None => {
+                    if want.is_empty() && !c.assignment()?.elements().is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        let keys: Vec<String> = got.iter().map(|(_, k)| k.clone()).collect();
+        anyhow::ensure!(keys == want, "{group} read {got:?}, expected {want:?}");
+        if let Some((first, _)) = got.first() {
+            anyhow::ensure!(
+                end - first == want.len() as i64,
+                "{group} started at {first}: {} more records than expected before the end {end}",
+                end - first - want.len() as i64
+            );
+        }
+        Ok(c)
+    })
+}
+
+/// `ConsumerOffsetSync` in the link's task list.
+fn offset_task(api: &Api) -> anyhow::Result<Value> {
+    let r = api.get(&format!("{CLUSTERS}/dst/links/east?include_tasks=true"))?;
+    anyhow::ensure!(r.status == 200, "link: {r}");
+    r.json["tasks"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["task_name"] == "ConsumerOffsetSync"))
+        .cloned()
+        .with_context(|| format!("no ConsumerOffsetSync task: {r}"))
+}
+
+async fn wait_task(
+    api: &Api,
+    gw: &Gateway,
+    what: &str,
+    f: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
+    let start = Instant::now();
+    let mut last = Value::Null;
+    while start.elapsed() < DEADLINE {
+        last = offset_task(api)?;
+        if f(&last) {
+            return Ok(last);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    anyhow::bail!("task {what}: last {last}\n{}", gw.log_tail(40))
+}
+
+/// A mirror started at `latest` with a record filter: groups committed on
+/// the source at several positions move to the destination so that a
+/// librdkafka consumer of the group reads exactly the mirrored records from
+/// its source position on (below the mirror's start: from its first record;
+/// on a dropped record: from the next mirrored one; at the end: nothing).
+/// Prefixed include and literal exclude filters are respected, and a group
+/// that no filter includes is not synced until `configs:alter` adds it on
+/// the running link. A group with a member on the destination is not
+/// overwritten and the task reports it `IN_ERROR` (`NON_EMPTY_GROUP`); once
+/// the member left it is synced again. A group reset backwards on the
+/// source moves back on the destination. Promote syncs the promoted
+/// topic's groups one last time before the mirror is `STOPPED`. The task's
+/// metrics count what it synced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offsets_translate_through_a_non_identity_map() -> anyhow::Result<()> {
+    let (src, dst, gw, api, _) = start_pair(None, PLUGINS, DEADLINE)?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
+    create_topic(&s, "orders", 1, &[]).await?;
+    produce(&s, "orders", &records(0, BEFORE), "none").await?;
+    create_link(
+        &api,
+        &gw,
+        "dst",
+        "east",
+        &[
+            ("bootstrap.servers", &s),
+            ("mirror.start.offset.spec", "latest"),
+            ("linkgate.record.transforms", "no-debug"),
+            ("consumer.offset.sync.enable", "true"),
+            ("consumer.offset.sync.ms", "300"),
+            ("consumer.offset.group.filters", FILTERS),
+        ],
+        DEADLINE,
+    )
+    .await?;
+    let r = api
+        .post_retrying(
+            &format!("{CLUSTERS}/dst/links/east/mirrors"),
+            Some(&json!({ "source_topic_name": "orders" })),
+            DEADLINE,
+        )
+        .await?;
+    anyhow::ensure!(r.status == 204, "create mirror: {r}");
+    api.wait_for(
+        &format!("{CLUSTERS}/dst/links/east/mirrors/orders"),
+        DEADLINE,
+        |r| {
+            r.status == 200
+                && r.json["mirror_status"] == "ACTIVE"
+                && r.json["mirror_lags"][0]["last_source_fetch_offset"] == BEFORE
+        },
+    )
+    .await
+    .with_context(|| gw.log_tail(40))?;
+    produce(&s, "orders", &records(BEFORE, TOTAL), "none").await?;
+    let end = translated(TOTAL);
+    linkgate_tests::wait_until("the mirror to land every record", DEADLINE, || async {
+        fetch_watermarks(&d, "orders", 0)
+            .await
+            .is_ok_and(|(_, high)| high == end)
+    })
+    .await
+    .with_context(|| gw.log_tail(40))?;
+
+    let positions = [
+        ("app-low", 5),
+        ("app-mid", 25),
+        ("app-gap", 27),
+        ("app-end", TOTAL),
+    ];
+    for (group, at) in positions {
+        commit(&s, group, at)?;
+    }
+    commit(&s, "app-skip", 25)?;
+    commit(&s, "other", 25)?;
+    for (group, at) in positions {
+        wait_committed(&d, group, translated(at), &gw).await?;
+    }
+    assert_eq!(committed(&d, "app-skip")?, None, "excluded group synced");
+    assert_eq!(
+        committed(&d, "other")?,
+        None,
+        "group outside the filters synced"
+    );
+    for (group, at) in [("app-low", 5), ("app-gap", 27), ("app-end", TOTAL)] {
+        drop(read_as_group(&d, group, &keys_from(at), end)?);
+    }
+
+    // A member on the destination: not overwritten, reported.
+    let member = read_as_group(&d, "app-mid", &keys_from(25), end)?;
+    commit(&s, "app-mid", 30)?;
+    let task = wait_task(&api, &gw, "IN_ERROR for app-mid", |t| {
+        t["state"] == "IN_ERROR"
+            && t["errors"].as_array().is_some_and(|e| {
+                e.iter().any(|e| {
+                    e["error_code"] == "NON_EMPTY_GROUP"
+                        && e["error_message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("app-mid"))
+                })
+            })
+    })
+    .await?;
+    assert_eq!(committed(&d, "app-mid")?, Some(translated(25)), "{task}");
+    drop(tokio::task::block_in_place(|| {
+        member.unsubscribe();
+        member
+    }));
+    wait_committed(&d, "app-mid", translated(30), &gw).await?;
+    wait_task(&api, &gw, "ACTIVE again", |t| t["state"] == "ACTIVE").await?;
+
+    // A reset backwards on the source is followed.
+    commit(&s, "app-end", 22)?;
+    wait_committed(&d, "app-end", translated(22), &gw).await?;
+
+    // The filter changed on the running link takes effect at the next sync.
+    let r = api.put(
+        &format!("{CLUSTERS}/dst/links/east/configs:alter"),
+        &json!({"data": [{"name": "consumer.offset.group.filters", "value": FILTERS_WITH_OTHER}]}),
+    )?;
+    anyhow::ensure!(r.status == 204, "alter filters: {r}");
+    wait_committed(&d, "other", translated(25), &gw).await?;
+    assert_eq!(committed(&d, "app-skip")?, None, "excluded group synced");
+    let log = std::fs::read_to_string(gw.log_path())?;
+    assert!(
+        log.contains("applied without a restart") && !log.contains("link restarted"),
+        "the filter change restarted the link"
+    );
+    let labels = [("link", "east"), ("task", "ConsumerOffsetSync")];
+    assert!(
+        gw.metric_value("linkgate_link_task_items_synced_total", &labels)
+            .is_some_and(|v| v >= 7.0),
+        "items synced metric"
+    );
+    assert!(
+        gw.metric_value("linkgate_link_task_last_run_timestamp_seconds", &labels)
+            .is_some_and(|v| v > 0.0),
+        "last run metric"
+    );
+
+    // Promote runs a last sync of the promoted topic's groups: with the
+    // next periodic sync ten minutes away, the group committed just before
+    // the promote is on the destination once the mirror is STOPPED.
+    let r = api.put(
+        &format!("{CLUSTERS}/dst/links/east/configs:alter"),
+        &json!({"data": [{"name": "consumer.offset.sync.ms", "value": "600000"}]}),
+    )?;
+    anyhow::ensure!(r.status == 204, "alter interval: {r}");
+    commit(&s, "app-low", 30)?;
+    let r = api.post(
+        &format!("{CLUSTERS}/dst/links/east/mirrors:promote"),
+        Some(&json!({ "mirror_topic_names": ["orders"] })),
+    )?;
+    anyhow::ensure!(
+        r.status == 200 && r.json["data"][0]["error_code"].is_null(),
+        "promote: {r}"
+    );
+    api.wait_for(
+        &format!("{CLUSTERS}/dst/links/east/mirrors/orders"),
+        DEADLINE,
+        |r| r.status == 200 && r.json["mirror_status"] == "STOPPED",
+    )
+    .await
+    .with_context(|| gw.log_tail(40))?;
+    assert_eq!(
+        committed(&d, "app-low")?,
+        Some(translated(30)),
+        "final sync before STOPPED\n{}",
+        gw.log_tail(40)
+    );
+    Ok(())
+}
