@@ -421,8 +421,9 @@ async fn link_validation_reports_confluent_error_codes() -> anyhow::Result<()> {
 
 /// `?include_tasks=true` lists the four link tasks: `AutoCreateMirror` is
 /// `ACTIVE` where auto-create is enabled and `NOT_CONFIGURED` elsewhere, the
-/// sync tasks (not implemented yet) are `NOT_CONFIGURED`; a paused link's
-/// configured task is `LINK_PAUSED`.
+/// offset and ACL syncs (not enabled) are `NOT_CONFIGURED`, the topic config
+/// sync (always on) follows the link; a paused link's configured task is
+/// `LINK_PAUSED`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn link_tasks_follow_configuration_and_state() -> anyhow::Result<()> {
     let (src, _dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
@@ -479,13 +480,19 @@ async fn link_tasks_follow_configuration_and_state() -> anyhow::Result<()> {
             Some(auto),
             "{link}"
         );
-        for sync in ["AclSync", "ConsumerOffsetSync", "TopicConfigsSync"] {
+        for sync in ["AclSync", "ConsumerOffsetSync"] {
             assert_eq!(
                 task_state(link, sync).as_deref(),
                 Some("NOT_CONFIGURED"),
                 "{link}"
             );
         }
+        // The topic config sync is always configured (Confluent's default).
+        let configs = task_state(link, "TopicConfigsSync").unwrap_or_default();
+        assert!(
+            configs == "ACTIVE" || configs.starts_with("LINK_"),
+            "TopicConfigsSync {configs}: {link}"
+        );
         for t in tasks {
             assert_eq!(t["errors"], json!([]), "{link}");
         }

@@ -166,7 +166,7 @@ async fn tasks_follow_config_and_link_state() -> Result<()> {
             ("AclSync", "NOT_CONFIGURED"),
             ("AutoCreateMirror", "NOT_CONFIGURED"),
             ("ConsumerOffsetSync", "NOT_CONFIGURED"),
-            ("TopicConfigsSync", "NOT_CONFIGURED"),
+            ("TopicConfigsSync", "ACTIVE"),
         ]
     );
     assert_eq!(tasks[0]["errors"], serde_json::json!([]));

@@ -67,15 +67,21 @@ pub const TASK_NAMES: [&str; 4] = [
 /// a task that is not configured is `NOT_CONFIGURED` whatever the link
 /// state; a configured task is `LINK_PAUSED` / `LINK_UNAVAILABLE` /
 /// `LINK_FAILED` when the link is not `ACTIVE`, else `ACTIVE`.
-/// `AutoCreateMirror` is configured by `auto.create.mirror.topics.enable`,
-/// `ConsumerOffsetSync` by `consumer.offset.sync.enable`; the other sync
-/// tasks are not built yet.
+/// `AclSync` is configured by `acl.sync.enable`, `AutoCreateMirror` by
+/// `auto.create.mirror.topics.enable`, `ConsumerOffsetSync` by
+/// `consumer.offset.sync.enable`; `TopicConfigsSync` always is.
 pub fn default_tasks(config: &LinkConfig, health: &LinkHealth) -> Vec<LinkTask> {
     TASK_NAMES
         .iter()
         .map(|name| {
-            let configured = (*name == "AutoCreateMirror" && config.auto_create)
-                || (*name == "ConsumerOffsetSync" && config.offset_sync.enable);
+            let configured = match *name {
+                "AclSync" => config.acl_sync.enable,
+                "AutoCreateMirror" => config.auto_create,
+                "ConsumerOffsetSync" => config.offset_sync.enable,
+                // Always on, as in Confluent (`topic.config.sync.ms`).
+                "TopicConfigsSync" => true,
+                _ => false,
+            };
             let state = if !configured {
                 "NOT_CONFIGURED"
             } else {

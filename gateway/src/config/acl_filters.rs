@@ -1,5 +1,7 @@
-//! `acl.filters`: the Confluent JSON that selects which source ACL
-//! bindings a link's ACL sync copies, parsed into DescribeAcls filters.
+//! The ACL sync properties of a link (Confluent's `acl.sync.enable`,
+//! `acl.sync.ms`, `acl.filters`) as [`AclSyncConfig`]; `acl.filters` is the
+//! Confluent JSON that selects which source ACL bindings the sync copies,
+//! parsed into DescribeAcls filters.
 //!
 //! Shape: `{"aclFilters":[{"resourceFilter":{"resourceType":..,"name":..,
 //! "patternType":..},"accessFilter":{"principal":..,"host":..,
@@ -8,10 +10,43 @@
 //! `describe_configs`, `DescribeConfigs`); a missing or empty `name`,
 //! `principal` or `host` matches any, a missing enum is `any`.
 
+use std::time::Duration;
+
 use serde::Deserialize;
 
-use crate::kafka::AclBinding;
+use crate::kafka::{AclBinding, AclEntry};
 use crate::plugin::{AclOperation, AclPermission, PatternType, ResourceType};
+
+/// Default of `acl.sync.ms` (Confluent's).
+pub const DEFAULT_ACL_SYNC_INTERVAL: Duration = Duration::from_millis(5000);
+/// Smallest `acl.sync.ms` accepted (Confluent's minimum).
+pub const MIN_ACL_SYNC_INTERVAL: Duration = Duration::from_millis(1000);
+
+/// The link properties [`AclSyncConfig`] is read from.
+pub const ACL_SYNC_PROPERTIES: [&str; 3] = ["acl.sync.enable", "acl.sync.ms", "acl.filters"];
+
+/// The ACL sync settings of a link; changeable on a running link (the
+/// task reads them before every run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AclSyncConfig {
+    /// `acl.sync.enable` (default false).
+    pub enable: bool,
+    /// `acl.sync.ms` (default 5000, at least 1000): time between syncs.
+    pub interval: Duration,
+    /// `acl.filters` as DescribeAcls filters in wire codes (see
+    /// [`AclEntry::binding`]); empty (the default): nothing is synced.
+    pub filters: Vec<AclEntry>,
+}
+
+impl Default for AclSyncConfig {
+    fn default() -> Self {
+        Self {
+            enable: false,
+            interval: DEFAULT_ACL_SYNC_INTERVAL,
+            filters: Vec::new(),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

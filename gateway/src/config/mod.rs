@@ -21,9 +21,22 @@ use std::time::Duration;
 use crate::kafka::ClusterSettings;
 pub use crate::plugin::{OnError, PluginKind};
 
+pub use acl_filters::{AclSyncConfig, ACL_SYNC_PROPERTIES};
 pub use client::{is_client_property, CLIENT_PROPERTIES};
 pub use file::ConfigFile;
 pub use offset_sync::{GroupFilters, OffsetSyncConfig, OFFSET_SYNC_PROPERTIES};
+
+/// Default of `topic.config.sync.ms` (Confluent's): time between runs of
+/// the topic config sync.
+pub const DEFAULT_TOPIC_CONFIG_SYNC_INTERVAL: Duration = Duration::from_millis(5000);
+
+/// Whether link property `name` is a link task setting, which a running
+/// link takes without a restart (the tasks read it before every run).
+pub fn is_task_property(name: &str) -> bool {
+    OFFSET_SYNC_PROPERTIES.contains(&name)
+        || ACL_SYNC_PROPERTIES.contains(&name)
+        || name == "topic.config.sync.ms"
+}
 
 /// Default Prometheus endpoint address (`[gateway] metrics_listen`).
 pub const DEFAULT_METRICS_LISTEN: &str = "127.0.0.1:9464";
@@ -202,6 +215,12 @@ pub struct LinkConfig {
     /// `consumer.offset.group.filters`: the consumer offset sync task's
     /// settings (changeable without restarting the link).
     pub offset_sync: OffsetSyncConfig,
+    /// `topic.config.sync.ms` (default 5000): time between runs of the
+    /// topic config sync (`TopicConfigsSync`, always configured).
+    pub topic_config_sync: Duration,
+    /// `acl.sync.enable`, `acl.sync.ms` and `acl.filters`: the ACL sync
+    /// task's settings (changeable without restarting the link).
+    pub acl_sync: AclSyncConfig,
 }
 
 impl std::fmt::Debug for LinkConfig {
@@ -222,6 +241,8 @@ impl std::fmt::Debug for LinkConfig {
             .field("properties", &crate::secret::redacted(&self.properties))
             .field("write_deny_principals", &self.write_deny_principals)
             .field("offset_sync", &self.offset_sync)
+            .field("topic_config_sync", &self.topic_config_sync)
+            .field("acl_sync", &self.acl_sync)
             .finish()
     }
 }
@@ -243,6 +264,8 @@ impl PartialEq for LinkConfig {
             && self.properties == other.properties
             && self.write_deny_principals == other.write_deny_principals
             && self.offset_sync == other.offset_sync
+            && self.topic_config_sync == other.topic_config_sync
+            && self.acl_sync == other.acl_sync
     }
 }
 
@@ -264,13 +287,15 @@ impl LinkConfig {
 
     /// Whether `other` differs from this config only in what a running
     /// link takes without a restart: its plugin chains and its link task
-    /// settings (the consumer offset sync properties, [`OffsetSyncConfig`]).
+    /// settings ([`is_task_property`]: [`OffsetSyncConfig`],
+    /// `topic.config.sync.ms`, [`AclSyncConfig`]).
     pub fn same_but_live(&self, other: &Self) -> bool {
         let strip = |c: &Self| {
             let mut c = c.clone();
             c.offset_sync = OffsetSyncConfig::default();
-            c.properties
-                .retain(|(k, _)| !OFFSET_SYNC_PROPERTIES.contains(&k.as_str()));
+            c.topic_config_sync = DEFAULT_TOPIC_CONFIG_SYNC_INTERVAL;
+            c.acl_sync = AclSyncConfig::default();
+            c.properties.retain(|(k, _)| !is_task_property(k));
             c
         };
         strip(self).same_but_chains(&strip(other))
@@ -868,6 +893,8 @@ fn build_link(
     let mut deny_enable = false;
     let mut deny_principals = vec!["User:*".to_string()];
     let mut offset_sync = OffsetSyncConfig::default();
+    let mut topic_config_sync = DEFAULT_TOPIC_CONFIG_SYNC_INTERVAL;
+    let mut acl_sync = AclSyncConfig::default();
     let mut chains = input.chains;
     let mut property_chains: [Vec<String>; 4] = Default::default();
     for (prop, text) in &input.properties {
@@ -919,6 +946,27 @@ fn build_link(
                 offset_sync.group_filters =
                     GroupFilters::parse(text).map_err(|m| invalid(pkey, m))?;
             }
+            "topic.config.sync.ms" => topic_config_sync = parse_ms(&pkey, text)?,
+            "acl.sync.enable" => acl_sync.enable = parse_bool(&pkey, text)?,
+            "acl.sync.ms" => {
+                acl_sync.interval = parse_ms(&pkey, text)?;
+                if acl_sync.interval < acl_filters::MIN_ACL_SYNC_INTERVAL {
+                    return Err(invalid(
+                        pkey,
+                        format!(
+                            "must be at least {} ms",
+                            acl_filters::MIN_ACL_SYNC_INTERVAL.as_millis()
+                        ),
+                    ));
+                }
+            }
+            "acl.filters" => {
+                acl_sync.filters = acl_filters::parse(text)
+                    .map_err(|m| invalid(pkey, m))?
+                    .iter()
+                    .map(crate::kafka::AclEntry::from)
+                    .collect();
+            }
             "linkgate.mirror.write.deny.enable" => deny_enable = parse_bool(&pkey, text)?,
             "linkgate.mirror.write.deny.principals" => {
                 deny_principals = parse_principals(&pkey, text)?;
@@ -945,6 +993,14 @@ fn build_link(
                 }
             }
         }
+    }
+    if acl_sync.enable && acl_sync.filters.is_empty() {
+        return Err(invalid(
+            prop_key("acl.filters"),
+            "acl.sync.enable is true but no acl.filters are given: set the ACL bindings to sync, \
+             e.g. {\"aclFilters\":[{\"resourceFilter\":{\"resourceType\":\"any\",\"patternType\":\"any\"},\"accessFilter\":{\"operation\":\"any\",\"permissionType\":\"any\"}}]}"
+                .into(),
+        ));
     }
     // Chains: declared plugins of the right kind, plus the ones that serve
     // link properties (bundled plugins).
@@ -1041,6 +1097,8 @@ fn build_link(
                 Vec::new()
             },
             offset_sync,
+            topic_config_sync,
+            acl_sync,
         },
         plugins,
     })
@@ -1127,7 +1185,7 @@ pub const LINKGATE_LINK_PROPERTIES: [&str; 6] = [
 ];
 
 /// Link properties linkgate understands (Confluent's names).
-pub const SUPPORTED_LINK_PROPERTIES: [&str; 12] = [
+pub const SUPPORTED_LINK_PROPERTIES: [&str; 16] = [
     "link.mode",
     "connection.mode",
     "mirror.start.offset.spec",
@@ -1140,6 +1198,10 @@ pub const SUPPORTED_LINK_PROPERTIES: [&str; 12] = [
     "consumer.offset.sync.enable",
     "consumer.offset.sync.ms",
     "consumer.offset.group.filters",
+    "topic.config.sync.ms",
+    "acl.sync.enable",
+    "acl.sync.ms",
+    "acl.filters",
 ];
 
 /// `link.mode` / `connection.mode`: only Confluent's defaults

@@ -252,6 +252,9 @@ impl PartitionStatus {
 /// `(mirror topic, partition)`.
 pub type PartitionKey = (String, i32);
 
+/// Creation config overrides (`(name, value)` pairs) by mirror topic.
+type MirrorOverrides = BTreeMap<String, Vec<(String, String)>>;
+
 /// `(error_code, error_message)` pairs by link task name.
 type TaskErrors = BTreeMap<String, Vec<(String, String)>>;
 
@@ -263,6 +266,8 @@ pub struct LinkStatus {
     inner: Arc<Mutex<BTreeMap<PartitionKey, PartitionStatus>>>,
     /// Source topic of each mirror topic.
     sources: Arc<Mutex<BTreeMap<String, String>>>,
+    /// Config overrides each mirror topic was created with.
+    overrides: Arc<Mutex<MirrorOverrides>>,
     /// Link state and error (`ACTIVE` until the link task says otherwise).
     health: Arc<Mutex<LinkHealth>>,
     /// Errors of link tasks by task name (`AutoCreateMirror`, ...):
@@ -279,6 +284,7 @@ impl Default for LinkStatus {
         Self {
             inner: Arc::default(),
             sources: Arc::default(),
+            overrides: Arc::default(),
             health: Arc::new(Mutex::new(LinkHealth::ok(LinkState::Active))),
             task_errors: Arc::default(),
             task_configured: Arc::default(),
@@ -303,6 +309,27 @@ impl LinkStatus {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(mirror_topic.to_string(), source_topic.to_string());
+    }
+
+    /// Records the config overrides mirror topic `mirror_topic` was created
+    /// with (the `configs` of its create request; kept by the topic config
+    /// sync).
+    pub fn set_mirror_overrides(&self, mirror_topic: &str, configs: Vec<(String, String)>) {
+        self.overrides
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(mirror_topic.to_string(), configs);
+    }
+
+    /// The config overrides of mirror topic `mirror_topic` (empty: none
+    /// recorded).
+    pub fn mirror_overrides(&self, mirror_topic: &str) -> Vec<(String, String)> {
+        self.overrides
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(mirror_topic)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The link's current state and error.

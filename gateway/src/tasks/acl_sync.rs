@@ -28,9 +28,162 @@
 //! cluster without an authorizer).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use futures::future::BoxFuture;
+
+use super::{LinkTask, TaskError, TaskRun};
+use crate::config::LinkConfig;
 use crate::kafka::{describe_binding, AclBinding, AclEntry, ClusterClient, KafkaError};
+use crate::mirror::state::StateEntry;
+use crate::mirror::LinkHandle;
 use crate::plugin::{Chains, PatternType, ResourceType};
+
+/// The Confluent task name.
+pub const TASK: &str = "AclSync";
+
+/// The ACL sync of one link (see the module doc): configured when
+/// `acl.sync.enable` is true, every `acl.sync.ms`.
+#[derive(Debug, Default)]
+pub struct AclSync {
+    /// Bindings this link created on the destination: read from the state
+    /// topic at the first run, then kept in step with the records written.
+    owned: tokio::sync::Mutex<Option<BTreeSet<AclEntry>>>,
+}
+
+impl LinkTask for AclSync {
+    fn name(&self) -> &'static str {
+        TASK
+    }
+
+    fn interval(&self, config: &LinkConfig) -> Option<Duration> {
+        config.acl_sync.enable.then_some(config.acl_sync.interval)
+    }
+
+    fn run<'a>(
+        &'a self,
+        link: &'a LinkHandle,
+        config: &'a LinkConfig,
+    ) -> BoxFuture<'a, Result<TaskRun, TaskError>> {
+        Box::pin(self.sync(link, config))
+    }
+}
+
+fn kafka_error(what: &str, e: &KafkaError) -> TaskError {
+    TaskError {
+        code: e.status_name(),
+        message: format!("{what}: {e}"),
+    }
+}
+
+impl AclSync {
+    async fn sync(&self, link: &LinkHandle, config: &LinkConfig) -> Result<TaskRun, TaskError> {
+        let mut owned_slot = self.owned.lock().await;
+        if owned_slot.is_none() {
+            let snapshot = link.state().load().await.map_err(|e| TaskError {
+                code: "STATE_UNAVAILABLE".into(),
+                message: format!("cannot read the ACL bindings this link created: {e}"),
+            })?;
+            let mine = snapshot
+                .synced_acls
+                .get(link.name())
+                .map(|m| m.values().cloned().collect())
+                .unwrap_or_default();
+            *owned_slot = Some(mine);
+        }
+        let owned = owned_slot.get_or_insert_with(BTreeSet::new);
+        let filters: Vec<AclBinding> = config
+            .acl_sync
+            .filters
+            .iter()
+            .map(AclEntry::binding)
+            .collect();
+        let source = matching(link.source(), &filters)
+            .await
+            .map_err(|e| kafka_error("cannot describe the source cluster's ACLs", &e))?;
+        let chains = link.chains().map_err(|e| TaskError {
+            code: "PLUGIN_ERROR".into(),
+            message: e.to_string(),
+        })?;
+        let (desired, map_errors) =
+            tokio::task::block_in_place(|| desired_bindings(&chains, &source));
+        let existing: BTreeSet<AclEntry> = link
+            .destination()
+            .describe_acls(&any_filter())
+            .await
+            .map_err(|e| kafka_error("cannot describe the destination cluster's ACLs", &e))?
+            .iter()
+            .map(AclEntry::from)
+            .collect();
+        let plan = plan(&desired, &existing, owned, map_errors.is_empty());
+        let mut errors: Vec<TaskError> = map_errors
+            .into_iter()
+            .map(|message| TaskError {
+                code: "PLUGIN_ERROR".into(),
+                message,
+            })
+            .collect();
+        let mut items = 0u64;
+        if !plan.create.is_empty() {
+            let bindings: Vec<AclBinding> = plan.create.iter().map(AclEntry::binding).collect();
+            // Recorded first: a crash after the create leaves a record of a
+            // binding that exists (deleted later if no longer desired), never
+            // a created binding without a record.
+            let records: Vec<StateEntry> = plan
+                .create
+                .iter()
+                .map(|e| StateEntry::synced_acl(link.name(), e, true))
+                .collect();
+            match link.state().write(&records).await {
+                Err(e) => errors.push(TaskError {
+                    code: "STATE_UNAVAILABLE".into(),
+                    message: format!("cannot record ACL bindings before creating them: {e}"),
+                }),
+                Ok(()) => {
+                    owned.extend(plan.create.iter().cloned());
+                    match link.destination().create_acls(&bindings).await {
+                        Ok(()) => items += bindings.len() as u64,
+                        Err(e) => errors.push(kafka_error("cannot create ACL bindings", &e)),
+                    }
+                }
+            }
+        }
+        let mut gone = plan.forget.clone();
+        if !plan.delete.is_empty() {
+            let bindings: Vec<AclBinding> = plan.delete.iter().map(AclEntry::binding).collect();
+            match link.destination().delete_acls(&bindings).await {
+                Ok(()) => {
+                    items += bindings.len() as u64;
+                    gone.extend(plan.delete.iter().cloned());
+                }
+                Err(e) => errors.push(kafka_error("cannot delete ACL bindings", &e)),
+            }
+        }
+        // Deleted or found gone: forget them.
+        if !gone.is_empty() {
+            let tombstones: Vec<StateEntry> = gone
+                .iter()
+                .map(|e| StateEntry::synced_acl(link.name(), e, false))
+                .collect();
+            match link.state().write(&tombstones).await {
+                Ok(()) => {
+                    for e in &gone {
+                        owned.remove(e);
+                    }
+                }
+                Err(e) => errors.push(TaskError {
+                    code: "STATE_UNAVAILABLE".into(),
+                    message: format!("cannot record deleted ACL bindings: {e}"),
+                }),
+            }
+        }
+        if items > 0 {
+            tracing::info!(link = %link.name(), created = plan.create.len(), deleted = plan.delete.len(),
+                "ACL bindings synced to the destination");
+        }
+        Ok(TaskRun { items, errors })
+    }
+}
 
 /// What a run changes on the destination, computed by [`plan`].
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -24,7 +24,6 @@ pub mod topic_configs;
 #[cfg(test)]
 mod sync_tests;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -74,9 +73,4 @@ pub trait LinkTask: Send + Sync + 'static {
         link: &'a LinkHandle,
         config: &'a LinkConfig,
     ) -> BoxFuture<'a, Result<TaskRun, TaskError>>;
-}
-
-/// The tasks every link runs, in Confluent's order.
-pub fn all_tasks() -> Vec<Arc<dyn LinkTask>> {
-    vec![Arc::new(offset_sync::ConsumerOffsetSync::default())]
 }

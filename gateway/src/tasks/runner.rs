@@ -17,7 +17,9 @@ use futures::future::BoxFuture;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use super::acl_sync::AclSync;
 use super::offset_sync::ConsumerOffsetSync;
+use super::topic_configs::TopicConfigsSync;
 use super::{metrics, LinkTask};
 use crate::config::LinkConfig;
 use crate::mirror::status::LinkState;
@@ -43,7 +45,12 @@ impl LinkTasks {
         let (tx, _) = watch::channel(Arc::new(config));
         let offset_sync = Arc::new(ConsumerOffsetSync::default());
         let cell = link.handle_cell();
-        let tasks: Vec<Arc<dyn LinkTask>> = vec![offset_sync.clone()];
+        // Confluent's order of the task list.
+        let tasks: Vec<Arc<dyn LinkTask>> = vec![
+            Arc::new(AclSync::default()),
+            offset_sync.clone(),
+            Arc::new(TopicConfigsSync),
+        ];
         for task in tasks {
             tokio::spawn(run_task(
                 task,

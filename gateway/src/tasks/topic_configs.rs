@@ -19,8 +19,67 @@
 //! CreatePartitions) and the other topics go on.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
+use futures::future::BoxFuture;
+
+use super::{LinkTask, TaskError, TaskRun};
+use crate::config::LinkConfig;
 use crate::kafka::{ClusterClient, ConfigChange, KafkaError};
+use crate::mirror::LinkHandle;
+
+/// The Confluent task name.
+pub const TASK: &str = "TopicConfigsSync";
+
+/// The topic config sync of one link: always configured, every
+/// `topic.config.sync.ms` ([`LinkConfig::topic_config_sync`]).
+#[derive(Debug, Default)]
+pub struct TopicConfigsSync;
+
+impl LinkTask for TopicConfigsSync {
+    fn name(&self) -> &'static str {
+        TASK
+    }
+
+    fn interval(&self, config: &LinkConfig) -> Option<Duration> {
+        Some(config.topic_config_sync)
+    }
+
+    fn run<'a>(
+        &'a self,
+        link: &'a LinkHandle,
+        _config: &'a LinkConfig,
+    ) -> BoxFuture<'a, Result<TaskRun, TaskError>> {
+        Box::pin(async move {
+            let out = sync(link.source(), link.destination(), &targets(link)).await;
+            Ok(TaskRun {
+                items: (out.configs_changed + out.partitions_added) as u64,
+                errors: out
+                    .errors
+                    .into_iter()
+                    .map(|(code, message)| TaskError { code, message })
+                    .collect(),
+            })
+        })
+    }
+}
+
+/// The link's mirror topics with at least one `ACTIVE` partition, with
+/// their source topics and creation overrides.
+fn targets(link: &LinkHandle) -> Vec<MirrorTarget> {
+    let mut by_mirror: BTreeMap<String, String> = BTreeMap::new();
+    for p in link.mirrored_partitions().into_iter().filter(|p| p.active) {
+        by_mirror.entry(p.mirror_topic).or_insert(p.source_topic);
+    }
+    by_mirror
+        .into_iter()
+        .map(|(mirror_topic, source_topic)| MirrorTarget {
+            overrides: link.status().mirror_overrides(&mirror_topic),
+            mirror_topic,
+            source_topic,
+        })
+        .collect()
+}
 
 /// Topic configs never copied from a source topic to its mirror topic,
 /// matched by exact name. They describe the destination cluster's own

@@ -13,6 +13,7 @@ use futures::future::BoxFuture;
 use crate::kafka::ClusterClient;
 use crate::mirror::error::MirrorError;
 use crate::mirror::offset_map::CommittedTranslation;
+use crate::mirror::state::StateStore;
 use crate::mirror::status::{LinkStatus, PartitionState};
 
 use super::LinkCtx;
@@ -158,5 +159,29 @@ impl LinkHandle {
             })
         })?;
         Ok(tokio::task::block_in_place(|| chains.rename_group(group))?)
+    }
+
+    /// The link's plugin chains as configured now (renamers and ACL
+    /// mappers for the ACL sync). Calls into the chains block the calling
+    /// thread: run them under `tokio::task::block_in_place`.
+    ///
+    /// # Errors
+    /// [`MirrorError::Plugin`] when a chain's plugins cannot be loaded.
+    pub fn chains(&self) -> Result<crate::plugin::Chains, MirrorError> {
+        let names = self.ctx.chain_names.load_full();
+        self.ctx.plugins.chains_for(&names).map_err(|e| {
+            MirrorError::Plugin(crate::plugin::ChainError::Failed {
+                plugin: "link chains".into(),
+                kind: crate::plugin::PluginKind::AclMapper,
+                source: e,
+            })
+        })
+    }
+
+    /// The state topic under the link's producer identity: reads
+    /// ([`StateStore::load`]) and idempotent writes ([`StateStore::write`])
+    /// of the link tasks' records (ACL sync ownership).
+    pub fn state(&self) -> &Arc<StateStore> {
+        &self.ctx.state
     }
 }

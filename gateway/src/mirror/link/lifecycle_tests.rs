@@ -77,6 +77,8 @@ impl Env {
             properties: Vec::new(),
             write_deny_principals: Vec::new(),
             offset_sync: Default::default(),
+            topic_config_sync: crate::config::DEFAULT_TOPIC_CONFIG_SYNC_INTERVAL,
+            acl_sync: Default::default(),
         }
     }
 

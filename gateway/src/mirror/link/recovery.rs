@@ -81,6 +81,13 @@ pub(super) async fn setup_topic(
     ctx.status.set_source_topic(&mirror, source);
     let topic = mirror.as_str();
     let record = topics.records.get(topic).cloned();
+    ctx.status.set_mirror_overrides(
+        topic,
+        record
+            .as_ref()
+            .map(|r| r.configs.clone())
+            .unwrap_or_default(),
+    );
     let partitions = info.partitions.len();
     let dest_info = match ctx.destination.topic(topic).await.map_err(dst)? {
         Some(d) => d,
