@@ -876,7 +876,7 @@ impl StateStore {
     /// Deletes everything of `link` from the state topic (link deleted):
     /// writes a tombstone for every `cp/{link}/...`, `map/{link}/...`,
     /// `mapr/...` and `mapc/...` of the link, `mt/{link}/...`,
-    /// `fail/{link}/...`, the `producer/{link}` and the
+    /// `fail/{link}/...`, `acl/{link}/...`, the `producer/{link}` and the
     /// `link/{link}` record found by reading the
     /// whole topic ([`StateStore::load`]). The link's tasks must be stopped
     /// first (a running link would write its checkpoints again).
@@ -935,6 +935,17 @@ impl StateStore {
         }
         if snap.link_definitions.contains_key(link) {
             entries.push(StateEntry::link_definition(link, None));
+        }
+        // The ACL bindings the link created stay on the destination (a link
+        // is deleted after a failover, when clients need them); only the
+        // records that the link owns them go.
+        for e in snap
+            .synced_acls
+            .get(link)
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            entries.push(StateEntry::synced_acl(link, e, false));
         }
         for chunk in entries.chunks(PURGE_CHUNK) {
             self.write(chunk).await?;

@@ -23,7 +23,7 @@ use crate::control::{ControlError, MirrorAction, NewMirror};
 use crate::kafka::testutil::Broker;
 use crate::kafka::{ClusterClient, OffsetSpec};
 use crate::mirror::registry::MirrorRegistry;
-use crate::mirror::state::{DesiredState, StateStore};
+use crate::mirror::state::{DesiredState, StateEntry, StateStore};
 use crate::mirror::status::{FailureCause, PartitionState};
 use crate::plugin::{PluginHost, PluginRegistry};
 
@@ -445,7 +445,26 @@ async fn pause_resume_promote_failover_survive_a_restart() {
     let store = StateStore::open(env.destination.clone(), STATE_TOPIC)
         .await
         .unwrap();
+    // An ACL binding the link's ACL sync created (a name with `/`).
+    let owned = crate::kafka::AclEntry {
+        resource_type: 2,
+        resource_name: "c/with/slash".into(),
+        pattern_type: 3,
+        principal: "User:a".into(),
+        host: "*".into(),
+        operation: 3,
+        permission: 3,
+    };
+    store
+        .write(&[StateEntry::synced_acl("l3", &owned, true)])
+        .await
+        .unwrap();
     let before = store.load().await.unwrap();
+    assert_eq!(
+        before.synced_acls["l3"].values().collect::<Vec<_>>(),
+        [&owned],
+        "ownership record read back"
+    );
     let rec = &before.mirror_topics[&("l3".to_string(), "c".to_string())];
     assert_eq!(rec.state, DesiredState::Stopped);
     assert_eq!(rec.stopped_partitions.len(), 1);
@@ -453,6 +472,7 @@ async fn pause_resume_promote_failover_survive_a_restart() {
     let after = store.load().await.unwrap();
     assert!(after.mirror_topics.keys().all(|(l, _)| l != "l3"));
     assert!(after.checkpoints.keys().all(|(l, _, _)| l != "l3"));
+    assert!(after.synced_acls.get("l3").is_none_or(|m| m.is_empty()));
     assert!(after
         .maps
         .iter()
