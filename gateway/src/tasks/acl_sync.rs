@@ -4,7 +4,8 @@
 //!
 //! # One run
 //! 1. **Source.** DescribeAcls once per `acl.filters` entry; the union of
-//!    the answers, without duplicates.
+//!    the answers, without duplicates, less the bindings linkgate links made
+//!    on the source ([`MadeByLinks`]).
 //! 2. **Mapping.** Each binding's resource name goes through the link's
 //!    renamer chain the way its resources are named on the destination:
 //!    TOPIC names (LITERAL and PREFIXED patterns) as mirror topics, GROUP
@@ -42,6 +43,81 @@ use crate::plugin::{Chains, PatternType, ResourceType};
 /// The Confluent task name.
 pub const TASK: &str = "AclSync";
 
+/// How long the list of bindings that cluster links made on the source is
+/// reused before the source's state topic is read again.
+const SOURCE_LINKS_REFRESH: Duration = Duration::from_secs(60);
+
+/// What linkgate links made on the source cluster (read from the source's
+/// own state topic, where links that write into it keep their records):
+/// bindings their ACL sync created, and the mirror topics (not stopped)
+/// whose DENY WRITE protection they created. Such bindings are not synced
+/// (Confluent: ACLs a cluster link created are not synced by default).
+#[derive(Debug, Default, Clone)]
+pub struct MadeByLinks {
+    /// Bindings created by the ACL sync of any link into the source.
+    pub synced: BTreeSet<AclEntry>,
+    /// Mirror topics in the source cluster.
+    pub mirror_topics: BTreeSet<String>,
+}
+
+impl MadeByLinks {
+    /// Whether `b` (a source binding) was made by a link: one of
+    /// [`MadeByLinks::synced`], or a LITERAL DENY WRITE on one of
+    /// [`MadeByLinks::mirror_topics`] (`linkgate.mirror.write.deny.enable`).
+    pub fn made(&self, b: &AclBinding) -> bool {
+        self.synced.contains(&AclEntry::from(b))
+            || (b.resource_type == ResourceType::Topic
+                && b.pattern_type == PatternType::Literal
+                && b.operation == crate::plugin::AclOperation::Write
+                && b.permission == crate::plugin::AclPermission::Deny
+                && self.mirror_topics.contains(&b.resource_name))
+    }
+
+    /// Reads them from `state_topic` on `source`; empty when the cluster
+    /// has no state topic or it may not be read (TOPIC_AUTHORIZATION_FAILED).
+    ///
+    /// # Errors
+    /// Any other failure reading the state topic, as text.
+    pub async fn read(
+        source: &std::sync::Arc<ClusterClient>,
+        state_topic: &str,
+    ) -> Result<Self, String> {
+        let store = match crate::mirror::state::StateStore::open_existing(
+            source.clone(),
+            state_topic,
+        )
+        .await
+        {
+            Ok(None) => return Ok(Self::default()),
+            Ok(Some(store)) => store,
+            Err(e) => return Err(format!("cannot open the source cluster's state topic: {e}")),
+        };
+        let snapshot = match store.load().await {
+            Ok(s) => s,
+            Err(crate::mirror::MirrorError::Kafka { source, .. })
+                if source.error_code()
+                    == Some(kafka_protocol::ResponseError::TopicAuthorizationFailed.code()) =>
+            {
+                return Ok(Self::default())
+            }
+            Err(e) => return Err(format!("cannot read the source cluster's state topic: {e}")),
+        };
+        Ok(Self {
+            synced: snapshot
+                .synced_acls
+                .values()
+                .flat_map(|m| m.values().cloned())
+                .collect(),
+            mirror_topics: snapshot
+                .mirror_topics
+                .iter()
+                .filter(|(_, r)| r.state != crate::mirror::state::DesiredState::Stopped)
+                .map(|((_, mirror), _)| mirror.clone())
+                .collect(),
+        })
+    }
+}
+
 /// The ACL sync of one link (see the module doc): configured when
 /// `acl.sync.enable` is true, every `acl.sync.ms`.
 #[derive(Debug, Default)]
@@ -49,6 +125,8 @@ pub struct AclSync {
     /// Bindings this link created on the destination: read from the state
     /// topic at the first run, then kept in step with the records written.
     owned: tokio::sync::Mutex<Option<BTreeSet<AclEntry>>>,
+    /// What links made on the source, and when it was read.
+    made_by_links: tokio::sync::Mutex<Option<(std::time::Instant, MadeByLinks)>>,
 }
 
 impl LinkTask for AclSync {
@@ -98,9 +176,26 @@ impl AclSync {
             .iter()
             .map(AclEntry::binding)
             .collect();
-        let source = matching(link.source(), &filters)
+        let mut source = matching(link.source(), &filters)
             .await
             .map_err(|e| kafka_error("cannot describe the source cluster's ACLs", &e))?;
+        let made = {
+            let mut slot = self.made_by_links.lock().await;
+            match slot.as_ref() {
+                Some((at, made)) if at.elapsed() < SOURCE_LINKS_REFRESH => made.clone(),
+                _ => {
+                    let made = MadeByLinks::read(link.source(), link.state_topic())
+                        .await
+                        .map_err(|message| TaskError {
+                            code: "SOURCE_UNAVAILABLE".into(),
+                            message,
+                        })?;
+                    *slot = Some((std::time::Instant::now(), made.clone()));
+                    made
+                }
+            }
+        };
+        source.retain(|b| !made.made(b));
         let chains = link.chains().map_err(|e| TaskError {
             code: "PLUGIN_ERROR".into(),
             message: e.to_string(),
@@ -349,6 +444,26 @@ mod tests {
             false,
         );
         assert_eq!(p, AclPlan::default());
+    }
+
+    #[test]
+    fn bindings_links_made_on_the_source_are_not_synced() {
+        let deny = crate::kafka::deny_write_binding("east.orders", "User:*");
+        let mut made = MadeByLinks::default();
+        assert!(!made.made(&deny));
+        made.mirror_topics.insert("east.orders".into());
+        assert!(
+            made.made(&deny),
+            "protection of a mirror topic in the source"
+        );
+        let mut allow = deny.clone();
+        allow.permission = crate::plugin::AclPermission::Allow;
+        assert!(!made.made(&allow), "an ALLOW is the operator's");
+        let mut other = deny.clone();
+        other.resource_name = "orders".into();
+        assert!(!made.made(&other), "not a mirror topic");
+        made.synced.insert(AclEntry::from(&other));
+        assert!(made.made(&other), "created by a link's ACL sync");
     }
 
     /// Bindings as a DescribeAcls response carries them (constructed and

@@ -178,6 +178,12 @@ impl LinkHandle {
         })
     }
 
+    /// The gateway's state topic name (`[gateway] state_topic`), the same on
+    /// every cluster a linkgate gateway writes to.
+    pub fn state_topic(&self) -> &str {
+        &self.ctx.state_topic
+    }
+
     /// The state topic under the link's producer identity: reads
     /// ([`StateStore::load`]) and idempotent writes ([`StateStore::write`])
     /// of the link tasks' records (ACL sync ownership).
