@@ -650,6 +650,7 @@ async fn mirror_actions_answer_per_topic_status() -> Result<()> {
             "data": [
                 {
                     "kind": "KafkaAlterMirrorStatusResponseData",
+                    "metadata": {"self": format!("{LINKS}/east/mirrors/orders")},
                     "mirror_topic_name": "orders",
                     "error_code": null,
                     "error_message": null,
@@ -657,6 +658,7 @@ async fn mirror_actions_answer_per_topic_status() -> Result<()> {
                 },
                 {
                     "kind": "KafkaAlterMirrorStatusResponseData",
+                    "metadata": {"self": format!("{LINKS}/east/mirrors/payments")},
                     "mirror_topic_name": "payments",
                     "error_code": 400,
                     "error_message": err.to_string(),
