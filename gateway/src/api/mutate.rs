@@ -124,7 +124,9 @@ pub(crate) async fn create_link(
     Ok(no_content())
 }
 
-/// `DELETE .../links/{link_name}[?force=][&validate_only=]` -> 204.
+/// `DELETE .../links/{link_name}[?force=][&validate_only=]` -> 200 with
+/// an empty body (the contract's `deleteKafkaLink` answers 200, "no
+/// content").
 pub(crate) async fn delete_link(
     State(state): State<Shared>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -144,7 +146,7 @@ pub(crate) async fn delete_link(
             validate_only,
         })
         .await?;
-    Ok(no_content())
+    Ok(StatusCode::OK.into_response())
 }
 
 /// `POST .../links/{link_name}/mirrors[?validate_only=]`, body
