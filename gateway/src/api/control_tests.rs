@@ -1160,10 +1160,22 @@ async fn serve_checks_the_token_over_http() -> Result<()> {
 fn openapi_documents_every_endpoint() {
     let spec = include_str!("../../openapi.yaml");
     let base = "/kafka/v3/clusters/{cluster_id}/links";
-    let paths: [(String, &[&str]); 10] = [
+    let paths: [(String, &[&str]); 13] = [
         (base.to_string(), &["get", "post"]),
         (format!("{base}/{{link_name}}"), &["get", "delete"]),
         (format!("{base}/{{link_name}}/configs"), &["get"]),
+        (
+            format!("{base}/{{link_name}}/configs/{{config_name}}"),
+            &["get", "put", "delete"],
+        ),
+        (
+            format!("{base}/{{link_name}}/mirrors:promote-local-and-start-remote-mirror"),
+            &["post"],
+        ),
+        (
+            format!("{base}/{{link_name}}/mirrors:promote-local-and-pause-remote-mirror"),
+            &["post"],
+        ),
         (format!("{base}/{{link_name}}/configs:alter"), &["put"]),
         (format!("{base}/{{link_name}}/mirrors"), &["get", "post"]),
         (format!("{base}/{{link_name}}/mirrors:promote"), &["post"]),
@@ -1195,6 +1207,9 @@ fn openapi_documents_every_endpoint() {
         "name: include_stopped",
         "name: validate_link",
         "name: force",
+        "name: mirror_status",
+        "UpdateLinkConfigRequest:",
+        "cluster_link_id:",
         "PENDING_STOPPED, STOPPED",
     ] {
         assert!(spec.contains(needle), "{needle} missing");
