@@ -200,7 +200,8 @@ impl Contract {
     }
 
     /// Validates `body` as the `status` answer of `method path` (a path
-    /// template of the contract, without the `/kafka/v3` base).
+    /// template of the contract, without the `/kafka/v3` base); `true`
+    /// when the contract declares that status for the operation.
     ///
     /// # Errors
     /// See [`Contract::check`]; each schema violation is listed with the
@@ -245,10 +246,11 @@ impl Contract {
     /// operation as covered. Returns `r` for further checks.
     ///
     /// # Errors
-    /// The operation is not in the contract; a success status (or 404/405:
-    /// the endpoint does not exist) the contract does not declare; a body
-    /// that does not match the schema (a missing required field, a wrong
-    /// type, a value outside an enum).
+    /// The operation is not in the contract; 405 (not served); a success
+    /// status the contract does not declare; a body that does not match
+    /// the schema (a missing required field, a wrong type, a value outside
+    /// an enum). An error status the contract does not declare (404, 409,
+    /// ...) is checked against `Error` and leaves the operation uncovered.
     pub fn check<'a>(
         &self,
         method: &str,
