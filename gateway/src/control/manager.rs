@@ -880,9 +880,9 @@ impl LinkManager {
 
     /// Creates a mirror topic on a running link. A link that is still
     /// connecting (just created, or restarted) is waited for, at most its
-    /// clusters' `connect_timeout` plus `request_timeout` (the longer of
-    /// source and destination), so that a mirror created right after its
-    /// link is set up rather than refused; then the refusal is the link's
+    /// `request.timeout.ms` (the longer of source and destination), so
+    /// that a mirror created right after its link is set up rather than
+    /// refused; then the refusal is the link's
     /// [`ControlError::Unavailable`] (503).
     async fn create_mirror_on(&self, req: NewMirror) -> Result<(), ControlError> {
         let started = tokio::time::Instant::now();
@@ -895,7 +895,7 @@ impl LinkManager {
             let link = &r.view.config;
             let budget = [&link.source, &link.destination]
                 .iter()
-                .map(|c| c.connect_timeout + c.request_timeout)
+                .map(|c| c.request_timeout)
                 .max()
                 .unwrap_or(Duration::from_secs(30));
             if r.link.is_running() || started.elapsed() >= budget {
