@@ -194,7 +194,22 @@ async fn put_and_delete_one_config_alter_the_link() -> Result<()> {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = send(&state, Method::POST, &uri, Some("{}")).await?;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let (status, _) = send(&state, Method::DELETE, &format!("{uri}?force=true"), None).await?;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "unknown query parameter");
     assert_eq!(control.calls().len(), 2);
+    let (status, _) = send(
+        &state,
+        Method::DELETE,
+        &format!("{uri}?validate_only=true"),
+        None,
+    )
+    .await?;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let calls = control.calls();
+    assert!(
+        matches!(calls.last(), Some(ControlCall::AlterLinkConfigs(c)) if c.validate_only),
+        "{calls:?}"
+    );
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Handlers of the mutating endpoints: create, alter and delete links,
-//! create mirror topics, and the mirror actions (`mirrors:promote`,
-//! `:failover`, `:pause`, `:resume`). Each parses and checks the whole
+//! set or reset one link property (`configs/{config_name}`), create mirror
+//! topics, the mirror actions (`mirrors:promote`, `:failover`, `:pause`,
+//! `:resume`) and the bidirectional-only ones (always 400). Each parses and checks the whole
 //! request (path, query, body) before it calls the
 //! [`ControlPlane`] of [`ApiState::control`], so a malformed request
 //! changes nothing; without a control plane every one answers 501.
@@ -274,17 +275,20 @@ fn bidirectional_only(
     )))
 }
 
-/// `PUT .../links/{link_name}/configs/{config_name}`, body
-/// [`UpdateConfigBody`] -> 204: sets one property (as `configs:alter`
-/// with one `SET`).
+/// `PUT .../links/{link_name}/configs/{config_name}[?validate_only=]`,
+/// body [`UpdateConfigBody`] -> 204: sets one property (as
+/// `configs:alter` with one `SET`).
 pub(crate) async fn update_config(
     State(state): State<Shared>,
     path: Result<Path<(String, String, String)>, PathRejection>,
+    uri: Uri,
     headers: HeaderMap,
     bytes: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let control = control(state.as_ref())?;
     let Path((cluster, link, config)) = path.map_err(path_err)?;
+    let q: ValidateOnlyQuery = query(&uri)?;
+    let validate_only = body::flag("validate_only", q.validate_only.as_deref(), false)?;
     named_link(&link)?;
     let req: UpdateConfigBody = body::parse_json(&headers, bytes)?;
     body::check_name("config_name", &config, &mut Default::default())?;
@@ -294,20 +298,24 @@ pub(crate) async fn update_config(
             link_name: link,
             set: vec![(config, req.value)],
             reset: Vec::new(),
-            validate_only: false,
+            validate_only,
         })
         .await?;
     Ok(no_content())
 }
 
-/// `DELETE .../links/{link_name}/configs/{config_name}` -> 204: resets
-/// one property to its default (as `configs:alter` with one `DELETE`).
+/// `DELETE .../links/{link_name}/configs/{config_name}[?validate_only=]`
+/// -> 204: resets one property to its default (as `configs:alter` with
+/// one `DELETE`).
 pub(crate) async fn delete_config(
     State(state): State<Shared>,
     path: Result<Path<(String, String, String)>, PathRejection>,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     let control = control(state.as_ref())?;
     let Path((cluster, link, config)) = path.map_err(path_err)?;
+    let q: ValidateOnlyQuery = query(&uri)?;
+    let validate_only = body::flag("validate_only", q.validate_only.as_deref(), false)?;
     named_link(&link)?;
     body::check_name("config_name", &config, &mut Default::default())?;
     find_link(state.as_ref(), &cluster, &link)?;
@@ -316,7 +324,7 @@ pub(crate) async fn delete_config(
             link_name: link,
             set: Vec::new(),
             reset: vec![config],
-            validate_only: false,
+            validate_only,
         })
         .await?;
     Ok(no_content())
