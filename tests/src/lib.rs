@@ -13,6 +13,8 @@
 //!   token, and a gateway config without links (links made through the API).
 //! - [`run_cli`]: the operator CLI as a child process.
 //! - [`list_topics`]: a cluster's topic names.
+//! - [`contract`]: Confluent's REST v3 OpenAPI contract as a response
+//!   checker (JSON Schema validation, operations covered).
 //! - [`control`]: shared control-plane test helpers ([`start_pair`],
 //!   [`create_link`], JSON list lookups).
 //! - Secure brokers: [`TestCa`]/[`TestCert`] (a test PKI made with rcgen),
@@ -32,6 +34,7 @@
 mod broker;
 pub mod cli;
 mod config;
+pub mod contract;
 pub mod control;
 mod faults;
 mod front;

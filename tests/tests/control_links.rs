@@ -60,7 +60,7 @@ fn task_state(link: &Value, name: &str) -> Option<String> {
 
 /// Link create with `validate_only` creates nothing; malformed requests are
 /// refused with 400 and create nothing; a link is created, listed (ACTIVE,
-/// its configs shown, sensitive values `null`), refused a second time
+/// its configs shown, sensitive values hidden (empty string)), refused a second time
 /// (409), altered (validate-only alters nothing; `cluster.link.paused`
 /// pauses and the `DELETE` operation resets it; `cluster.link.prefix` and
 /// `bootstrap.servers` are refused), and deleted (validate-only deletes
@@ -172,13 +172,13 @@ async fn link_lifecycle_through_rest() -> anyhow::Result<()> {
     );
     for c in configs.json["data"].as_array().context("configs data")? {
         if c["sensitive"] == true {
-            assert!(c["value"].is_null(), "sensitive value shown: {c}");
+            assert_eq!(c["value"], "", "sensitive value shown: {c}");
         }
     }
 
     // A secret property: refused today (SASL is not implemented: 400
     // "not yet supported") without echoing the secret; once accepted it
-    // must be listed as sensitive with a `null` value.
+    // must be listed as sensitive with an empty value.
     const SECRET: &str = "pw-e2e-7d41b3";
     let jaas = format!(
         "org.apache.kafka.common.security.plain.PlainLoginModule required username=\"u\" password=\"{SECRET}\";"
@@ -203,8 +203,8 @@ async fn link_lifecycle_through_rest() -> anyhow::Result<()> {
                 .and_then(|a| a.iter().find(|c| c["name"] == "sasl.jaas.config").cloned())
                 .with_context(|| format!("sasl.jaas.config not listed: {configs}"))?;
             assert_eq!(entry["sensitive"], true, "{entry}");
-            assert!(entry["value"].is_null(), "{entry}");
-            assert_eq!(api.delete(&format!("{links}/secretive"))?.status, 204);
+            assert_eq!(entry["value"], "", "{entry}");
+            assert_eq!(api.delete(&format!("{links}/secretive"))?.status, 200);
         }
         400 => assert!(r.message().contains("sasl.jaas.config"), "{r}"),
         _ => panic!("sasl.jaas.config: expected 204 or 400: {r}"),
@@ -295,14 +295,14 @@ async fn link_lifecycle_through_rest() -> anyhow::Result<()> {
 
     // Delete: validate_only keeps it; then gone; then 404.
     let r = api.delete(&format!("{east}?validate_only=true"))?;
-    assert_eq!(r.status, 204, "validate_only delete: {r}");
+    assert_eq!(r.status, 200, "validate_only delete: {r}");
     assert_eq!(
         api.get(&east)?.status,
         200,
         "validate_only deleted the link"
     );
     let r = api.delete(&east)?;
-    assert_eq!(r.status, 204, "delete: {r}");
+    assert_eq!(r.status, 200, "delete: {r}");
     assert_eq!(api.get(&east)?.status, 404);
     assert_eq!(
         link_names(&api.get(&format!("{CLUSTERS}/-/links"))?),
@@ -414,7 +414,7 @@ async fn link_validation_reports_confluent_error_codes() -> anyhow::Result<()> {
     );
     // The gateway keeps serving; the unavailable link can be deleted.
     let r = api.delete(&format!("{links}/lazy"))?;
-    assert_eq!(r.status, 204, "delete unavailable link: {r}");
+    assert_eq!(r.status, 200, "delete unavailable link: {r}");
     assert_eq!(api.get(&format!("{links}/lazy"))?.status, 404);
     Ok(())
 }
@@ -593,7 +593,7 @@ async fn mutating_calls_need_the_bearer_token() -> anyhow::Result<()> {
     let r = api.put(&format!("{east}/configs:alter"), &pause)?;
     assert_eq!(r.status, 204, "alter with token: {r}");
     let r = api.delete(&east)?;
-    assert_eq!(r.status, 204, "delete with token: {r}");
+    assert_eq!(r.status, 200, "delete with token: {r}");
     assert_eq!(anonymous.get(&east)?.status, 404);
 
     let log = std::fs::read_to_string(gw.log_path())?;
@@ -668,7 +668,7 @@ async fn deleting_a_link_with_mirrors_needs_force() -> anyhow::Result<()> {
     assert_eq!(r.status, 409, "delete with mirrors: {r}");
     assert!(r.message().contains("orders"), "{r}");
     let r = api.delete(&format!("{east}?force=true&validate_only=true"))?;
-    assert_eq!(r.status, 204, "force validate_only: {r}");
+    assert_eq!(r.status, 200, "force validate_only: {r}");
     let m = api.get(&format!("{east}/mirrors/orders"))?;
     assert_eq!(
         m.json["mirror_status"], "ACTIVE",
@@ -676,7 +676,7 @@ async fn deleting_a_link_with_mirrors_needs_force() -> anyhow::Result<()> {
     );
 
     let r = api.delete(&format!("{east}?force=true"))?;
-    assert_eq!(r.status, 204, "force delete: {r}");
+    assert_eq!(r.status, 200, "force delete: {r}");
     assert_eq!(api.get(&east)?.status, 404);
     assert_eq!(api.get(&format!("{east}/mirrors/orders"))?.status, 404);
     let (_, high) = fetch_watermarks(&dst.bootstrap(), "orders", 0).await?;

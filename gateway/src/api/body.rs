@@ -118,6 +118,24 @@ pub struct AlterConfigsBody {
     pub data: Vec<AlterConfigEntry>,
 }
 
+/// Body of `PUT .../links/{link_name}/configs/{config_name}` (Confluent
+/// `UpdateLinkConfigRequest`): `{"value": "300000"}`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConfigBody {
+    /// New value.
+    pub value: String,
+}
+
+impl std::fmt::Debug for UpdateConfigBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The property name is in the path: the value may be a secret.
+        f.debug_struct("UpdateConfigBody")
+            .field("value", &"<redacted>")
+            .finish()
+    }
+}
+
 /// Body of `POST .../links/{link_name}/mirrors` (Confluent
 /// `CreateMirrorTopicRequest`): at least one of `source_topic_name` and
 /// `mirror_topic_name`; `replication_factor` a positive int16 or -1 (the

@@ -33,6 +33,8 @@ pub mod tls;
 pub mod view;
 
 #[cfg(test)]
+mod contract_tests;
+#[cfg(test)]
 mod control_tests;
 #[cfg(test)]
 mod tests;

@@ -13,7 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::view::LinkView;
+use super::view::{LinkProperty, LinkView};
 use crate::control::{ControlError, MirrorActionResult};
 use crate::mirror::{PartitionState, PartitionStatus};
 
@@ -95,6 +95,11 @@ pub struct LinkData {
     pub metadata: Metadata,
     /// Link name.
     pub link_name: String,
+    /// The link's id in Kafka's `Uuid` text form (22 characters of
+    /// URL-safe base64), see [`cluster_link_id`].
+    pub cluster_link_id: String,
+    /// The same id as a hyphenated UUID (Confluent's deprecated `link_id`).
+    pub link_id: String,
     /// Source cluster id or alias.
     pub source_cluster_id: String,
     /// Destination cluster id or alias.
@@ -125,11 +130,27 @@ pub struct LinkConfigData {
     pub link_name: String,
     /// Property name.
     pub name: String,
-    /// Value; `null` when `sensitive`.
-    pub value: Option<String>,
+    /// Value; the empty string when `sensitive` (the contract's `value` is
+    /// a non-null string; the secret itself is never sent).
+    pub value: String,
     /// Whether the value is a secret.
     pub sensitive: bool,
+    /// Whether the value cannot be changed through the API (a property
+    /// fixed at creation, or any property of a link from the config file).
+    pub read_only: bool,
+    /// Whether the value is the default: always `false`, only properties
+    /// that are set are listed.
+    pub default: bool,
+    /// Where the value comes from: `DYNAMIC_CLUSTER_LINK_CONFIG` (set on
+    /// the link), Confluent's config source names.
+    pub source: &'static str,
+    /// Synonym property names (none: link properties have no synonyms).
+    pub synonyms: Vec<String>,
 }
+
+/// `source` of a property set on the link (Confluent
+/// `DYNAMIC_CLUSTER_LINK_CONFIG`).
+pub const SOURCE_DYNAMIC_CLUSTER_LINK_CONFIG: &str = "DYNAMIC_CLUSTER_LINK_CONFIG";
 
 /// One `mirror_lags[]` entry.
 #[derive(Debug, Serialize)]
@@ -181,11 +202,12 @@ pub struct MirrorData {
     pub mirror_topic_name: String,
     /// Source topic name.
     pub source_topic_name: String,
-    /// Aggregated state, see [`aggregate_status`].
+    /// Aggregated state in the contract's `MirrorTopicStatus` values, see
+    /// [`contract_status`].
     pub mirror_status: &'static str,
-    /// When the aggregated state was reached, ms since the epoch; `null`
-    /// while no partition is known.
-    pub state_time_ms: Option<i64>,
+    /// When the aggregated state was reached, ms since the epoch; the time
+    /// of the answer while no partition is known.
+    pub state_time_ms: i64,
     /// Number of partitions known.
     pub num_partitions: usize,
     /// One entry per partition, by partition index.
@@ -276,6 +298,46 @@ pub fn aggregate_status<'a>(
 /// Whether a mirror topic state is hidden from mirror lists unless
 /// `include_stopped=true`: `STOPPED` (promoted or failed over; Confluent's
 /// `--include-stopped-topics`). `PENDING_STOPPED` mirrors stay listed.
+/// The values of the contract's `MirrorTopicStatus` (Kafka REST v3), the
+/// only ones `mirror_status` takes and `?mirror_status=` accepts.
+pub const MIRROR_TOPIC_STATUSES: [&str; 7] = [
+    "ACTIVE",
+    "FAILED",
+    "PAUSED",
+    "STOPPED",
+    "PENDING_STOPPED",
+    "PENDING_SYNCHRONIZE",
+    "PENDING_MIRROR",
+];
+
+/// The contract's `MirrorTopicStatus` of a mirror topic whose
+/// [`aggregate_status`] is `status`: `PENDING` (no partition set up yet)
+/// is `PENDING_MIRROR`; `SOURCE_UNAVAILABLE` (the source cannot be
+/// reached now; the mirror resumes by itself) is not a mirror state of the
+/// contract, so such partitions count as `ACTIVE` and the topic takes the
+/// worst state of the others (`PAUSED`, `PENDING_MIRROR` or `ACTIVE`). The
+/// single mirror describe still shows each partition's own `state`, and
+/// the link's `link_state` shows the unavailability.
+pub fn contract_status<'a>(
+    status: &'static str,
+    partitions: impl IntoIterator<Item = &'a PartitionStatus>,
+) -> &'static str {
+    match status {
+        "PENDING" => "PENDING_MIRROR",
+        "SOURCE_UNAVAILABLE" => {
+            let states: Vec<&PartitionState> = partitions.into_iter().map(|p| &p.state).collect();
+            if states.iter().any(|s| **s == PartitionState::Paused) {
+                "PAUSED"
+            } else if states.iter().any(|s| **s == PartitionState::Pending) {
+                "PENDING_MIRROR"
+            } else {
+                "ACTIVE"
+            }
+        }
+        other => other,
+    }
+}
+
 pub fn is_hidden_unless_stopped_included(mirror_status: &str) -> bool {
     mirror_status == "STOPPED"
 }
@@ -306,6 +368,8 @@ pub fn link_data(link: &dyn LinkView, include_tasks: bool) -> LinkData {
             next: None,
         },
         link_name: link.name().to_string(),
+        cluster_link_id: cluster_link_id(&dest, link.name()),
+        link_id: link_uuid(&dest, link.name()).hyphenated().to_string(),
         source_cluster_id: link.source_cluster_id(),
         destination_cluster_id: dest,
         topic_names: link.mirror_topics(),
@@ -332,24 +396,62 @@ pub fn link_data(link: &dyn LinkView, include_tasks: bool) -> LinkData {
     }
 }
 
-/// `KafkaLinkConfigData` of every property; sensitive values are `null`.
-pub fn link_configs(link: &dyn LinkView) -> Vec<LinkConfigData> {
+/// The id of the link `name` on destination cluster `destination`: the
+/// first 16 bytes of SHA-256 over both names, as a version 8 (custom)
+/// UUID. Derived rather than stored, so every gateway serving the link
+/// gives the same id and it survives restarts; a link deleted and created
+/// again under the same name keeps its id.
+pub fn link_uuid(destination: &str, name: &str) -> uuid::Uuid {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    hash.update(b"linkgate cluster link\0");
+    hash.update(destination.as_bytes());
+    hash.update(b"\0");
+    hash.update(name.as_bytes());
+    let digest = hash.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    // RFC 9562: version 8 in the high nibble of byte 6, variant 10 in the
+    // top bits of byte 8.
+    bytes[6] = (bytes[6] & 0x0f) | 0x80;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    uuid::Uuid::from_bytes(bytes)
+}
+
+/// `cluster_link_id`: [`link_uuid`] in Kafka's `Uuid` text form (URL-safe
+/// base64 without padding, 22 characters), as Confluent shows link ids.
+pub fn cluster_link_id(destination: &str, name: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(link_uuid(destination, name).as_bytes())
+}
+
+/// `KafkaLinkConfigData` of one property of `link`; a sensitive value is
+/// the empty string.
+pub fn link_config(link: &dyn LinkView, p: LinkProperty) -> LinkConfigData {
     let dest = link.destination_cluster_id();
-    let base = link_path(&dest, link.name());
+    LinkConfigData {
+        kind: "KafkaLinkConfigData",
+        metadata: Metadata {
+            self_: format!("{}/configs/{}", link_path(&dest, link.name()), p.name),
+            next: None,
+        },
+        cluster_id: dest,
+        link_name: link.name().to_string(),
+        value: if p.sensitive { String::new() } else { p.value },
+        name: p.name,
+        sensitive: p.sensitive,
+        read_only: p.read_only,
+        default: false,
+        source: SOURCE_DYNAMIC_CLUSTER_LINK_CONFIG,
+        synonyms: Vec::new(),
+    }
+}
+
+/// `KafkaLinkConfigData` of every property, see [`link_config`].
+pub fn link_configs(link: &dyn LinkView) -> Vec<LinkConfigData> {
     link.properties()
         .into_iter()
-        .map(|p| LinkConfigData {
-            kind: "KafkaLinkConfigData",
-            metadata: Metadata {
-                self_: format!("{base}/configs/{}", p.name),
-                next: None,
-            },
-            cluster_id: dest.clone(),
-            link_name: link.name().to_string(),
-            value: (!p.sensitive).then_some(p.value),
-            name: p.name,
-            sensitive: p.sensitive,
-        })
+        .map(|p| link_config(link, p))
         .collect()
 }
 
@@ -369,6 +471,7 @@ pub fn mirror_data(
         .map(|((_, p), s)| (*p, s))
         .collect();
     let (status, time) = aggregate_status(parts.iter().map(|(_, s)| *s));
+    let status = contract_status(status, parts.iter().map(|(_, s)| *s));
     let base = link_path(&link.destination_cluster_id(), link.name());
     MirrorData {
         kind: "KafkaMirrorData",
@@ -380,7 +483,7 @@ pub fn mirror_data(
         mirror_topic_name: mirror_topic.to_string(),
         source_topic_name: link.source_topic(mirror_topic),
         mirror_status: status,
-        state_time_ms: time.map(epoch_ms),
+        state_time_ms: epoch_ms(time.unwrap_or(now)),
         num_partitions: parts.len(),
         mirror_lags: parts
             .iter()
@@ -415,6 +518,9 @@ pub fn mirror_data(
 pub struct AlterMirrorStatusData {
     /// Always `KafkaAlterMirrorStatusResponseData`.
     pub kind: &'static str,
+    /// Resource metadata: `self` is the mirror topic's path under the
+    /// cluster and link of the request.
+    pub metadata: Metadata,
     /// Mirror topic name.
     pub mirror_topic_name: String,
     /// HTTP status of the per-topic error; `null` on success.
@@ -426,10 +532,23 @@ pub struct AlterMirrorStatusData {
     pub mirror_lags: Vec<MirrorLag>,
 }
 
-/// The response entry of one [`MirrorActionResult`].
-pub fn alter_mirror_status(result: &MirrorActionResult) -> AlterMirrorStatusData {
+/// The response entry of one [`MirrorActionResult`] of a request on
+/// `.../clusters/{cluster}/links/{link}`.
+pub fn alter_mirror_status(
+    cluster: &str,
+    link: &str,
+    result: &MirrorActionResult,
+) -> AlterMirrorStatusData {
     AlterMirrorStatusData {
         kind: "KafkaAlterMirrorStatusResponseData",
+        metadata: Metadata {
+            self_: format!(
+                "{}/mirrors/{}",
+                link_path(cluster, link),
+                result.mirror_topic_name
+            ),
+            next: None,
+        },
         mirror_topic_name: result.mirror_topic_name.clone(),
         error_code: result.error.as_ref().map(ControlError::status),
         error_message: result.error.as_ref().map(ToString::to_string),

@@ -1,6 +1,7 @@
 //! Handlers of the mutating endpoints: create, alter and delete links,
-//! create mirror topics, and the mirror actions (`mirrors:promote`,
-//! `:failover`, `:pause`, `:resume`). Each parses and checks the whole
+//! set or reset one link property (`configs/{config_name}`), create mirror
+//! topics, the mirror actions (`mirrors:promote`, `:failover`, `:pause`,
+//! `:resume`) and the bidirectional-only ones (always 400). Each parses and checks the whole
 //! request (path, query, body) before it calls the
 //! [`ControlPlane`] of [`ApiState::control`], so a malformed request
 //! changes nothing; without a control plane every one answers 501.
@@ -16,7 +17,9 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use super::body::{self, AlterConfigsBody, AlterMirrorsBody, CreateLinkBody, CreateMirrorBody};
+use super::body::{
+    self, AlterConfigsBody, AlterMirrorsBody, CreateLinkBody, CreateMirrorBody, UpdateConfigBody,
+};
 use super::model::{self, DataList};
 use super::routes::{
     find_link, links_of, not_allowed, path_err, query_err, ApiError, Shared, ANY_CLUSTER, ANY_LINK,
@@ -122,7 +125,9 @@ pub(crate) async fn create_link(
     Ok(no_content())
 }
 
-/// `DELETE .../links/{link_name}[?force=][&validate_only=]` -> 204.
+/// `DELETE .../links/{link_name}[?force=][&validate_only=]` -> 200 with
+/// an empty body (the contract's `deleteKafkaLink` answers 200, "no
+/// content").
 pub(crate) async fn delete_link(
     State(state): State<Shared>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -142,7 +147,7 @@ pub(crate) async fn delete_link(
             validate_only,
         })
         .await?;
-    Ok(no_content())
+    Ok(StatusCode::OK.into_response())
 }
 
 /// `POST .../links/{link_name}/mirrors[?validate_only=]`, body
@@ -206,6 +211,23 @@ pub(crate) async fn link_action(
         Some("failover") => MirrorAction::Failover,
         Some("pause") => MirrorAction::Pause,
         Some("resume") => MirrorAction::Resume,
+        Some(
+            remote @ ("promote-local-and-start-remote-mirror"
+            | "promote-local-and-pause-remote-mirror"),
+        ) => {
+            if method != Method::POST {
+                return Err(not_allowed(&method, "POST"));
+            }
+            return bidirectional_only(
+                state.as_ref(),
+                &cluster,
+                &link,
+                remote,
+                &uri,
+                &headers,
+                bytes,
+            );
+        }
         _ => return Err(ApiError::NoRoute(uri.path().to_string())),
     };
     if method != Method::POST {
@@ -221,6 +243,91 @@ pub(crate) async fn link_action(
         bytes,
     )
     .await
+}
+
+/// `POST .../mirrors:promote-local-and-start-remote-mirror` and
+/// `...:promote-local-and-pause-remote-mirror` (Confluent: bidirectional
+/// links, `link.mode=BIDIRECTIONAL`, promote here and start or pause the
+/// mirror on the other cluster). linkgate's links are destination links
+/// only, so after the request is checked (link, query, body) the answer is
+/// 400 naming the actions that do apply.
+fn bidirectional_only(
+    state: &dyn ApiState,
+    cluster: &str,
+    link: &str,
+    action: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    control(state)?;
+    let _: ValidateOnlyQuery = query(uri)?;
+    let req: AlterMirrorsBody = body::parse_json(headers, bytes)?;
+    body::check_mirror_names(&req.mirror_topic_names)?;
+    if link != ANY_LINK {
+        find_link(state, cluster, link)?;
+    } else {
+        links_of(state, cluster)?;
+    }
+    Err(ApiError::BadRequest(format!(
+        "mirrors:{action} needs a bidirectional cluster link (link.mode=BIDIRECTIONAL); \
+         linkgate's links are DESTINATION links: use mirrors:promote or mirrors:failover"
+    )))
+}
+
+/// `PUT .../links/{link_name}/configs/{config_name}[?validate_only=]`,
+/// body [`UpdateConfigBody`] -> 204: sets one property (as
+/// `configs:alter` with one `SET`).
+pub(crate) async fn update_config(
+    State(state): State<Shared>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    uri: Uri,
+    headers: HeaderMap,
+    bytes: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let control = control(state.as_ref())?;
+    let Path((cluster, link, config)) = path.map_err(path_err)?;
+    let q: ValidateOnlyQuery = query(&uri)?;
+    let validate_only = body::flag("validate_only", q.validate_only.as_deref(), false)?;
+    named_link(&link)?;
+    let req: UpdateConfigBody = body::parse_json(&headers, bytes)?;
+    body::check_name("config_name", &config, &mut Default::default())?;
+    find_link(state.as_ref(), &cluster, &link)?;
+    control
+        .alter_link_configs(LinkConfigChange {
+            link_name: link,
+            set: vec![(config, req.value)],
+            reset: Vec::new(),
+            validate_only,
+        })
+        .await?;
+    Ok(no_content())
+}
+
+/// `DELETE .../links/{link_name}/configs/{config_name}[?validate_only=]`
+/// -> 204: resets one property to its default (as `configs:alter` with
+/// one `DELETE`).
+pub(crate) async fn delete_config(
+    State(state): State<Shared>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let control = control(state.as_ref())?;
+    let Path((cluster, link, config)) = path.map_err(path_err)?;
+    let q: ValidateOnlyQuery = query(&uri)?;
+    let validate_only = body::flag("validate_only", q.validate_only.as_deref(), false)?;
+    named_link(&link)?;
+    body::check_name("config_name", &config, &mut Default::default())?;
+    find_link(state.as_ref(), &cluster, &link)?;
+    control
+        .alter_link_configs(LinkConfigChange {
+            link_name: link,
+            set: Vec::new(),
+            reset: vec![config],
+            validate_only,
+        })
+        .await?;
+    Ok(no_content())
 }
 
 /// `PUT .../links/{link_name}/configs:alter[?validate_only=]`, body
@@ -277,7 +384,7 @@ async fn alter_mirrors(
     let mut results = if link != ANY_LINK {
         find_link(state, &cluster, &link)?;
         control
-            .alter_mirrors(Some(link), names.clone(), action, validate_only)
+            .alter_mirrors(Some(link.clone()), names.clone(), action, validate_only)
             .await?
     } else if cluster == ANY_CLUSTER {
         control
@@ -300,7 +407,10 @@ async fn alter_mirrors(
     let list = DataList::new(
         "KafkaAlterMirrorStatusResponseDataList",
         uri.path().to_string(),
-        results.iter().map(model::alter_mirror_status).collect(),
+        results
+            .iter()
+            .map(|r| model::alter_mirror_status(&cluster, &link, r))
+            .collect(),
     );
     Ok(Json(list).into_response())
 }

@@ -50,6 +50,14 @@ pub enum ApiError {
         /// Mirror topic asked for.
         mirror: String,
     },
+    /// The property is not set on the link (HTTP 404).
+    #[error("Config '{config}' is not set on cluster link '{link}'")]
+    ConfigNotFound {
+        /// Link name.
+        link: String,
+        /// Property asked for.
+        config: String,
+    },
     /// No such endpoint (HTTP 404).
     #[error("No endpoint at {0}")]
     NoRoute(String),
@@ -103,6 +111,7 @@ impl ApiError {
             Self::ClusterNotFound(_)
             | Self::LinkNotFound(_)
             | Self::MirrorNotFound { .. }
+            | Self::ConfigNotFound { .. }
             | Self::NoRoute(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -171,6 +180,26 @@ struct LinkQuery {
 struct MirrorsQuery {
     /// `include_stopped=true|false` (default false).
     include_stopped: Option<String>,
+    /// `mirror_status=<MirrorTopicStatus>`: only mirrors in that state.
+    mirror_status: Option<String>,
+}
+
+/// The `mirror_status` filter of a mirror list: one of
+/// [`model::MIRROR_TOPIC_STATUSES`] (any case); `None` when absent.
+fn status_filter(value: Option<&str>) -> Result<Option<&'static str>, ApiError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    model::MIRROR_TOPIC_STATUSES
+        .iter()
+        .find(|s| s.eq_ignore_ascii_case(value))
+        .map(|s| Some(*s))
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "mirror_status must be one of {}, got '{value}'",
+                model::MIRROR_TOPIC_STATUSES.join(", ")
+            ))
+        })
 }
 
 pub(crate) fn path_err(e: PathRejection) -> ApiError {
@@ -243,6 +272,22 @@ async fn get_link(
     Ok(Json(model::link_data(link.as_ref(), include_tasks)).into_response())
 }
 
+/// `GET .../links/{link}/configs/{config_name}`: one property set on the
+/// link; 404 when it is not set.
+async fn get_config(
+    State(state): State<Shared>,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path((cluster, name, config)) = path.map_err(path_err)?;
+    let link = find_link(state.as_ref(), &cluster, &name)?;
+    let property = link
+        .properties()
+        .into_iter()
+        .find(|p| p.name == config)
+        .ok_or(ApiError::ConfigNotFound { link: name, config })?;
+    Ok(Json(model::link_config(link.as_ref(), property)).into_response())
+}
+
 async fn list_configs(
     State(state): State<Shared>,
     path: Result<Path<(String, String)>, PathRejection>,
@@ -258,7 +303,8 @@ async fn list_configs(
 }
 
 /// `GET .../links/{link}/mirrors`: the mirrors of one link, or of every
-/// link of the cluster with `-`; `STOPPED` ones only with
+/// link of the cluster with `-`; with `mirror_status=S` only those in
+/// state `S` (`STOPPED` ones included), else `STOPPED` ones only with
 /// `include_stopped=true`.
 async fn list_mirrors(
     State(state): State<Shared>,
@@ -268,6 +314,7 @@ async fn list_mirrors(
     let Path((cluster, name)) = path.map_err(path_err)?;
     let Query(query) = query.map_err(query_err)?;
     let include_stopped = flag("include_stopped", query.include_stopped.as_deref(), false)?;
+    let wanted = status_filter(query.mirror_status.as_deref())?;
     let links = if name == ANY_LINK {
         links_of(state.as_ref(), &cluster)?
     } else {
@@ -281,8 +328,12 @@ async fn list_mirrors(
             link.mirror_topics()
                 .iter()
                 .map(|t| model::mirror_data(link.as_ref(), t, &table, false, now))
-                .filter(|m| {
-                    include_stopped || !model::is_hidden_unless_stopped_included(m.mirror_status)
+                .filter(|m| match wanted {
+                    Some(status) => m.mirror_status == status,
+                    None => {
+                        include_stopped
+                            || !model::is_hidden_unless_stopped_included(m.mirror_status)
+                    }
                 }),
         );
     }
@@ -342,12 +393,18 @@ fn only(route: MethodRouter<Shared>, allow: &'static str) -> MethodRouter<Shared
 /// - `GET|DELETE .../links/{link_name}` (`include_tasks`; DELETE: `force`,
 ///   `validate_only`)
 /// - `GET .../links/{link_name}/configs`
+/// - `GET|PUT|DELETE .../links/{link_name}/configs/{config_name}` (PUT
+///   body `{"value": "..."}` sets, DELETE resets the property)
 /// - `PUT .../links/{link_name}/configs:alter` (`validate_only`)
-/// - `GET|POST .../links/{link_name}/mirrors` (GET: `include_stopped`;
-///   POST: `validate_only`); `{link_name}` `-` lists every link's mirrors
+/// - `GET|POST .../links/{link_name}/mirrors` (GET: `include_stopped`,
+///   `mirror_status`; POST: `validate_only`); `{link_name}` `-` lists every
+///   link's mirrors
 /// - `GET .../links/{link_name}/mirrors/{mirror_topic_name}`
 /// - `POST .../links/{link_name}/mirrors:promote|:failover|:pause|:resume`
 ///   (`validate_only`); `{link_name}` may be `-`
+/// - `POST .../links/{link_name}/mirrors:promote-local-and-start-remote-mirror`
+///   and `...:promote-local-and-pause-remote-mirror`: bidirectional links
+///   only, which linkgate does not have: always 400
 ///
 /// `{cluster_id}` is a destination cluster id/alias or `-`. Request bodies
 /// are limited to [`MAX_BODY_BYTES`]. Mutating endpoints answer 501 when
@@ -369,6 +426,15 @@ pub fn router(state: Arc<dyn ApiState>) -> Router {
         .route(
             &format!("{LINKS}/{{link_name}}/configs"),
             only(get(list_configs), "GET, HEAD"),
+        )
+        .route(
+            &format!("{LINKS}/{{link_name}}/configs/{{config_name}}"),
+            only(
+                get(get_config)
+                    .put(mutate::update_config)
+                    .delete(mutate::delete_config),
+                "GET, HEAD, PUT, DELETE",
+            ),
         )
         .route(
             &format!("{LINKS}/{{link_name}}/mirrors"),

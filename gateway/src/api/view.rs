@@ -21,12 +21,17 @@ pub struct LinkProperty {
     /// Value as text (what the operator configured or the default).
     pub value: String,
     /// A secret (password-typed in Kafka's `ConfigDef`). Its value is never
-    /// output by the API: it is shown as JSON `null`, as Confluent does.
+    /// output by the API: it is shown as the empty string.
     pub sensitive: bool,
+    /// The API cannot change it (`read_only` of the config entry): a
+    /// property fixed when the link was created, or any property of a link
+    /// from the config file.
+    pub read_only: bool,
 }
 
 impl LinkProperty {
-    /// A property whose `sensitive` flag follows [`property_is_sensitive`].
+    /// A property whose `sensitive` flag follows [`property_is_sensitive`],
+    /// not read-only.
     pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
         let name = name.into();
         let sensitive = property_is_sensitive(&name);
@@ -34,7 +39,15 @@ impl LinkProperty {
             name,
             value: value.into(),
             sensitive,
+            read_only: false,
         }
+    }
+
+    /// This property with `read_only` set to `read_only`.
+    #[must_use]
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
     }
 }
 

@@ -385,7 +385,7 @@ impl ApiClient {
         self.send(Verb::Put, &path, Some(body)).map(drop)
     }
 
-    /// `DELETE .../links/{link}[?force=true][&validate_only=true]`; 204.
+    /// `DELETE .../links/{link}[?force=true][&validate_only=true]`; 200, no body.
     pub fn delete_link(
         &self,
         link: &str,

@@ -20,6 +20,14 @@ use super::{data_of, done_json, parse, parse_all, print, render, ApiArgs};
 /// The link property a `--topic-filters-json[-file]` sets (Confluent).
 pub const TOPIC_FILTERS_PROPERTY: &str = "auto.create.mirror.topics.filters";
 
+/// The link property a `--consumer-group-filters-json[-file]` sets
+/// (Confluent consumer offset sync group filters).
+pub const GROUP_FILTERS_PROPERTY: &str = "consumer.offset.group.filters";
+
+/// The link property an `--acl-filters-json-file` sets (Confluent ACL
+/// sync filters).
+pub const ACL_FILTERS_PROPERTY: &str = "acl.filters";
+
 /// `linkgate link ...`.
 ///
 /// `Debug` shows nothing of the arguments: they can hold secrets
@@ -44,7 +52,9 @@ enum LinkCommand {
     /// Create a cluster link to the destination cluster named by --cluster.
     ///
     /// Link properties come from --config-file, then --config (a name given
-    /// in both takes the --config value), then the topic filters flags.
+    /// in both takes the --config value), then the filters flags (topic,
+    /// consumer group, ACL), each of which sets one property that must not
+    /// also be given by --config or --config-file.
     Create {
         /// Name of the new link (ASCII letters, digits, '.', '_', '-').
         #[arg(long)]
@@ -71,6 +81,20 @@ enum LinkCommand {
         /// A JSON file for auto.create.mirror.topics.filters.
         #[arg(long, value_name = "FILE")]
         topic_filters_json_file: Option<PathBuf>,
+        /// JSON for consumer.offset.group.filters
+        /// (`{"groupFilters": [...]}`).
+        #[arg(
+            long,
+            value_name = "JSON",
+            conflicts_with = "consumer_group_filters_json_file"
+        )]
+        consumer_group_filters_json: Option<String>,
+        /// A JSON file for consumer.offset.group.filters.
+        #[arg(long, value_name = "FILE")]
+        consumer_group_filters_json_file: Option<PathBuf>,
+        /// A JSON file for acl.filters (`{"aclFilters": [...]}`).
+        #[arg(long, value_name = "FILE")]
+        acl_filters_json_file: Option<PathBuf>,
         /// Only check that the link can be created; change nothing.
         #[arg(long)]
         validate_only: bool,
@@ -158,16 +182,42 @@ pub fn run_link(args: &LinkArgs, out: &mut dyn Write) -> Result<(), CliError> {
             config_file,
             topic_filters_json,
             topic_filters_json_file,
+            consumer_group_filters_json,
+            consumer_group_filters_json_file,
+            acl_filters_json_file,
             validate_only,
             exclude_validate_link,
         } => {
-            let filters = match (topic_filters_json, topic_filters_json_file) {
-                (Some(text), _) => Some(input::compact_json(text).map_err(|reason| {
-                    CliError::Usage(format!("--topic-filters-json: {reason}"))
-                })?),
-                (None, Some(path)) => Some(input::read_json(path)?),
-                (None, None) => None,
-            };
+            let filters = [
+                (
+                    TOPIC_FILTERS_PROPERTY,
+                    filters_json(
+                        "--topic-filters-json",
+                        topic_filters_json.as_deref(),
+                        topic_filters_json_file.as_deref(),
+                    )?,
+                ),
+                (
+                    GROUP_FILTERS_PROPERTY,
+                    filters_json(
+                        "--consumer-group-filters-json",
+                        consumer_group_filters_json.as_deref(),
+                        consumer_group_filters_json_file.as_deref(),
+                    )?,
+                ),
+                (
+                    ACL_FILTERS_PROPERTY,
+                    filters_json(
+                        "--acl-filters-json-file",
+                        None,
+                        acl_filters_json_file.as_deref(),
+                    )?,
+                ),
+            ];
+            let filters = filters
+                .into_iter()
+                .filter_map(|(property, json)| json.map(|j| (property, j)))
+                .collect();
             let configs = create_configs(config, config_file.as_deref(), filters)?;
             let body = create_body(source_cluster_id.as_deref(), &configs);
             client.create_link(link, &body, *validate_only, !*exclude_validate_link)?;
@@ -245,17 +295,39 @@ pub fn run_link(args: &LinkArgs, out: &mut dyn Write) -> Result<(), CliError> {
     }
 }
 
+/// The JSON of a filters flag pair: `text` (the `--...-json` flag, named
+/// `flag`) or the file `path` (`--...-json-file`), checked as JSON and
+/// compacted to one line; `None` when neither is given.
+///
+/// # Errors
+/// [`CliError::Usage`] for `text` that is not JSON, [`CliError::Input`]
+/// for a file that cannot be read or is not JSON (the message names the
+/// file and where the JSON breaks, never its content).
+fn filters_json(
+    flag: &str,
+    text: Option<&str>,
+    path: Option<&Path>,
+) -> Result<Option<String>, CliError> {
+    match (text, path) {
+        (Some(text), _) => input::compact_json(text)
+            .map(Some)
+            .map_err(|reason| CliError::Usage(format!("{flag}: {reason}"))),
+        (None, Some(path)) => input::read_json(path).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
 /// The link properties of `link create`: `config_file`, then each
-/// `--config` value, then the topic filters JSON (if any) as
-/// [`TOPIC_FILTERS_PROPERTY`].
+/// `--config` value, then each `(property, JSON)` of the filters flags.
 ///
 /// # Errors
 /// [`CliError::Input`] for an unreadable file, [`CliError::Usage`] for a
-/// malformed `--config` or the topic filters given twice.
+/// malformed `--config` or a filters property also given by `--config` or
+/// `--config-file`.
 fn create_configs(
     config: &[String],
     config_file: Option<&Path>,
-    filters: Option<String>,
+    filters: Vec<(&str, String)>,
 ) -> Result<Vec<(String, String)>, CliError> {
     let mut sources = Vec::new();
     if let Some(path) = config_file {
@@ -265,13 +337,13 @@ fn create_configs(
         sources.push(input::split_configs("--config", text)?);
     }
     let mut configs = input::merge(sources);
-    if let Some(json) = filters {
-        if configs.iter().any(|(n, _)| n == TOPIC_FILTERS_PROPERTY) {
+    for (property, json) in filters {
+        if configs.iter().any(|(n, _)| n == property) {
             return Err(CliError::Usage(format!(
-                "{TOPIC_FILTERS_PROPERTY} is given both by a --topic-filters-json flag and by --config or --config-file"
+                "{property} is given both by a filters JSON flag and by --config or --config-file"
             )));
         }
-        configs.push((TOPIC_FILTERS_PROPERTY.to_string(), json));
+        configs.push((property.to_string(), json));
     }
     Ok(configs)
 }
@@ -372,7 +444,7 @@ mod tests {
         let configs = create_configs(
             &["cluster.link.prefix=west.,a=[1,2]".into(), "b=2".into()],
             Some(f.path()),
-            Some(r#"{"topicFilters":[]}"#.into()),
+            vec![(TOPIC_FILTERS_PROPERTY, r#"{"topicFilters":[]}"#.into())],
         )
         .expect("valid");
         let names: Vec<(&str, &str)> = configs
@@ -392,7 +464,7 @@ mod tests {
         let twice = create_configs(
             &[format!("{TOPIC_FILTERS_PROPERTY}={{}}")],
             None,
-            Some("{}".into()),
+            vec![(TOPIC_FILTERS_PROPERTY, "{}".into())],
         )
         .expect_err("twice");
         assert!(matches!(twice, CliError::Usage(_)), "{twice}");

@@ -251,6 +251,127 @@ fn link_create_sends_every_flag() {
     assert!(!out.contains(TOKEN) && !out.contains("password"), "{out}");
 }
 
+/// `--consumer-group-filters-json-file` and `--acl-filters-json-file`
+/// (as `kafka-cluster-links --create`) send the files' JSON, compacted, as
+/// `consumer.offset.group.filters` and `acl.filters`; a missing file or
+/// one that is not JSON fails before any request, naming the file.
+#[test]
+fn link_create_sends_group_and_acl_filters_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let groups = dir.path().join("groups.json");
+    std::fs::write(
+        &groups,
+        "{\"groupFilters\": [\n  {\"name\": \"*\", \"patternType\": \"LITERAL\", \"filterType\": \"INCLUDE\"}\n]}\n",
+    )
+    .expect("write");
+    let acls = dir.path().join("acls.json");
+    std::fs::write(
+        &acls,
+        "{\"aclFilters\": [{\"resourceFilter\": {\"resourceType\": \"any\", \"patternType\": \"any\"},\n \"accessFilter\": {\"operation\": \"any\", \"permissionType\": \"any\"}}]}",
+    )
+    .expect("write");
+    let server = Server::start(no_content);
+    let path = |p: &std::path::Path| p.to_str().unwrap_or_default().to_string();
+    let (groups_arg, acls_arg) = (path(&groups), path(&acls));
+    let (result, _) = server.run(&[
+        "link",
+        "create",
+        "--cluster",
+        "dst",
+        "--link",
+        "east",
+        "--config",
+        "bootstrap.servers=127.0.0.1:9092",
+        "--consumer-group-filters-json-file",
+        &groups_arg,
+        "--acl-filters-json-file",
+        &acls_arg,
+    ]);
+    result.expect("create");
+    let body = only(&server).json();
+    let value = |name: &str| -> Value {
+        body["configs"]
+            .as_array()
+            .and_then(|c| c.iter().find(|c| c["name"] == name))
+            .and_then(|c| c["value"].as_str())
+            .map(|v| serde_json::from_str(v).expect("JSON value"))
+            .unwrap_or(Value::Null)
+    };
+    assert_eq!(
+        value("consumer.offset.group.filters"),
+        json!({"groupFilters": [{"name": "*", "patternType": "LITERAL", "filterType": "INCLUDE"}]}),
+        "{body}"
+    );
+    assert_eq!(
+        value("acl.filters")["aclFilters"][0]["accessFilter"]["operation"],
+        "any",
+        "{body}"
+    );
+    let sent = body["configs"][1]["value"].as_str().unwrap_or_default();
+    assert!(!sent.contains('\n'), "compacted: {sent}");
+
+    // The JSON given inline, and the property twice: refused.
+    let (result, _) = server.run(&[
+        "link",
+        "create",
+        "--cluster",
+        "dst",
+        "--link",
+        "east",
+        "--config",
+        "bootstrap.servers=h:1,consumer.offset.group.filters={}",
+        "--consumer-group-filters-json",
+        "{\"groupFilters\": []}",
+    ]);
+    let err = result.expect_err("given twice");
+    assert!(matches!(err, CliError::Usage(_)), "{err}");
+
+    // A missing file and a file that is not JSON: clear errors, no request.
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\"aclFilters\": [").expect("write");
+    let missing = dir.path().join("missing.json");
+    for (flag, file) in [
+        ("--acl-filters-json-file", path(&broken)),
+        ("--consumer-group-filters-json-file", path(&missing)),
+    ] {
+        let (result, _) = server.run(&[
+            "link",
+            "create",
+            "--cluster",
+            "dst",
+            "--link",
+            "east",
+            "--config",
+            "bootstrap.servers=h:1",
+            flag,
+            &file,
+        ]);
+        let err = result.expect_err("bad file");
+        let text = err.to_string();
+        assert!(matches!(err, CliError::Input { .. }), "{flag}: {text}");
+        assert!(text.contains(&file), "{flag}: names the file: {text}");
+    }
+    let (result, _) = server.run(&[
+        "link",
+        "create",
+        "--cluster",
+        "dst",
+        "--link",
+        "east",
+        "--config",
+        "bootstrap.servers=h:1",
+        "--consumer-group-filters-json",
+        "{not json",
+    ]);
+    let err = result.expect_err("bad inline JSON");
+    assert!(
+        matches!(err, CliError::Usage(_))
+            && err.to_string().contains("--consumer-group-filters-json"),
+        "{err}"
+    );
+    assert_eq!(server.requests().len(), 1, "no request after the first");
+}
+
 #[test]
 fn link_create_without_options_sends_no_query_flags_and_no_token() {
     let server = Server::start(no_content);

@@ -56,6 +56,9 @@ const NOT_ALTERABLE: [(&str, &str); 2] = [
     ),
 ];
 
+/// How often a mirror create waits for its link to be connected.
+const MIRROR_CREATE_POLL: Duration = Duration::from_millis(50);
+
 /// Where a running link is defined.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkOrigin {
@@ -120,7 +123,11 @@ impl LinkView for ManagedLink {
         self.config
             .properties
             .iter()
-            .map(|(name, value)| LinkProperty::new(name.clone(), value.clone()))
+            .map(|(name, value)| {
+                let fixed =
+                    self.origin == LinkOrigin::File || NOT_ALTERABLE.iter().any(|(p, _)| p == name);
+                LinkProperty::new(name.clone(), value.clone()).read_only(fixed)
+            })
             .collect()
     }
 
@@ -915,13 +922,33 @@ impl LinkManager {
         Ok(())
     }
 
+    /// Creates a mirror topic on a running link. A link that is still
+    /// connecting (just created, or restarted) is waited for, at most its
+    /// `request.timeout.ms` (the longer of source and destination), so
+    /// that a mirror created right after its link is set up rather than
+    /// refused; then the refusal is the link's
+    /// [`ControlError::Unavailable`] (503).
     async fn create_mirror_on(&self, req: NewMirror) -> Result<(), ControlError> {
-        let running = self.running.lock().await;
-        let r = running
-            .iter()
-            .find(|r| r.name() == req.link_name)
-            .ok_or_else(|| ControlError::LinkNotFound(req.link_name.clone()))?;
-        r.link.create_mirror(&req).await
+        let started = tokio::time::Instant::now();
+        loop {
+            let running = self.running.lock().await;
+            let r = running
+                .iter()
+                .find(|r| r.name() == req.link_name)
+                .ok_or_else(|| ControlError::LinkNotFound(req.link_name.clone()))?;
+            let link = &r.view.config;
+            let budget = [&link.source, &link.destination]
+                .iter()
+                .map(|c| c.request_timeout)
+                .max()
+                .unwrap_or(Duration::from_secs(30));
+            if r.link.is_running() || started.elapsed() >= budget {
+                return r.link.create_mirror(&req).await;
+            }
+            // Not connected yet: let the link start (it takes no lock).
+            drop(running);
+            tokio::time::sleep(MIRROR_CREATE_POLL).await;
+        }
     }
 
     async fn alter_mirrors_on(
