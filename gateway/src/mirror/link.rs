@@ -346,10 +346,11 @@ impl LinkCtx {
             return;
         }
         m::add_error(&self.name, "partition_failed");
-        let failure = PersistedFailure {
-            cause,
-            time_ms: now_ms(),
-        };
+        // The same instant as the state time: a restart shows it unchanged.
+        let time_ms = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let failure = PersistedFailure { cause, time_ms };
         let entry = StateEntry::failure(&self.id(key), Some(&failure));
         let state = self.state.clone();
         let (link, topic, partition) = (self.name.clone(), key.0.clone(), key.1);
