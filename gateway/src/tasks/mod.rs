@@ -16,6 +16,7 @@
 //! [`LinkTasks::start`]'s list.
 
 pub mod metrics;
+pub mod migrate;
 pub mod offset_sync;
 pub mod runner;
 

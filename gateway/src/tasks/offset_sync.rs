@@ -160,6 +160,22 @@ impl ConsumerOffsetSync {
         Ok(run)
     }
 
+    /// Syncs group `group` now, outside the schedule and whatever the
+    /// filters say (`group migrate`); one run at a time as for
+    /// [`Self::sync`]. Returns the number of partition offsets committed.
+    ///
+    /// # Errors
+    /// As [`Self::plan`], and the destination's OffsetCommit error.
+    pub async fn sync_group_now(
+        &self,
+        link: &LinkHandle,
+        group: &str,
+        mirrored: &BTreeMap<(String, i32), String>,
+    ) -> Result<u64, TaskError> {
+        let _one = self.runs.lock().await;
+        self.sync_group(link, group, mirrored).await
+    }
+
     /// Syncs one group; returns the number of partition offsets committed.
     async fn sync_group(
         &self,
@@ -173,6 +189,9 @@ impl ConsumerOffsetSync {
         if commit.is_empty() {
             return Ok(0);
         }
+        tracing::debug!(link = %link.name(), group, destination_group = %plan.destination_group,
+            offsets = ?commit.iter().map(|((t, p), c)| (t.as_str(), *p, c.offset)).collect::<Vec<_>>(),
+            "committing consumer group offsets on the destination");
         link.destination()
             .commit_group_offsets(&plan.destination_group, &commit)
             .await
