@@ -12,8 +12,10 @@
 //!   state in the link's [`crate::mirror::LinkStatus`] and its metrics.
 //! - [`metrics`]: the `linkgate_link_task_*` metrics.
 //!
-//! Adding a task: implement [`LinkTask`] and add it to
-//! [`LinkTasks::start`]'s list.
+//! Adding a task: implement [`LinkTask`] in a module of its own and add an
+//! instance to the list in [`LinkTasks::start`]; its state, errors and
+//! metrics then follow from the framework, and `default_tasks` (REST API)
+//! learns which property configures it.
 
 pub mod metrics;
 pub mod migrate;
@@ -23,7 +25,6 @@ pub mod runner;
 #[cfg(test)]
 mod sync_tests;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -73,9 +74,4 @@ pub trait LinkTask: Send + Sync + 'static {
         link: &'a LinkHandle,
         config: &'a LinkConfig,
     ) -> BoxFuture<'a, Result<TaskRun, TaskError>>;
-}
-
-/// The tasks every link runs, in Confluent's order.
-pub fn all_tasks() -> Vec<Arc<dyn LinkTask>> {
-    vec![Arc::new(offset_sync::ConsumerOffsetSync::default())]
 }
