@@ -187,6 +187,12 @@ impl ConsumerOffsetSync {
         let Some(plan) = plan else { return Ok(0) };
         let (commit, remember) = decide(group, &plan, &self.memory().synced);
         if commit.is_empty() {
+            // In sync already: remember where, so that a later reset of the
+            // source group is recognised as one.
+            let mut memory = self.memory();
+            for (k, v) in remember {
+                memory.synced.insert(k, v);
+            }
             return Ok(0);
         }
         tracing::debug!(link = %link.name(), group, destination_group = %plan.destination_group,
@@ -310,10 +316,11 @@ impl ConsumerOffsetSync {
 }
 
 /// The offsets to commit for `group` under `plan`, and what to remember
-/// as synced for each: the translated offsets that differ from the
-/// destination's, except those below it when the source group did not move
-/// back since the last sync (`synced`); each with the source's metadata
-/// string and no leader epoch (the destination's epochs are its own).
+/// as synced (the partitions committed, and those already in sync): the
+/// translated offsets that differ from the destination's, except those
+/// below it when the source group did not move back since the last sync
+/// (`synced`); each with the source's metadata string and no leader epoch
+/// (the destination's epochs are its own).
 fn decide(
     group: &str,
     plan: &GroupPlan,
@@ -323,10 +330,11 @@ fn decide(
     let mut remember = Vec::new();
     for (p, c) in &plan.partitions {
         let Some(target) = p.translated else { continue };
+        let key = (group.to_string(), p.mirror_topic.clone(), p.partition);
         if p.destination_offset == Some(target) {
+            remember.push((key, (p.source_offset, target)));
             continue;
         }
-        let key = (group.to_string(), p.mirror_topic.clone(), p.partition);
         if p.destination_offset.is_some_and(|d| target < d) {
             let source_moved_back = synced.get(&key).is_some_and(|(s, _)| p.source_offset < *s);
             if !source_moved_back {
@@ -440,10 +448,12 @@ mod tests {
 
     #[test]
     fn unchanged_and_not_yet_mirrored_commit_nothing() {
-        assert!(
-            decide("g", &plan(part(50, Some(40), Some(40))), &HashMap::new())
-                .0
-                .is_empty()
+        let (c, r) = decide("g", &plan(part(50, Some(40), Some(40))), &HashMap::new());
+        assert!(c.is_empty());
+        assert_eq!(
+            r,
+            vec![(("g".into(), "orders".into(), 0), (50, 40))],
+            "in sync: remembered"
         );
         assert!(
             decide("g", &plan(part(50, None, Some(10))), &HashMap::new())
