@@ -146,7 +146,7 @@ impl ConsumerOffsetSync {
         })?;
         for g in groups {
             let group = g.group_id;
-            if !config.group_filters.includes(&group) || self.is_excluded(&group) {
+            if !group_included(config, &group) || self.is_excluded(&group) {
                 continue;
             }
             match self.sync_group(link, &group, &mirrored).await {
@@ -364,6 +364,15 @@ pub struct GroupPlan {
     /// Each mirrored partition the group committed an offset for, with the
     /// source's committed offset as read.
     pub partitions: Vec<(PartitionSync, CommittedOffset)>,
+}
+
+/// Whether the offset sync takes source group `group` under `config`: the
+/// `consumer.offset.group.filters` JSON
+/// ([`crate::config::GroupFilters::includes`]). The one place where a
+/// chain of group filter plugins is to be asked as well, the way topic
+/// filter plugins decide auto-create.
+fn group_included(config: &OffsetSyncConfig, group: &str) -> bool {
+    config.group_filters.includes(group)
 }
 
 /// The link's mirror partitions by `(source topic, partition)`, with their
