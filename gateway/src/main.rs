@@ -41,6 +41,8 @@ enum Command {
     /// Mirror topics of a running gateway: create, list, describe, promote,
     /// failover, pause, unpause.
     Mirror(cli::MirrorArgs),
+    /// Consumer groups over a link of a running gateway: migrate.
+    Group(cli::GroupArgs),
 }
 
 /// How long shutdown waits for links to finish in-flight rounds.
@@ -95,6 +97,10 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Mirror(args) => {
             cli::exit_on_error(cli::run_mirror(&args, &mut std::io::stdout().lock()));
+            Ok(())
+        }
+        Command::Group(args) => {
+            cli::exit_on_error(cli::run_group(&args, &mut std::io::stdout().lock()));
             Ok(())
         }
     }

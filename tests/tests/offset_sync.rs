@@ -397,3 +397,146 @@ async fn offsets_translate_through_a_non_identity_map() -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// `linkgate group migrate` end to end: refused while the group has a
+/// member on the source; `--validate-only` shows the translated offsets and
+/// changes nothing; then the group is synced, checked at its translated
+/// offset on the destination and taken out of the sync (a later commit on
+/// the source is not synced), and a librdkafka consumer of the group on
+/// the destination reads on from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_migrate_end_to_end() -> anyhow::Result<()> {
+    let (src, dst, gw, api, _) = start_pair(None, "", DEADLINE)?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
+    create_topic(&s, "orders", 1, &[]).await?;
+    let all: Vec<TestRecord> = (0..10)
+        .map(|i| {
+            TestRecord::new(
+                0,
+                Some(format!("k{i}").as_bytes()),
+                Some(b"v"),
+                now_ms() - 1000 + i,
+            )
+        })
+        .collect();
+    produce(&s, "orders", &all, "none").await?;
+    create_link(
+        &api,
+        &gw,
+        "dst",
+        "east",
+        &[
+            ("bootstrap.servers", &s),
+            ("consumer.offset.sync.enable", "true"),
+            ("consumer.offset.sync.ms", "300"),
+            (
+                "consumer.offset.group.filters",
+                r#"{"groupFilters":[{"name":"*"}]}"#,
+            ),
+        ],
+        DEADLINE,
+    )
+    .await?;
+    let r = api
+        .post_retrying(
+            &format!("{CLUSTERS}/dst/links/east/mirrors"),
+            Some(&json!({ "source_topic_name": "orders" })),
+            DEADLINE,
+        )
+        .await?;
+    anyhow::ensure!(r.status == 204, "create mirror: {r}");
+    linkgate_tests::wait_until("the mirror to land every record", DEADLINE, || async {
+        fetch_watermarks(&d, "orders", 0)
+            .await
+            .is_ok_and(|(_, high)| high == 10)
+    })
+    .await
+    .with_context(|| gw.log_tail(40))?;
+
+    // A member on the source: refused.
+    let member = tokio::task::block_in_place(|| -> anyhow::Result<BaseConsumer> {
+        let c = group_client(&s, "mover")?;
+        c.subscribe(&["orders"])?;
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset("orders", 0, Offset::Offset(6))?;
+        let deadline = Instant::now() + DEADLINE;
+        while c.assignment()?.elements().is_empty() && Instant::now() < deadline {
+            c.poll(Duration::from_millis(100));
+        }
+        c.commit(&tpl, CommitMode::Sync)?;
+        Ok(c)
+    })?;
+    let base = api.base().to_string();
+    let cli = |args: &[&str]| linkgate_tests::run_cli(args, &base, None);
+    let migrate = [
+        "group", "migrate", "--link", "east", "--group", "mover", "--output", "json",
+    ];
+    let refused = cli(&migrate)?;
+    assert!(
+        !refused.success() && refused.stderr.contains("member(s) on the source"),
+        "{refused}"
+    );
+    drop(tokio::task::block_in_place(|| {
+        member.unsubscribe();
+        member
+    }));
+
+    // Validate only: the plan, nothing changed (polled until the source
+    // group's member has left).
+    let mut validate: Vec<&str> = migrate.to_vec();
+    validate.push("--validate-only");
+    let start = Instant::now();
+    let plan = loop {
+        let run = cli(&validate)?;
+        if run.success() {
+            break run.json()?;
+        }
+        anyhow::ensure!(start.elapsed() < DEADLINE, "validate-only: {run}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(plan["migrated"], false, "{plan}");
+    assert_eq!(plan["validate_only"], true, "{plan}");
+    assert_eq!(plan["partitions"][0]["source_offset"], 6, "{plan}");
+    assert_eq!(plan["partitions"][0]["translated_offset"], 6, "{plan}");
+
+    // Migrate: synced, checked, out of the sync.
+    let done = cli(&migrate)?;
+    anyhow::ensure!(done.success(), "{done}");
+    let done = done.json()?;
+    assert_eq!(done["migrated"], true, "{done}");
+    assert_eq!(done["destination_group_name"], "mover", "{done}");
+    assert_eq!(done["partitions"][0]["destination_offset"], 6, "{done}");
+    assert!(
+        done["next_steps"][0]
+            .as_str()
+            .is_some_and(|s| s.contains("Start the consumers")),
+        "{done}"
+    );
+    assert_eq!(committed(&d, "mover")?, Some(6));
+
+    // A later commit on the source is no longer synced: two full runs of
+    // the task after it leave the destination where it was.
+    commit(&s, "mover", 8)?;
+    let labels = [("link", "east"), ("task", "ConsumerOffsetSync")];
+    let runs_seen = |gw: &Gateway| gw.metric_value("linkgate_link_task_run_seconds_count", &labels);
+    let before = runs_seen(&gw).unwrap_or(0.0);
+    linkgate_tests::wait_until("two more sync runs", DEADLINE, || async {
+        runs_seen(&gw).is_some_and(|n| n >= before + 2.0)
+    })
+    .await?;
+    assert_eq!(
+        committed(&d, "mover")?,
+        Some(6),
+        "a migrated group was synced again\n{}",
+        std::fs::read_to_string(gw.log_path())?
+            .lines()
+            .filter(|l| l.contains("mover") || l.contains("restart") || l.contains("link started"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+
+    // The group's consumer on the destination reads on from offset 6.
+    let c = read_as_group(&d, "mover", &["k6", "k7", "k8", "k9"].map(String::from), 10)?;
+    drop(c);
+    Ok(())
+}

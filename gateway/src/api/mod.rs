@@ -25,6 +25,7 @@
 pub mod auth;
 pub mod body;
 pub mod fake;
+mod migrate;
 pub mod model;
 mod mutate;
 pub mod routes;

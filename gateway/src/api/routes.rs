@@ -405,6 +405,8 @@ fn only(route: MethodRouter<Shared>, allow: &'static str) -> MethodRouter<Shared
 /// - `POST .../links/{link_name}/mirrors:promote-local-and-start-remote-mirror`
 ///   and `...:promote-local-and-pause-remote-mirror`: bidirectional links
 ///   only, which linkgate does not have: always 400
+/// - `POST .../links/{link_name}/groups/{group_name}:migrate`
+///   (`validate_only`; linkgate, see [`super::migrate`])
 ///
 /// `{cluster_id}` is a destination cluster id/alias or `-`. Request bodies
 /// are limited to [`MAX_BODY_BYTES`]. Mutating endpoints answer 501 when
@@ -446,6 +448,10 @@ pub fn router(state: Arc<dyn ApiState>) -> Router {
         .route(
             &format!("{LINKS}/{{link_name}}/mirrors/{{mirror_topic_name}}"),
             only(get(get_mirror), "GET, HEAD"),
+        )
+        .route(
+            &format!("{LINKS}/{{link_name}}/groups/{{group_action}}"),
+            any(super::migrate::migrate_group),
         )
         // `configs:alter` and `mirrors:<action>`: a colon inside a segment
         // is not a route pattern, so the whole segment is matched here and

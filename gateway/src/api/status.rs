@@ -10,11 +10,13 @@ impl ControlError {
             Self::ClusterNotFound(_)
             | Self::LinkNotFound(_)
             | Self::MirrorNotFound { .. }
-            | Self::SourceTopicNotFound { .. } => 404,
+            | Self::SourceTopicNotFound { .. }
+            | Self::GroupNotFound { .. } => 404,
             Self::LinkExists(_)
             | Self::MirrorExists { .. }
             | Self::ManagedByConfigFile(_)
-            | Self::HasMirrors { .. } => 409,
+            | Self::HasMirrors { .. }
+            | Self::GroupNotMigratable { .. } => 409,
             Self::InvalidConfig { .. }
             | Self::NotAlterable { .. }
             | Self::LinkValidation { .. }

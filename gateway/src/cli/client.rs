@@ -414,6 +414,23 @@ impl ApiClient {
         self.send(Verb::Post, &path, Some(body)).map(drop)
     }
 
+    /// `POST .../links/{link}/groups/{group}:migrate[?validate_only=true]`
+    /// (linkgate's `group migrate`); the 200 body (`LinkgateGroupMigration`).
+    pub fn migrate_group(
+        &self,
+        link: &str,
+        group: &str,
+        validate_only: bool,
+    ) -> Result<Value, CliError> {
+        let q = query(&[("validate_only", validate_only.then(|| "true".to_string()))]);
+        let path = format!(
+            "{}/groups/{}:migrate{q}",
+            self.link_path(link),
+            segment(group)
+        );
+        self.send::<Value>(Verb::Post, &path, None)
+    }
+
     /// `POST .../links/{link or -}/mirrors:{action}[?validate_only=true]`
     /// with `{"mirror_topic_names": topics}`; the 200 body
     /// (`KafkaAlterMirrorStatusResponseDataList`). `action`: `promote`,

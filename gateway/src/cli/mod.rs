@@ -29,6 +29,7 @@
 
 mod client;
 mod error;
+mod group;
 mod input;
 mod link;
 mod mirror;
@@ -54,6 +55,7 @@ use serde_json::Value;
 
 use client::{ApiClient, ApiToken, ClientTls};
 pub use error::CliError;
+pub use group::{run_group, GroupArgs};
 pub use link::{run_link, LinkArgs};
 pub use mirror::{run_mirror, MirrorArgs};
 

@@ -110,6 +110,25 @@ pub enum ControlError {
     /// The endpoint or operation is not available in this gateway (501).
     #[error("{0}")]
     Unsupported(String),
+    /// The consumer group has no committed offset of the link's mirror
+    /// topics on the source (404).
+    #[error("Consumer group '{group}' has no committed offsets of the mirror topics of cluster link '{link}' on the source cluster")]
+    GroupNotFound {
+        /// Link name.
+        link: String,
+        /// Group id.
+        group: String,
+    },
+    /// `group migrate` cannot go on now: the reason says what to do (409).
+    #[error("Consumer group '{group}' cannot be migrated over cluster link '{link}': {reason}")]
+    GroupNotMigratable {
+        /// Link name.
+        link: String,
+        /// Group id.
+        group: String,
+        /// Why, and what to do.
+        reason: String,
+    },
 }
 
 impl ControlError {
@@ -133,6 +152,8 @@ impl ControlError {
             Self::InvalidState { .. } => "INVALID_MIRROR_STATE",
             Self::Unavailable { .. } => "UNAVAILABLE",
             Self::Unsupported(_) => "UNSUPPORTED",
+            Self::GroupNotFound { .. } => "GROUP_ID_NOT_FOUND",
+            Self::GroupNotMigratable { .. } => "GROUP_NOT_MIGRATABLE",
         }
     }
 

@@ -5,9 +5,11 @@
 //! values, independent of any transport; the REST API maps them to HTTP.
 
 pub mod error;
+pub mod migrate;
 pub mod request;
 
 pub use error::ControlError;
+pub use migrate::{GroupMigration, GroupMigrationRequest, GroupPartitionMigration};
 pub use request::{
     LinkConfigChange, LinkDeletion, MirrorAction, MirrorActionResult, NewLink, NewMirror,
     PartitionLag,

@@ -32,8 +32,8 @@ use crate::api::{
 use crate::config::{validate_link_name, GatewayConfig, LinkConfig, PluginConfig};
 use crate::control::definition::{invalid_config, LinkDefinition};
 use crate::control::{
-    ControlError, ControlPlane, LinkConfigChange, LinkDeletion, MirrorAction, MirrorActionResult,
-    NewLink, NewMirror,
+    ControlError, ControlPlane, GroupMigration, GroupMigrationRequest, LinkConfigChange,
+    LinkDeletion, MirrorAction, MirrorActionResult, NewLink, NewMirror,
 };
 use crate::kafka::{link_error_code, ClusterClient, ClusterSettings};
 use crate::mirror::link::chain_names;
@@ -951,6 +951,27 @@ impl LinkManager {
         }
     }
 
+    async fn migrate_group_on(
+        &self,
+        req: GroupMigrationRequest,
+    ) -> Result<GroupMigration, ControlError> {
+        let (sync, link) = {
+            let running = self.running.lock().await;
+            let r = running
+                .iter()
+                .find(|r| r.name() == req.link_name)
+                .ok_or_else(|| ControlError::LinkNotFound(req.link_name.clone()))?;
+            let link = r.tasks.link().ok_or_else(|| ControlError::Unavailable {
+                message: format!(
+                    "cluster link '{}' is not connected yet; retry later",
+                    req.link_name
+                ),
+            })?;
+            (r.tasks.offset_sync().clone(), link)
+        };
+        crate::tasks::migrate::migrate(&sync, &link, &req).await
+    }
+
     async fn alter_mirrors_on(
         &self,
         link: Option<String>,
@@ -1157,6 +1178,13 @@ impl ControlPlane for LinkManager {
         validate_only: bool,
     ) -> BoxFuture<'_, Result<Vec<MirrorActionResult>, ControlError>> {
         Box::pin(self.alter_mirrors_on(link, mirror_topics, action, validate_only))
+    }
+
+    fn migrate_group(
+        &self,
+        req: GroupMigrationRequest,
+    ) -> BoxFuture<'_, Result<GroupMigration, ControlError>> {
+        Box::pin(self.migrate_group_on(req))
     }
 }
 

@@ -480,6 +480,66 @@ async fn mirror_requests_find_their_link() {
     ));
 }
 
+/// Offset sync settings changed in the config file (and through
+/// `configs:alter` for API links) reach the running link's tasks without
+/// a restart: the status table the link started with sees the task
+/// configured, then `NOT_CONFIGURED` again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offset_sync_settings_change_without_a_restart() {
+    let (src, dst) = (Broker::start("src"), Broker::start("dst"));
+    let link = |props: &str| {
+        format!("[[links]]\nname = \"a\"\nsource = \"src\"\ndestination = \"dst\"\n[links.config]\n{props}\n")
+    };
+    let first = gateway_config(&src, &dst, &link(""));
+    let m = manager(&first);
+    m.start_file_links().await;
+    let status = m.get("a").expect("a").status().clone();
+    wait_for("the task seen not configured", || {
+        status.task_configured("ConsumerOffsetSync") == Some(false)
+    })
+    .await;
+    let on = gateway_config(
+        &src,
+        &dst,
+        &link("\"consumer.offset.sync.enable\" = \"true\"\n\"consumer.offset.sync.ms\" = \"1000\""),
+    );
+    assert_eq!(m.apply_file_config(&on).await, 0);
+    assert!(m.get("a").expect("a").config().offset_sync.enable);
+    wait_for("the running link's task configured", || {
+        status.task_configured("ConsumerOffsetSync") == Some(true)
+    })
+    .await;
+    assert_eq!(m.apply_file_config(&first).await, 0);
+    wait_for("the running link's task off again", || {
+        status.task_configured("ConsumerOffsetSync") == Some(false)
+    })
+    .await;
+
+    // An API link: configs:alter of the sync settings only, no restart.
+    m.create_link(new_link("api", &[("bootstrap.servers", &src.addr())]))
+        .await
+        .expect("create");
+    let api_status = m.get("api").expect("api").status().clone();
+    m.alter_link_configs(LinkConfigChange {
+        link_name: "api".into(),
+        set: vec![("consumer.offset.sync.enable".into(), "true".into())],
+        reset: Vec::new(),
+        validate_only: false,
+    })
+    .await
+    .expect("alter");
+    wait_for("the API link's task configured", || {
+        api_status.task_configured("ConsumerOffsetSync") == Some(true)
+    })
+    .await;
+    let api = m.get("api").expect("api");
+    assert!(api.config().offset_sync.enable);
+    assert!(api
+        .definition()
+        .is_some_and(|d| d.config("consumer.offset.sync.enable") == Some("true")));
+    assert!(m.stop_all(WAIT).await);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_reload_starts_stops_and_restarts_file_links() {
     let (src, dst) = (Broker::start("src"), Broker::start("dst"));

@@ -21,8 +21,8 @@ use futures::future::BoxFuture;
 
 pub use crate::command::{error, request};
 pub use crate::command::{
-    ControlError, LinkConfigChange, LinkDeletion, MirrorAction, MirrorActionResult, NewLink,
-    NewMirror, PartitionLag,
+    ControlError, GroupMigration, GroupMigrationRequest, LinkConfigChange, LinkDeletion,
+    MirrorAction, MirrorActionResult, NewLink, NewMirror, PartitionLag,
 };
 
 /// The mutating operations of the control plane, shaped after Confluent's
@@ -88,4 +88,24 @@ pub trait ControlPlane: Send + Sync {
         action: MirrorAction,
         validate_only: bool,
     ) -> BoxFuture<'_, Result<Vec<MirrorActionResult>, ControlError>>;
+
+    /// Migrates a consumer group from the source to the destination over a
+    /// link (linkgate's `POST .../links/{link}/groups/{group}:migrate`,
+    /// `linkgate group migrate`; see [`crate::tasks::migrate`]). Default:
+    /// [`ControlError::Unsupported`].
+    ///
+    /// # Errors
+    /// [`ControlError::LinkNotFound`], [`ControlError::GroupNotFound`],
+    /// [`ControlError::GroupNotMigratable`], [`ControlError::Unavailable`].
+    fn migrate_group(
+        &self,
+        req: GroupMigrationRequest,
+    ) -> BoxFuture<'_, Result<GroupMigration, ControlError>> {
+        let _ = req;
+        Box::pin(async {
+            Err(ControlError::Unsupported(
+                "group migrate is not available in this gateway".into(),
+            ))
+        })
+    }
 }

@@ -12,11 +12,14 @@
 //!   state in the link's [`crate::mirror::LinkStatus`] and its metrics.
 //! - [`metrics`]: the `linkgate_link_task_*` metrics.
 //!
-//! Adding a task: implement [`LinkTask`] and add it to
-//! [`LinkTasks::start`]'s list.
+//! Adding a task: implement [`LinkTask`] in a module of its own and add an
+//! instance to the list in [`LinkTasks::start`]; its state, errors and
+//! metrics then follow from the framework, and `default_tasks` (REST API)
+//! learns which property configures it.
 
 pub mod acl_sync;
 pub mod metrics;
+pub mod migrate;
 pub mod offset_sync;
 pub mod runner;
 pub mod topic_configs;

@@ -146,7 +146,7 @@ impl ConsumerOffsetSync {
         })?;
         for g in groups {
             let group = g.group_id;
-            if !config.group_filters.includes(&group) || self.is_excluded(&group) {
+            if !group_included(config, &group) || self.is_excluded(&group) {
                 continue;
             }
             match self.sync_group(link, &group, &mirrored).await {
@@ -160,6 +160,22 @@ impl ConsumerOffsetSync {
         Ok(run)
     }
 
+    /// Syncs group `group` now, outside the schedule and whatever the
+    /// filters say (`group migrate`); one run at a time as for
+    /// [`Self::sync`]. Returns the number of partition offsets committed.
+    ///
+    /// # Errors
+    /// As [`Self::plan`], and the destination's OffsetCommit error.
+    pub async fn sync_group_now(
+        &self,
+        link: &LinkHandle,
+        group: &str,
+        mirrored: &BTreeMap<(String, i32), String>,
+    ) -> Result<u64, TaskError> {
+        let _one = self.runs.lock().await;
+        self.sync_group(link, group, mirrored).await
+    }
+
     /// Syncs one group; returns the number of partition offsets committed.
     async fn sync_group(
         &self,
@@ -171,8 +187,17 @@ impl ConsumerOffsetSync {
         let Some(plan) = plan else { return Ok(0) };
         let (commit, remember) = decide(group, &plan, &self.memory().synced);
         if commit.is_empty() {
+            // In sync already: remember where, so that a later reset of the
+            // source group is recognised as one.
+            let mut memory = self.memory();
+            for (k, v) in remember {
+                memory.synced.insert(k, v);
+            }
             return Ok(0);
         }
+        tracing::debug!(link = %link.name(), group, destination_group = %plan.destination_group,
+            offsets = ?commit.iter().map(|((t, p), c)| (t.as_str(), *p, c.offset)).collect::<Vec<_>>(),
+            "committing consumer group offsets on the destination");
         link.destination()
             .commit_group_offsets(&plan.destination_group, &commit)
             .await
@@ -291,10 +316,11 @@ impl ConsumerOffsetSync {
 }
 
 /// The offsets to commit for `group` under `plan`, and what to remember
-/// as synced for each: the translated offsets that differ from the
-/// destination's, except those below it when the source group did not move
-/// back since the last sync (`synced`); each with the source's metadata
-/// string and no leader epoch (the destination's epochs are its own).
+/// as synced (the partitions committed, and those already in sync): the
+/// translated offsets that differ from the destination's, except those
+/// below it when the source group did not move back since the last sync
+/// (`synced`); each with the source's metadata string and no leader epoch
+/// (the destination's epochs are its own).
 fn decide(
     group: &str,
     plan: &GroupPlan,
@@ -304,10 +330,11 @@ fn decide(
     let mut remember = Vec::new();
     for (p, c) in &plan.partitions {
         let Some(target) = p.translated else { continue };
+        let key = (group.to_string(), p.mirror_topic.clone(), p.partition);
         if p.destination_offset == Some(target) {
+            remember.push((key, (p.source_offset, target)));
             continue;
         }
-        let key = (group.to_string(), p.mirror_topic.clone(), p.partition);
         if p.destination_offset.is_some_and(|d| target < d) {
             let source_moved_back = synced.get(&key).is_some_and(|(s, _)| p.source_offset < *s);
             if !source_moved_back {
@@ -337,6 +364,15 @@ pub struct GroupPlan {
     /// Each mirrored partition the group committed an offset for, with the
     /// source's committed offset as read.
     pub partitions: Vec<(PartitionSync, CommittedOffset)>,
+}
+
+/// Whether the offset sync takes source group `group` under `config`: the
+/// `consumer.offset.group.filters` JSON
+/// ([`crate::config::GroupFilters::includes`]). The one place where a
+/// chain of group filter plugins is to be asked as well, the way topic
+/// filter plugins decide auto-create.
+fn group_included(config: &OffsetSyncConfig, group: &str) -> bool {
+    config.group_filters.includes(group)
 }
 
 /// The link's mirror partitions by `(source topic, partition)`, with their
@@ -421,10 +457,12 @@ mod tests {
 
     #[test]
     fn unchanged_and_not_yet_mirrored_commit_nothing() {
-        assert!(
-            decide("g", &plan(part(50, Some(40), Some(40))), &HashMap::new())
-                .0
-                .is_empty()
+        let (c, r) = decide("g", &plan(part(50, Some(40), Some(40))), &HashMap::new());
+        assert!(c.is_empty());
+        assert_eq!(
+            r,
+            vec![(("g".into(), "orders".into(), 0), (50, 40))],
+            "in sync: remembered"
         );
         assert!(
             decide("g", &plan(part(50, None, Some(10))), &HashMap::new())
