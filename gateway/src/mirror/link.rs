@@ -157,6 +157,8 @@ pub(crate) struct Slot {
     /// Source leader epoch of the last batch fetched (-1 unknown): Fetch
     /// `last_fetched_epoch` (KIP-320 divergence check).
     pub last_fetched_epoch: i32,
+    /// The partition's metric handles, registered on first use.
+    pub metrics: Option<m::PartitionMetrics>,
 }
 
 /// The unfinished part of a round recovered from a checkpoint: its batches
@@ -176,6 +178,12 @@ pub(crate) struct ResumeRound {
 }
 
 impl Slot {
+    /// The partition's metric handles (registered on the first call).
+    pub(crate) fn metrics(&mut self, link: &str, key: &PartitionKey) -> &m::PartitionMetrics {
+        self.metrics
+            .get_or_insert_with(|| m::PartitionMetrics::new(link, &key.0, key.1))
+    }
+
     /// A slot at source offset `fetch_offset` (nothing in flight) and
     /// destination log end offset `destination_next`.
     pub(crate) fn new(
@@ -205,6 +213,7 @@ impl Slot {
             stale_chunks: Vec::new(),
             source_log_start: -1,
             last_fetched_epoch: -1,
+            metrics: None,
         }
     }
 }
@@ -230,6 +239,8 @@ pub(crate) struct LinkCtx {
     pub chain_names: Arc<ArcSwap<ChainNames>>,
     /// The gateway's state topic (never mirrored).
     pub state_topic: String,
+    /// The link's metric handles.
+    pub metrics: Arc<m::LinkMetrics>,
 }
 
 impl LinkCtx {
@@ -259,6 +270,7 @@ impl LinkCtx {
             plugins: Arc::new(PluginRegistry::new(PluginHost::new().expect("plugin host"))),
             chain_names: Arc::new(ArcSwap::from_pointee(ChainNames::default())),
             state_topic,
+            metrics: Arc::new(m::LinkMetrics::new(name)),
         }
     }
 
@@ -906,6 +918,7 @@ async fn run_link(
         stop: shutdown.child_token(),
         plugins,
         chain_names,
+        metrics: Arc::new(m::LinkMetrics::new(&link)),
         state_topic,
     });
     let config = Arc::new(config);

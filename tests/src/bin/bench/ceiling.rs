@@ -66,7 +66,11 @@ impl Wire {
                 3,
             )
             .await?;
-        anyhow::ensure!(resp.error_code == 0, "ApiVersions error {}", resp.error_code);
+        anyhow::ensure!(
+            resp.error_code == 0,
+            "ApiVersions error {}",
+            resp.error_code
+        );
         w.versions = resp
             .api_keys
             .iter()
@@ -83,7 +87,11 @@ impl Wire {
             .copied()
             .with_context(|| format!("broker does not support API key {}", R::KEY))?;
         let v = max.min(cap).min(R::VERSIONS.max);
-        anyhow::ensure!(v >= min && v >= R::VERSIONS.min, "no common version for API key {}", R::KEY);
+        anyhow::ensure!(
+            v >= min && v >= R::VERSIONS.min,
+            "no common version for API key {}",
+            R::KEY
+        );
         Ok(v)
     }
 
@@ -117,7 +125,7 @@ impl Wire {
             .map_err(|()| anyhow::anyhow!("unknown API key {}", R::KEY))?
             .response_header_version(version);
         ResponseHeader::decode(&mut body, header_version)?;
-        Ok(R::Response::decode(&mut body, version)?)
+        R::Response::decode(&mut body, version)
     }
 
     async fn call<R: Request>(&mut self, req: &R, version: i16) -> anyhow::Result<R::Response> {
@@ -184,7 +192,10 @@ pub async fn read_source(
                     batches.push(b);
                 }
             }
-            anyhow::ensure!(offset > before, "{topic}/{p}: no progress at offset {offset}");
+            anyhow::ensure!(
+                offset > before,
+                "{topic}/{p}: no progress at offset {offset}"
+            );
         }
         out.push(batches);
     }
@@ -221,7 +232,11 @@ pub async fn ingest(
             init_version,
         )
         .await?;
-    anyhow::ensure!(init.error_code == 0, "InitProducerId error {}", init.error_code);
+    anyhow::ensure!(
+        init.error_code == 0,
+        "InitProducerId error {}",
+        init.error_code
+    );
     let (pid, epoch) = (init.producer_id.0, init.producer_epoch);
     let version = wire.version::<ProduceRequest>(PRODUCE_MAX_VERSION)?;
 
