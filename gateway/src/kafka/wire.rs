@@ -3,6 +3,8 @@
 //! the client layer caps the versions), and an encoder of Produce bodies
 //! that writes each batch into the request once.
 
+use std::collections::HashMap;
+
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
@@ -60,6 +62,9 @@ pub fn fetch_request(
     max_bytes: i32,
 ) -> FetchRequest {
     let mut topics: Vec<FetchTopic> = Vec::new();
+    // Topic name -> index in `topics`: one lookup per partition however
+    // many topics the request holds.
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for t in targets {
         let part = FetchPartition::default()
             .with_partition(t.partition)
@@ -68,14 +73,17 @@ pub fn fetch_request(
             .with_last_fetched_epoch(t.last_fetched_epoch)
             .with_log_start_offset(-1)
             .with_partition_max_bytes(t.max_bytes);
-        match topics.iter_mut().find(|ft| ft.topic.0.as_str() == t.topic) {
+        match index.get(t.topic.as_str()).and_then(|i| topics.get_mut(*i)) {
             Some(ft) => ft.partitions.push(part),
-            None => topics.push(
-                FetchTopic::default()
-                    .with_topic(topic_name(&t.topic))
-                    .with_topic_id(t.topic_id)
-                    .with_partitions(vec![part]),
-            ),
+            None => {
+                index.insert(&t.topic, topics.len());
+                topics.push(
+                    FetchTopic::default()
+                        .with_topic(topic_name(&t.topic))
+                        .with_topic_id(t.topic_id)
+                        .with_partitions(vec![part]),
+                );
+            }
         }
     }
     FetchRequest::default()

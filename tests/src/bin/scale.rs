@@ -194,9 +194,17 @@ fn main() -> anyhow::Result<()> {
         "[scale]   caught up in {:.1} s; idle window {idle:?}",
         caught_up.as_secs_f64()
     );
+    let fetches = |gw: &Gateway| {
+        gw.metrics()
+            .ok()
+            .and_then(|t| metric_value(&t, "linkgate_fetch_latency_seconds_count", &[]))
+            .unwrap_or(0.0)
+    };
+    let fetches0 = fetches(&gw);
     let t0 = Instant::now();
     std::thread::sleep(idle);
     let (rss_after, cpu1) = sample(pid, ticks)?;
+    let fetch_rate = (fetches(&gw) - fetches0) / t0.elapsed().as_secs_f64();
     let idle_cpu = (cpu1 - cpu0) / t0.elapsed().as_secs_f64() * 100.0;
     let added = total.saturating_sub(partitions as u64).max(1);
     let per_partition = (rss.max(rss_after) as f64 - base_rss as f64) / added as f64;
@@ -214,6 +222,7 @@ fn main() -> anyhow::Result<()> {
         "  idle CPU over {:>3} s:                     {idle_cpu:>8.2} % of a core  (goal < 2%)",
         idle.as_secs()
     );
+    println!("  Fetch requests while idle:               {fetch_rate:>8.2} per s");
     println!(
         "  caught up (one record per partition) in: {:>8.1} s",
         caught_up.as_secs_f64()
