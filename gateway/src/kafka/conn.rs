@@ -900,12 +900,25 @@ async fn read_loop(shared: Arc<Shared>, mut rd: ReadHalf<BoxedStream>) {
             Err(close) => break close,
         };
         // Checked against MAX_FRAME_BYTES above, before this allocation.
-        let mut frame = BytesMut::zeroed(len);
-        if let Err(e) = rd.read_exact(&mut frame).await {
-            break (
-                CloseKind::Disconnected,
-                format!("read failed mid-frame: {e}"),
-            );
+        // Not zeroed: the reads fill it, bounded to this frame by `take`.
+        let mut frame = BytesMut::with_capacity(len);
+        let mut failed = None;
+        while frame.len() < len {
+            let rest = (len - frame.len()) as u64;
+            match (&mut rd).take(rest).read_buf(&mut frame).await {
+                Ok(0) => {
+                    failed = Some("read failed mid-frame: closed by the broker".to_string());
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    failed = Some(format!("read failed mid-frame: {e}"));
+                    break;
+                }
+            }
+        }
+        if let Some(reason) = failed {
+            break (CloseKind::Disconnected, reason);
         }
         let mut frame = frame.freeze();
         // The length check above guarantees the 4 correlation-id bytes.
