@@ -10,8 +10,10 @@
 //! one batch per partition per request, as Apache Kafka requires: request `i`
 //! carries the `i`-th batch of every partition). Timed: writing those frames
 //! on one connection with up to [`IN_FLIGHT`] requests in flight (Kafka's
-//! bound for an idempotent producer), from the first byte written to the
-//! last response read; every partition answer must be error code 0.
+//! bound for an idempotent producer; a writer and a reader side by side, so
+//! the next request goes out the moment an answer frees a slot), from the
+//! first byte written to the last response read; every partition answer
+//! must be error code 0.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -25,8 +27,9 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{Decodable, Encodable, Request, StrBytes};
 use linkgate::kafka::records::batch::{self, RawBatch};
 use linkgate::kafka::wire;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
 
 /// Produce requests in flight at most (Apache Kafka's bound for an
 /// idempotent producer, `max.in.flight.requests.per.connection` <= 5).
@@ -113,19 +116,7 @@ impl Wire {
     }
 
     async fn read<R: Request>(&mut self, version: i16) -> anyhow::Result<R::Response> {
-        let len = self.stream.read_i32().await.context("reading a response")?;
-        let len = usize::try_from(len)
-            .ok()
-            .filter(|l| *l <= MAX_FRAME)
-            .with_context(|| format!("response frame of {len} bytes"))?;
-        let mut body = vec![0u8; len];
-        self.stream.read_exact(&mut body).await?;
-        let mut body = Bytes::from(body);
-        let header_version = ApiKey::try_from(R::KEY)
-            .map_err(|()| anyhow::anyhow!("unknown API key {}", R::KEY))?
-            .response_header_version(version);
-        ResponseHeader::decode(&mut body, header_version)?;
-        R::Response::decode(&mut body, version)
+        read_response::<R, _>(&mut self.stream, version).await
     }
 
     async fn call<R: Request>(&mut self, req: &R, version: i16) -> anyhow::Result<R::Response> {
@@ -133,6 +124,26 @@ impl Wire {
         self.stream.write_all(&frame).await?;
         self.read::<R>(version).await
     }
+}
+
+/// Reads one response frame of `R` at `version` from `stream`.
+async fn read_response<R: Request, S: AsyncRead + Unpin>(
+    stream: &mut S,
+    version: i16,
+) -> anyhow::Result<R::Response> {
+    let len = stream.read_i32().await.context("reading a response")?;
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|l| *l <= MAX_FRAME)
+        .with_context(|| format!("response frame of {len} bytes"))?;
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body).await?;
+    let mut body = Bytes::from(body);
+    let header_version = ApiKey::try_from(R::KEY)
+        .map_err(|()| anyhow::anyhow!("unknown API key {}", R::KEY))?
+        .response_header_version(version);
+    ResponseHeader::decode(&mut body, header_version)?;
+    R::Response::decode(&mut body, version)
 }
 
 /// Reads every batch of `topic` partitions `0..highs.len()` from offset 0 up
@@ -264,26 +275,36 @@ pub async fn ingest(
     }
     drop(batches);
 
+    // Writer and reader run side by side: a request goes out as soon as
+    // fewer than IN_FLIGHT are unanswered (a permit per request in flight).
+    let (mut rd, mut wr) = wire.stream.into_split();
+    let permits = Semaphore::new(IN_FLIGHT);
     let start = Instant::now();
-    let (mut sent, mut answered) = (0usize, 0usize);
-    while answered < frames.len() {
-        while sent < frames.len() && sent - answered < IN_FLIGHT {
-            wire.stream.write_all(&frames[sent]).await?;
-            sent += 1;
+    let write = async {
+        for frame in &frames {
+            permits.acquire().await?.forget();
+            wr.write_all(frame).await?;
         }
-        let resp = wire.read::<ProduceRequest>(version).await?;
-        for t in &resp.responses {
-            for p in &t.partition_responses {
-                anyhow::ensure!(
-                    p.error_code == 0,
-                    "produce request {answered}, partition {}: error code {}",
-                    p.index,
-                    p.error_code
-                );
+        anyhow::Ok(())
+    };
+    let read = async {
+        for answered in 0..frames.len() {
+            let resp = read_response::<ProduceRequest, _>(&mut rd, version).await?;
+            for t in &resp.responses {
+                for p in &t.partition_responses {
+                    anyhow::ensure!(
+                        p.error_code == 0,
+                        "produce request {answered}, partition {}: error code {}",
+                        p.index,
+                        p.error_code
+                    );
+                }
             }
+            permits.add_permits(1);
         }
-        answered += 1;
-    }
+        anyhow::Ok(())
+    };
+    tokio::try_join!(write, read)?;
     Ok(Ingest {
         wall: start.elapsed(),
         requests: frames.len(),
