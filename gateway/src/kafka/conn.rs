@@ -603,11 +603,44 @@ impl BrokerConnection {
         gated: bool,
     ) -> Result<R::Response, KafkaError> {
         let body = self
-            .round_trip(R::KEY, version, R::header_version(version), gated, |buf| {
-                req.encode(buf, version)
-            })
+            .round_trip(
+                R::KEY,
+                version,
+                R::header_version(version),
+                gated,
+                (256, |buf: &mut BytesMut| req.encode(buf, version)),
+            )
             .await?;
         self.decode::<R::Response>(body, R::KEY, version)
+    }
+
+    /// Like [`BrokerConnection::send`], with the request body written by
+    /// `encode_body` (given the buffer and the version from
+    /// [`BrokerConnection::version_for`]) straight into the request frame,
+    /// which starts with room for `body_len` bytes (a hint: the frame
+    /// grows past it if needed). For requests whose bodies hold bulk bytes
+    /// (Produce): each byte is written into the frame once.
+    ///
+    /// Errors: as [`BrokerConnection::send`]; an `encode_body` error is
+    /// [`KafkaError::Encode`].
+    pub async fn send_encoded<R: Request>(
+        &self,
+        body_len: usize,
+        encode_body: impl FnOnce(&mut BytesMut, i16) -> anyhow::Result<()>,
+    ) -> Result<(i16, R::Response), KafkaError> {
+        let version = self.version_for::<R>()?;
+        let body = self
+            .round_trip(
+                R::KEY,
+                version,
+                R::header_version(version),
+                true,
+                (body_len.saturating_add(256), |buf: &mut BytesMut| {
+                    encode_body(buf, version)
+                }),
+            )
+            .await?;
+        Ok((version, self.decode::<R::Response>(body, R::KEY, version)?))
     }
 
     /// Decode a response body; decoder errors and panics become Malformed.
@@ -642,17 +675,18 @@ impl BrokerConnection {
     }
 
     /// Encode one request frame, register it, hand it to the writer and await
-    /// the response body (the bytes after the response header).
+    /// the response body (the bytes after the response header). `body`:
+    /// the frame's initial capacity and the body's encoder.
     async fn round_trip(
         &self,
         api_key: i16,
         version: i16,
         request_header_version: i16,
         gated: bool,
-        encode_body: impl FnOnce(&mut BytesMut) -> anyhow::Result<()>,
+        body: (usize, impl FnOnce(&mut BytesMut) -> anyhow::Result<()>),
     ) -> Result<Bytes, KafkaError> {
         let res = self
-            .round_trip_inner(api_key, version, request_header_version, gated, encode_body)
+            .round_trip_inner(api_key, version, request_header_version, gated, body)
             .await;
         metrics::counter!(
             "linkgate_kafka_requests_total",
@@ -672,7 +706,7 @@ impl BrokerConnection {
         version: i16,
         request_header_version: i16,
         gated: bool,
-        encode_body: impl FnOnce(&mut BytesMut) -> anyhow::Result<()>,
+        (capacity, encode_body): (usize, impl FnOnce(&mut BytesMut) -> anyhow::Result<()>),
     ) -> Result<Bytes, KafkaError> {
         if self.is_closed() {
             return Err(self.shared.closed_error());
@@ -694,7 +728,7 @@ impl BrokerConnection {
             .with_request_api_version(version)
             .with_correlation_id(correlation_id)
             .with_client_id(Some(self.client_id.clone()));
-        let mut buf = BytesMut::with_capacity(256);
+        let mut buf = BytesMut::with_capacity(capacity.min(MAX_FRAME_BYTES));
         buf.put_i32(0); // length, filled in below
         header
             .encode(&mut buf, request_header_version)
@@ -778,7 +812,7 @@ impl BrokerConnection {
                     version,
                     ApiVersionsRequest::header_version(version),
                     true,
-                    |buf| req.encode(buf, version),
+                    (256, |buf: &mut BytesMut| req.encode(buf, version)),
                 )
                 .await?;
             let code = body.first_chunk::<2>().map(|b| i16::from_be_bytes(*b));
@@ -866,12 +900,25 @@ async fn read_loop(shared: Arc<Shared>, mut rd: ReadHalf<BoxedStream>) {
             Err(close) => break close,
         };
         // Checked against MAX_FRAME_BYTES above, before this allocation.
-        let mut frame = BytesMut::zeroed(len);
-        if let Err(e) = rd.read_exact(&mut frame).await {
-            break (
-                CloseKind::Disconnected,
-                format!("read failed mid-frame: {e}"),
-            );
+        // Not zeroed: the reads fill it, bounded to this frame by `take`.
+        let mut frame = BytesMut::with_capacity(len);
+        let mut failed = None;
+        while frame.len() < len {
+            let rest = (len - frame.len()) as u64;
+            match (&mut rd).take(rest).read_buf(&mut frame).await {
+                Ok(0) => {
+                    failed = Some("read failed mid-frame: closed by the broker".to_string());
+                    break;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    failed = Some(format!("read failed mid-frame: {e}"));
+                    break;
+                }
+            }
+        }
+        if let Some(reason) = failed {
+            break (CloseKind::Disconnected, reason);
         }
         let mut frame = frame.freeze();
         // The length check above guarantees the 4 correlation-id bytes.

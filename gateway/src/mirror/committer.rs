@@ -1,19 +1,57 @@
 //! The committer task of a link: turns each fetched [`Round`] into
 //! (1) one write-ahead state record per mirror partition (checkpoint with the
 //! round's batch layout, new offset map segments) on the state topic, then
-//! (2) idempotent, acks=all Produce requests, one per destination broker per
-//! *layer*: layer `i` carries the `i`-th batch of every partition of the
-//! round led by that broker (Apache Kafka's `LogValidator` accepts one v2
-//! batch per partition per Produce request).
+//! (2) idempotent, acks=all Produce requests ([`produce`](super::produce)):
+//! per destination broker a pipeline of up to 5 requests in flight, request
+//! `j` carrying the next batch of every partition of the round led by that
+//! broker (Apache Kafka's `LogValidator` accepts one v2 batch per partition
+//! per Produce request).
 //!
-//! A produce that fails or whose outcome is unknown is reconciled against the
-//! destination log end offset (the single-writer rule, see
-//! [`crate::mirror::state::Checkpoint`]): landed up to a batch boundary
-//! (produce the rest under the same producer id, epoch and sequences, so
-//! the broker deduplicates a copy still on its way), or moved by someone
-//! else (the partition fails with `FOREIGN_WRITE`). A refused producer
-//! epoch means another instance claimed the link: the link stops as
-//! `FENCED` ([`LinkCtx::fence`]).
+//! Rounds overlap: while round N is produced, round N+1 (the rounds queued
+//! by the fetcher, merged) is laid out and written ahead; the fetcher
+//! fetches meanwhile. A produce that fails or whose outcome is unknown is
+//! reconciled against the destination log end offset (the single-writer
+//! rule, see [`crate::mirror::state::Checkpoint`]): landed up to a batch
+//! boundary (produce the rest under the same producer id, epoch and
+//! sequences, so the broker deduplicates a copy still on its way), or moved
+//! by someone else (the partition fails with `FOREIGN_WRITE`). A refused
+//! producer epoch means another instance claimed the link: the link stops
+//! as `FENCED` ([`LinkCtx::fence`]).
+//!
+//! # Exactly once: the invariant
+//!
+//! For every mirror partition, at every moment:
+//!
+//! 1. **Covered.** Every batch that may be on its way to the destination or
+//!    may have landed there unconfirmed is in the layout of the partition's
+//!    latest durable state record (`cp/`, compacted: only the latest
+//!    counts), with the producer id, epoch and base sequence it is sent
+//!    with. A round's record is durable before any of its batches is sent.
+//!    A round written ahead while the previous round of the partition is
+//!    still being produced is recorded as the union of both (the previous
+//!    round's start, both layouts, the previous base sequence), so that a
+//!    crash at any point leaves a record that covers everything unsettled.
+//! 2. **One sequence per batch.** Batch `i` of a layout is always sent with
+//!    `Checkpoint::sequence_at(i)`, however often it is sent; a partition has
+//!    at most 5 unanswered batches (one per request, at most 5 requests in
+//!    flight per broker connection). The broker appends a batch only when its
+//!    sequence follows the last one it appended for the producer on that
+//!    partition, so no batch lands twice and none lands out of order; it
+//!    answers a resend of one of the last 5 as a duplicate, with its offset.
+//! 3. **Settled in order.** Answers are taken in request order. A partition's
+//!    first answer other than success at the laid-out offset (an error, no
+//!    answer, a lost connection) stops sending for it, and its later answers
+//!    in that pipeline are ignored: refusals that follow from it
+//!    (`OUT_OF_ORDER_SEQUENCE_NUMBER`), or successes that the log end offset
+//!    shows. The reconcile then reads the destination log end offset, which
+//!    must be a batch boundary of the layout at or after the last confirmed
+//!    batch (else `FOREIGN_WRITE`), and sends the rest again with the same
+//!    sequences (2 makes a late copy of an earlier send harmless).
+//! 4. **Rounds in order.** A round is produced only after the previous round
+//!    of its partition landed in full (confirmed offsets, or a finished
+//!    reconcile). A round written ahead whose predecessor did not land in
+//!    full is dropped and fetched again once the reconcile is done; its
+//!    durable union record still covers what is unsettled (1).
 //!
 //! After each round, partitions whose source position moved without
 //! anything to produce (markers, aborted data, records dropped by plugins)
@@ -28,102 +66,191 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::kafka::records::batch::{self, RawBatch};
-use crate::kafka::wire;
-use crate::kafka::{KafkaError, OffsetSpec};
+use crate::kafka::OffsetSpec;
 use crate::mirror::error::MirrorError;
 use crate::mirror::fetcher::{FetchedPartition, Round};
-use crate::mirror::link::{progress_checkpoint, LinkCtx, ResumeRound, RoundGuard};
+use crate::mirror::link::{progress_checkpoint, LinkCtx, ResumeRound};
 use crate::mirror::metrics as m;
 use crate::mirror::offset_map::{self, ROLLUP_SEGMENTS};
+use crate::mirror::produce::{self, Work};
 use crate::mirror::state::{Checkpoint, ProducerIdentity, StateEntry};
 use crate::mirror::status::{FailureCause, PartitionKey};
-
-/// Kafka error codes the committer treats specially.
-mod code {
-    /// Used when a response omits a partition that was sent.
-    pub const NETWORK_EXCEPTION: i16 = 13;
-    pub const OUT_OF_ORDER_SEQUENCE_NUMBER: i16 = 45;
-    pub const DUPLICATE_SEQUENCE_NUMBER: i16 = 46;
-    pub const INVALID_PRODUCER_EPOCH: i16 = 47;
-    pub const UNKNOWN_PRODUCER_ID: i16 = 59;
-    pub const PRODUCER_FENCED: i16 = 90;
-}
 
 /// How often, at most, a partition's progress over source offsets that
 /// needed nothing on the destination is checkpointed.
 pub(crate) const PROGRESS_INTERVAL: Duration = Duration::from_secs(10);
 
-/// Record batches of one partition in one round at most: bounds the
+/// Record batches of one partition in one round at most (a round written
+/// ahead of its predecessor counts the predecessor's too): bounds the
 /// round's checkpoint record (its batch layout, ~30 bytes a batch) well
 /// below the state topic's `max.message.bytes`, whatever the batch sizes.
 /// The rest is fetched again for the next round.
 pub(crate) const MAX_ROUND_BATCHES: usize = 16_384;
 
-/// Sequence refusals (`OUT_OF_ORDER_SEQUENCE_NUMBER`, `UNKNOWN_PRODUCER_ID`)
-/// of one round on one partition before it fails: each is reconciled with
-/// backoff first (a high watermark behind the leader's log explains a few).
-const SEQUENCE_REFUSALS: u32 = 20;
+/// Bytes of batches the committer merges queued rounds up to (a larger
+/// round spreads the write-ahead over more data).
+const MERGE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// One partition's share of a round.
-struct Work {
-    key: PartitionKey,
+/// Where the round being produced leaves a partition, for the round laid
+/// out meanwhile.
+struct Planned {
+    /// The round's checkpoint.
     checkpoint: Checkpoint,
-    segments: Vec<(i64, i64)>,
-    batches: Vec<RawBatch>,
-    /// Batches landed so far.
-    sent: usize,
-    /// Producer identity of the round (this instance's, or an earlier
-    /// instance's for an unfinished round re-sent).
+    /// Sequence after the round's last batch.
+    sequence_end: i32,
+    /// Last offset map segment after the round.
+    last_segment: Option<(i64, i64)>,
     producer: ProducerIdentity,
-    /// Sequence of batch `sent`.
-    sequence: i32,
-    byte_count: u64,
-    /// Sequence refusals seen (see [`SEQUENCE_REFUSALS`]).
-    sequence_refusals: u32,
-    /// Marks the partition's round in flight until the work is dropped
-    /// (landed, failed, or given up): promote waits on it and the idle
-    /// foreign-write check skips the partition meanwhile.
-    _round: RoundGuard,
 }
 
-impl Work {
-    /// Destination offset where batch `i` lands.
-    fn destination_of(&self, i: usize) -> i64 {
-        // The checkpoint's layout is these batches' (prepare builds both).
-        self.checkpoint.destination_at(i)
-    }
+/// Rounds in production, by partition.
+type Ahead = BTreeMap<PartitionKey, Planned>;
 
-    /// Marks batches up to `upto` landed, advancing the sequence.
-    fn advance_to(&mut self, upto: usize) {
-        while self.sent < upto && self.sent < self.batches.len() {
-            self.sequence = batch::increment_sequence(
-                self.sequence,
-                self.batches[self.sent].header.record_count,
-            );
-            self.sent += 1;
+fn planned(ctx: &LinkCtx, works: &[Work]) -> Ahead {
+    let slots = ctx.slots();
+    works
+        .iter()
+        .map(|w| {
+            let last_segment = w
+                .segments
+                .last()
+                .copied()
+                .or_else(|| slots.get(&w.key).and_then(|s| s.last_segment));
+            let planned = Planned {
+                sequence_end: w.checkpoint.sequence_at(w.checkpoint.batches.len()),
+                checkpoint: w.checkpoint.clone(),
+                last_segment,
+                producer: w.producer,
+            };
+            (w.key.clone(), planned)
+        })
+        .collect()
+}
+
+/// The state record of a round laid out after `first`, still in production:
+/// both rounds as one (see the module doc, invariant 1).
+fn union(first: &Checkpoint, then: &Checkpoint) -> Checkpoint {
+    Checkpoint {
+        source_topic_id: then.source_topic_id.clone(),
+        source_start: first.source_start,
+        source_end: then.source_end,
+        destination_start: first.destination_start,
+        destination_end: then.destination_end,
+        batches: first.batches.iter().chain(&then.batches).copied().collect(),
+        producer_id: first.producer_id,
+        producer_epoch: first.producer_epoch,
+        base_sequence: first.base_sequence,
+        source_leader_epoch: then.source_leader_epoch,
+    }
+}
+
+/// The fetcher's rounds, merged while they queue up.
+struct Inbox {
+    rx: mpsc::Receiver<Round>,
+    /// A round received that could not be merged into the previous one.
+    held: Option<Round>,
+}
+
+impl Inbox {
+    /// The next round, merged with the rounds queued behind it (up to
+    /// [`MERGE_BYTES`]). `None` at shutdown or when the fetcher is gone.
+    /// Cancel-safe: it awaits only the first receive.
+    async fn next(&mut self, shutdown: &CancellationToken) -> Option<Round> {
+        let mut round = match self.held.take() {
+            Some(r) => r,
+            None => tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                r = self.rx.recv() => r?,
+            },
+        };
+        let mut bytes = round_bytes(&round);
+        while bytes < MERGE_BYTES {
+            let Ok(next) = self.rx.try_recv() else { break };
+            bytes += round_bytes(&next);
+            if let Err(next) = merge(&mut round, next) {
+                self.held = Some(next);
+                break;
+            }
+        }
+        Some(round)
+    }
+}
+
+fn round_bytes(round: &Round) -> u64 {
+    round
+        .partitions
+        .iter()
+        .flat_map(|p| &p.batches)
+        .map(|b| b.bytes.len() as u64)
+        .sum()
+}
+
+/// Appends `next` to `round` when each of its partitions continues the
+/// same partition of `round` (same generation, contiguous offsets) or is
+/// new to it; else leaves `round` as it is and returns `next`.
+fn merge(round: &mut Round, next: Round) -> Result<(), Round> {
+    let fits = next.partitions.iter().all(|n| {
+        round
+            .partitions
+            .iter()
+            .find(|p| p.key == n.key)
+            .is_none_or(|p| p.generation == n.generation && p.next_fetch_offset == n.fetch_offset)
+    });
+    if !fits {
+        return Err(next);
+    }
+    for n in next.partitions {
+        match round.partitions.iter_mut().find(|p| p.key == n.key) {
+            Some(p) => {
+                p.batches.extend(n.batches);
+                p.next_fetch_offset = n.next_fetch_offset;
+                p.last_leader_epoch = n.last_leader_epoch;
+            }
+            None => round.partitions.push(n),
         }
     }
-
-    fn done(&self) -> bool {
-        self.sent >= self.batches.len()
-    }
+    Ok(())
 }
 
 /// Runs until the fetcher is gone or `shutdown` is cancelled. A round being
-/// produced when shutdown comes is finished or left for recovery (its
-/// checkpoint is written first).
-pub(crate) async fn run(
-    ctx: Arc<LinkCtx>,
-    mut rx: mpsc::Receiver<Round>,
-    shutdown: CancellationToken,
-) {
+/// produced when shutdown comes is finished; a round written ahead and not
+/// produced yet is left for recovery (its checkpoint is durable).
+pub(crate) async fn run(ctx: Arc<LinkCtx>, rx: mpsc::Receiver<Round>, shutdown: CancellationToken) {
     let mut reconciles = JoinSet::new();
-    loop {
-        let round = tokio::select! {
-            _ = shutdown.cancelled() => break,
-            r = rx.recv() => match r { Some(r) => r, None => break },
+    let mut inbox = Inbox { rx, held: None };
+    // Written ahead, produced next.
+    let mut ready: Vec<Work> = Vec::new();
+    let mut open = true;
+    while open {
+        if ready.is_empty() {
+            let Some(round) = inbox.next(&shutdown).await else {
+                break;
+            };
+            ready = write_ahead(&ctx, prepare(&ctx, round, &Ahead::new())).await;
+        }
+        let works = still_follows(&ctx, std::mem::take(&mut ready));
+        let ahead = planned(&ctx, &works);
+        let produce = produce::produce_round(&ctx, works);
+        tokio::pin!(produce);
+        // Round N is produced while round N+1 is received, laid out and
+        // written ahead.
+        let failed = tokio::select! {
+            biased;
+            failed = &mut produce => failed,
+            round = inbox.next(&shutdown) => match round {
+                Some(round) => {
+                    let next = write_ahead(&ctx, prepare(&ctx, round, &ahead));
+                    let (failed, next) = tokio::join!(&mut produce, next);
+                    ready = next;
+                    failed
+                }
+                None => {
+                    open = false;
+                    (&mut produce).await
+                }
+            },
         };
-        commit_round(&ctx, round, &shutdown, &mut reconciles).await;
+        spawn_reconciles(&ctx, failed, &shutdown, &mut reconciles);
         persist_progress(&ctx).await;
         roll_up_maps(&ctx).await;
         while reconciles.try_join_next().is_some() {}
@@ -132,24 +259,77 @@ pub(crate) async fn run(
     while reconciles.join_next().await.is_some() {}
 }
 
-/// Commits one round: write-ahead, then produce. A partition whose produce
-/// failed or whose outcome is unknown is reconciled in its own task
-/// (`reconciles`), so that it never holds up the other partitions; it is
-/// not fetched meanwhile (`Slot::reconciling`).
+/// Commits one round on its own: write-ahead, then produce (the committer
+/// task overlaps these across rounds; see [`run`]).
+#[cfg(test)]
 pub(crate) async fn commit_round(
     ctx: &Arc<LinkCtx>,
     round: Round,
     shutdown: &CancellationToken,
     reconciles: &mut JoinSet<()>,
 ) {
-    let mut work = prepare(ctx, round);
-    // 1. Write-ahead (checkpoints, offset map segments) and, concurrently,
-    // the single-writer check: each mirror partition's log end offset must
-    // still be where linkgate left it.
+    let works = write_ahead(ctx, prepare(ctx, round, &Ahead::new())).await;
+    let failed = produce::produce_round(ctx, works).await;
+    spawn_reconciles(ctx, failed, shutdown, reconciles);
+}
+
+/// A partition whose produce failed or whose outcome is unknown is
+/// reconciled in its own task (`reconciles`), so that it never holds up the
+/// other partitions; it is not fetched meanwhile (`Slot::reconciling`).
+fn spawn_reconciles(
+    ctx: &Arc<LinkCtx>,
+    failed: Vec<Work>,
+    shutdown: &CancellationToken,
+    reconciles: &mut JoinSet<()>,
+) {
+    for w in failed {
+        if let Some(slot) = ctx.slots().get_mut(&w.key) {
+            slot.reconciling = true;
+        }
+        let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+        reconciles.spawn(async move {
+            let key = w.key.clone();
+            produce::reconcile(&ctx, w, &shutdown).await;
+            if let Some(slot) = ctx.slots().get_mut(&key) {
+                slot.reconciling = false;
+            }
+        });
+    }
+}
+
+/// Keeps the works that may be produced now: a round written ahead of its
+/// predecessor only if that landed in full (invariant 4); the others are
+/// fetched again from their start.
+fn still_follows(ctx: &LinkCtx, works: Vec<Work>) -> Vec<Work> {
+    works
+        .into_iter()
+        .filter(|w| {
+            if !w.follows_in_flight {
+                return true;
+            }
+            let landed = ctx.slots().get(&w.key).is_some_and(|s| {
+                !s.reconciling
+                    && s.destination_next == w.checkpoint.destination_start
+                    && s.sequence == w.sequence
+            });
+            if !landed {
+                ctx.rewind(&w.key, w.checkpoint.source_start);
+            }
+            landed
+        })
+        .collect()
+}
+
+/// Write-ahead of a round's works (checkpoints, offset map segments) and,
+/// concurrently, the single-writer check of the partitions without a round
+/// in production: each one's log end offset must still be where linkgate
+/// left it. Returns the works to produce: none when the write failed (the
+/// partitions are fetched again) or the link was fenced.
+async fn write_ahead(ctx: &LinkCtx, mut work: Vec<(Work, Option<Checkpoint>)>) -> Vec<Work> {
     let mut entries = Vec::with_capacity(work.len() * 2);
-    work.retain(|w| {
+    work.retain(|(w, record)| {
         let id = ctx.id(&w.key);
-        match StateEntry::checkpoint(&id, &w.checkpoint) {
+        match StateEntry::checkpoint(&id, record.as_ref().unwrap_or(&w.checkpoint)) {
             Ok(cp) => {
                 for (s, d) in &w.segments {
                     entries.push(StateEntry::segment(&id, *s, *d, false));
@@ -165,31 +345,40 @@ pub(crate) async fn commit_round(
         }
     });
     if work.is_empty() {
-        return;
+        return Vec::new();
     }
-    let partitions: Vec<PartitionKey> = work.iter().map(|w| w.key.clone()).collect();
-    let (written, leo) = tokio::join!(
-        ctx.state.write(&entries),
+    let partitions: Vec<PartitionKey> = work
+        .iter()
+        .filter(|(w, _)| !w.follows_in_flight)
+        .map(|(w, _)| w.key.clone())
+        .collect();
+    let check = async {
+        if partitions.is_empty() {
+            return Ok(std::collections::HashMap::new());
+        }
         ctx.destination
             .list_offsets(&partitions, OffsetSpec::Latest)
-    );
+            .await
+    };
+    let (written, leo) = tokio::join!(ctx.state.write(&entries), check);
     if let Err(MirrorError::Fenced { message }) = &written {
         ctx.fence(message);
-        return;
+        return Vec::new();
     }
     if let Err(e) = written {
         m::add_error(&ctx.name, e.kind());
         tracing::warn!(link = %ctx.name, error = %e, "cannot write checkpoints; fetching the round again");
-        for w in &work {
+        for (w, _) in &work {
             ctx.rewind(&w.key, w.checkpoint.source_start);
         }
-        return;
+        return Vec::new();
     }
-    let work: Vec<Work> = match leo {
+    match leo {
         Ok(leo) => work
             .into_iter()
+            .map(|(w, _)| w)
             .filter(|w| match leo.get(&w.key) {
-                Some(found) if *found != w.checkpoint.destination_start => {
+                Some(found) if !w.follows_in_flight && *found != w.checkpoint.destination_start => {
                     ctx.fail(
                         &w.key,
                         FailureCause::ForeignWrite {
@@ -205,70 +394,20 @@ pub(crate) async fn commit_round(
         // Unknown: the produce response's base offset still catches it.
         Err(e) => {
             tracing::debug!(link = %ctx.name, error = %e, "log end offset check skipped");
-            work
-        }
-    };
-    // 2. Produce: per destination leader, layer by layer.
-    let mut by_leader: BTreeMap<i32, Vec<Work>> = BTreeMap::new();
-    let mut to_reconcile = Vec::new();
-    // Leader lookups in parallel: one topic's slow metadata holds up none.
-    let leaders = futures::future::join_all(
-        work.iter()
-            .map(|w| ctx.destination.leader(&w.key.0, w.key.1)),
-    )
-    .await;
-    for (w, leader) in work.into_iter().zip(leaders) {
-        match leader {
-            Ok(l) => by_leader.entry(l).or_default().push(w),
-            Err(e) => {
-                tracing::warn!(link = %ctx.name, topic = %w.key.0, partition = w.key.1, error = %e,
-                    "no destination leader");
-                to_reconcile.push(w);
-            }
+            work.into_iter().map(|(w, _)| w).collect()
         }
     }
-    let produces = by_leader
-        .into_iter()
-        .map(|(leader, works)| produce_layers(ctx, leader, works));
-    for (done, failed) in futures::future::join_all(produces).await {
-        for w in done {
-            landed(ctx, &w);
-        }
-        to_reconcile.extend(failed);
-    }
-    for w in to_reconcile {
-        if let Some(slot) = ctx.slots().get_mut(&w.key) {
-            slot.reconciling = true;
-        }
-        let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
-        reconciles.spawn(async move {
-            let key = w.key.clone();
-            reconcile(&ctx, w, &shutdown).await;
-            if let Some(slot) = ctx.slots().get_mut(&key) {
-                slot.reconciling = false;
-            }
-        });
-    }
-}
-
-/// A sequence refusal: the broker's producer state for the partition does
-/// not continue where this round's sequence is.
-fn is_sequence_refusal(code: i16) -> bool {
-    matches!(
-        code,
-        code::OUT_OF_ORDER_SEQUENCE_NUMBER | code::UNKNOWN_PRODUCER_ID
-    )
-}
-
-/// The broker saw a later epoch of the producer id on the partition.
-fn is_fenced(code: i16) -> bool {
-    matches!(code, code::INVALID_PRODUCER_EPOCH | code::PRODUCER_FENCED)
 }
 
 /// Builds the work items of a round (batches already made ready by the
 /// fetcher, see `ready`): drops stale or inactive partitions, assigns
-/// destination offsets and offset map segments.
-fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
+/// destination offsets and offset map segments. A partition with a round
+/// in production (`ahead`) is laid out after it, and its state record is
+/// the union of both rounds (returned beside the work; `None`: the work's
+/// own checkpoint). Partitions that cannot follow a round in production
+/// (an unfinished round of an earlier instance, a full layout, nothing to
+/// produce) are fetched again later.
+fn prepare(ctx: &LinkCtx, round: Round, ahead: &Ahead) -> Vec<(Work, Option<Checkpoint>)> {
     let mut out = Vec::new();
     let mut rewinds = Vec::new();
     for fp in round.partitions {
@@ -299,6 +438,26 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
             ctx.rewind(&key, fetch_offset);
             continue;
         }
+        let before = ahead.get(&key);
+        if let Some(p) = before {
+            let room = MAX_ROUND_BATCHES.saturating_sub(p.checkpoint.batches.len());
+            let follows = p.producer == ctx.producer()
+                && slot.resume.is_none()
+                && p.checkpoint.source_end == fetch_offset
+                && room > 0
+                && !normalized.is_empty();
+            if !follows {
+                drop(slots);
+                drop(status);
+                ctx.rewind(&key, p.checkpoint.source_end);
+                continue;
+            }
+            if normalized.len() > room {
+                next_fetch_offset = normalized[room].header.base_offset;
+                normalized.truncate(room);
+                rewinds.push((key.clone(), next_fetch_offset));
+            }
+        }
         if normalized.is_empty() {
             // Nothing to produce (control batches, aborted data, all
             // records dropped by transforms): mirrored as soon as the
@@ -308,7 +467,7 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
             continue;
         }
         let mut producer = ctx.producer();
-        let mut sequence = slot.sequence;
+        let mut sequence = before.map_or(slot.sequence, |p| p.sequence_end);
         if let Some(r) = slot.resume.take() {
             let n = resumed_prefix(&r, &normalized);
             if n == 0 {
@@ -340,9 +499,10 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
             normalized.truncate(MAX_ROUND_BATCHES);
             rewinds.push((key.clone(), next_fetch_offset));
         }
-        let destination_start = slot.destination_next;
+        let destination_start =
+            before.map_or(slot.destination_next, |p| p.checkpoint.destination_end);
         let mut dst = destination_start;
-        let mut last = slot.last_segment;
+        let mut last = before.map_or(slot.last_segment, |p| p.last_segment);
         let mut segments = Vec::new();
         let mut layout = Vec::with_capacity(normalized.len());
         let mut byte_count = 0u64;
@@ -356,19 +516,21 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
             dst += i64::from(b.header.record_count);
             byte_count += b.bytes.len() as u64;
         }
-        out.push(Work {
-            checkpoint: Checkpoint {
-                source_topic_id: slot.source_topic_id.clone(),
-                source_start: fetch_offset,
-                source_end: next_fetch_offset,
-                destination_start,
-                destination_end: dst,
-                batches: layout,
-                producer_id: producer.id,
-                producer_epoch: producer.epoch,
-                base_sequence: sequence,
-                source_leader_epoch: last_leader_epoch,
-            },
+        let checkpoint = Checkpoint {
+            source_topic_id: slot.source_topic_id.clone(),
+            source_start: fetch_offset,
+            source_end: next_fetch_offset,
+            destination_start,
+            destination_end: dst,
+            batches: layout,
+            producer_id: producer.id,
+            producer_epoch: producer.epoch,
+            base_sequence: sequence,
+            source_leader_epoch: last_leader_epoch,
+        };
+        let record = before.map(|p| union(&p.checkpoint, &checkpoint));
+        let work = Work {
+            checkpoint,
             key,
             segments,
             batches: normalized,
@@ -377,8 +539,10 @@ fn prepare(ctx: &LinkCtx, round: Round) -> Vec<Work> {
             sequence,
             byte_count,
             sequence_refusals: 0,
+            follows_in_flight: before.is_some(),
             _round: slot.rounds.begin(),
-        });
+        };
+        out.push((work, record));
     }
     // Data fetched past a re-sent round: fetched again after it.
     for (key, offset) in rewinds {
@@ -399,140 +563,8 @@ pub(crate) fn resumed_prefix(r: &ResumeRound, batches: &[RawBatch]) -> usize {
         .count()
 }
 
-/// Produces the works to one destination broker, one layer per request.
-/// Returns `(landed, to reconcile)`.
-async fn produce_layers(
-    ctx: &LinkCtx,
-    leader: i32,
-    mut works: Vec<Work>,
-) -> (Vec<Work>, Vec<Work>) {
-    let mut failed = Vec::new();
-    loop {
-        let layer: Vec<usize> = (0..works.len()).filter(|i| !works[*i].done()).collect();
-        if layer.is_empty() {
-            break;
-        }
-        let outcome = produce_once(ctx, leader, layer.iter().map(|i| &works[*i])).await;
-        let mut broken = Vec::new();
-        match outcome {
-            Ok(codes) => {
-                for (i, (code, base)) in layer.iter().zip(codes) {
-                    let w = &mut works[*i];
-                    if code == 0 {
-                        let expected = w.destination_of(w.sent);
-                        if base != expected {
-                            ctx.fail(
-                                &w.key,
-                                FailureCause::ForeignWrite {
-                                    expected,
-                                    found: base,
-                                },
-                            );
-                            broken.push((*i, false));
-                        } else {
-                            w.advance_to(w.sent + 1);
-                        }
-                        continue;
-                    }
-                    let e = crate::kafka::error::broker_error(
-                        ctx.destination.name(),
-                        format!("produce to {} partition {}", w.key.0, w.key.1),
-                        code,
-                    );
-                    m::add_error(&ctx.name, "destination");
-                    if is_fenced(code) {
-                        ctx.fence(&e.to_string());
-                        broken.push((*i, false));
-                    } else if is_sequence_refusal(code) {
-                        w.sequence_refusals += 1;
-                        if w.sequence_refusals > SEQUENCE_REFUSALS {
-                            ctx.fail(&w.key, FailureCause::from(&e));
-                            broken.push((*i, false));
-                        } else {
-                            tracing::warn!(link = %ctx.name, error = %e, "sequence refused; reconciling with the destination log end offset");
-                            broken.push((*i, true));
-                        }
-                    } else if e.is_retriable() || code == code::DUPLICATE_SEQUENCE_NUMBER {
-                        tracing::warn!(link = %ctx.name, error = %e, "produce refused; reconciling");
-                        ctx.destination.invalidate(&w.key.0);
-                        broken.push((*i, true));
-                    } else {
-                        ctx.fail(&w.key, FailureCause::from(&e));
-                        broken.push((*i, false));
-                    }
-                }
-            }
-            Err(e) => {
-                m::add_error(&ctx.name, "destination");
-                tracing::warn!(link = %ctx.name, error = %e, "produce failed; reconciling with the destination log end offset");
-                for i in &layer {
-                    ctx.destination.invalidate(&works[*i].key.0);
-                    broken.push((*i, true));
-                }
-            }
-        }
-        // Remove broken works (highest index first to keep indices valid).
-        broken.sort_by_key(|b| std::cmp::Reverse(b.0));
-        for (i, retry) in broken {
-            let w = works.swap_remove(i);
-            if retry {
-                failed.push(w);
-            }
-        }
-    }
-    (works, failed)
-}
-
-/// One Produce request with the next batch of each given work; per partition
-/// `(error code, base offset)` in input order.
-async fn produce_once<'a>(
-    ctx: &LinkCtx,
-    leader: i32,
-    works: impl Iterator<Item = &'a Work> + Clone,
-) -> Result<Vec<(i16, i64)>, KafkaError> {
-    let conn = ctx.destination.broker(leader).await?;
-    let req = wire::produce_request(
-        works
-            .clone()
-            .map(|w| wire::ProduceTarget {
-                topic: w.key.0.clone(),
-                partition: w.key.1,
-                records: batch::rewrite_for_producer(
-                    &w.batches[w.sent],
-                    w.producer.id,
-                    w.producer.epoch,
-                    w.sequence,
-                ),
-            })
-            .collect(),
-        -1,
-        ctx.destination
-            .settings()
-            .request_timeout
-            .as_millis()
-            .min(i32::MAX as u128) as i32,
-    );
-    let started = Instant::now();
-    let (_, resp) = conn.send(&req).await?;
-    m::observe_produce(&ctx.name, started.elapsed().as_secs_f64());
-    let mut by_key: BTreeMap<PartitionKey, (i16, i64)> = BTreeMap::new();
-    for t in resp.responses {
-        let name = t.name.0.to_string();
-        for p in t.partition_responses {
-            by_key.insert((name.clone(), p.index), (p.error_code, p.base_offset));
-        }
-    }
-    Ok(works
-        .map(|w| {
-            by_key
-                .remove(&w.key)
-                .unwrap_or((code::NETWORK_EXCEPTION, -1))
-        })
-        .collect())
-}
-
 /// Records a fully landed round.
-fn landed(ctx: &LinkCtx, w: &Work) {
+pub(crate) fn landed(ctx: &LinkCtx, w: &Work) {
     if let Some(slot) = ctx.slots().get_mut(&w.key) {
         slot.destination_next = w.checkpoint.destination_end;
         slot.source_next = w.checkpoint.source_end;
@@ -554,7 +586,10 @@ fn landed(ctx: &LinkCtx, w: &Work) {
         ps.destination_log_end_offset = w.checkpoint.destination_end;
     }
     let records = (w.checkpoint.destination_end - w.checkpoint.destination_start).max(0) as u64;
-    m::add_mirrored(&ctx.name, &w.key.0, w.key.1, records, w.byte_count);
+    if let Some(slot) = ctx.slots().get_mut(&w.key) {
+        slot.metrics(&ctx.name, &w.key)
+            .add_mirrored(records, w.byte_count);
+    }
 }
 
 /// Writes a progress checkpoint for each partition whose source position
@@ -675,86 +710,5 @@ async fn roll_up_maps(ctx: &LinkCtx) {
                 return;
             }
         }
-    }
-}
-
-/// Whether fresh destination metadata says the topic does not exist.
-async fn mirror_topic_gone(ctx: &LinkCtx, topic: &str) -> bool {
-    ctx.destination.invalidate(topic);
-    matches!(ctx.destination.topic(topic).await, Ok(None))
-}
-
-/// Finishes a round whose produce outcome is unknown: reads the destination
-/// log end offset, which must sit at a batch boundary of the round, and
-/// produces the remaining batches. Retries with backoff until done, the
-/// partition fails, its mirror is stopped (failover), or shutdown (then
-/// recovery takes over at the next start).
-async fn reconcile(ctx: &LinkCtx, mut w: Work, shutdown: &CancellationToken) {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        // Stopped (failover) meanwhile: the topic is no longer a mirror.
-        if shutdown.is_cancelled() || !ctx.slots().contains_key(&w.key) {
-            return;
-        }
-        let tp = vec![w.key.clone()];
-        match ctx.destination.list_offsets(&tp, OffsetSpec::Latest).await {
-            Ok(leo) => {
-                let leo = leo.get(&w.key).copied().unwrap_or(-1);
-                let boundary = w.checkpoint.boundary_at(leo).filter(|i| *i >= w.sent);
-                match boundary {
-                    None => {
-                        ctx.fail(
-                            &w.key,
-                            FailureCause::ForeignWrite {
-                                expected: w.destination_of(w.sent),
-                                found: leo,
-                            },
-                        );
-                        return;
-                    }
-                    Some(i) => w.advance_to(i),
-                }
-                if w.done() {
-                    landed(ctx, &w);
-                    return;
-                }
-                match ctx.destination.leader(&w.key.0, w.key.1).await {
-                    Ok(leader) => {
-                        let (mut done, failed) = produce_layers(ctx, leader, vec![w]).await;
-                        if let Some(d) = done.pop() {
-                            landed(ctx, &d);
-                            return;
-                        }
-                        match failed.into_iter().next() {
-                            Some(f) => w = f,
-                            None => return, // failed for good
-                        }
-                    }
-                    Err(e) => tracing::warn!(link = %ctx.name, error = %e, "no destination leader"),
-                }
-            }
-            Err(e) => {
-                m::add_error(&ctx.name, "destination");
-                tracing::warn!(link = %ctx.name, error = %e, "cannot read destination log end offset");
-                if matches!(e, KafkaError::UnknownTopic { .. })
-                    && mirror_topic_gone(ctx, &w.key.0).await
-                {
-                    let message = format!(
-                        "mirror topic {} no longer exists on the destination cluster `{}` (deleted there); fail the mirror over or delete it, then create it again to mirror anew",
-                        w.key.0,
-                        ctx.destination.name()
-                    );
-                    let code = "MIRROR_TOPIC_DELETED".to_string();
-                    ctx.fail(&w.key, FailureCause::Error { code, message });
-                    return;
-                }
-            }
-        }
-        ctx.destination.invalidate(&w.key.0);
-        tokio::select! {
-            _ = shutdown.cancelled() => return,
-            _ = tokio::time::sleep(backoff) => {}
-        }
-        backoff = (backoff * 2).min(Duration::from_secs(5));
     }
 }

@@ -280,7 +280,7 @@ async fn fetch_from(
         .collect();
     let started = Instant::now();
     let resp = conn.send_version(&req, version).await?;
-    m::observe_fetch(&ctx.name, started.elapsed().as_secs_f64());
+    ctx.metrics.observe_fetch(started.elapsed().as_secs_f64());
     if resp.error_code != 0 {
         return Err(crate::kafka::error::broker_error(
             ctx.source.name(),
@@ -390,6 +390,7 @@ pub(crate) async fn handle_partition(
     m::add_skipped(&ctx.name, "aborted", committed.skipped_aborted);
     let next = committed.next_fetch_offset.max(t.offset);
     // Update the fetch position unless the partition was rewound meanwhile.
+    let lag_metric;
     {
         let mut slots = ctx.slots();
         let slot = slots.get_mut(&t.key)?;
@@ -398,6 +399,7 @@ pub(crate) async fn handle_partition(
         }
         slot.fetch_offset = next;
         slot.last_fetched_epoch = last_leader_epoch;
+        lag_metric = slot.metrics(&ctx.name, &t.key).clone();
         // Fetch v5+ (KIP-107): the offset map is pruned below it.
         slot.source_log_start = slot.source_log_start.max(data.log_start_offset);
         if let Some(size) = grow_to {
@@ -427,7 +429,7 @@ pub(crate) async fn handle_partition(
             ps.next_fetch_offset = next;
             ps.last_fetch_high_watermark = data.high_watermark;
             ps.last_fetch_time = Some(SystemTime::now());
-            m::set_lag(&ctx.name, &t.key.0, t.key.1, ps.lag());
+            lag_metric.set_lag(ps.lag());
         }
     }
     if matches!(

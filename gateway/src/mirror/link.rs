@@ -159,6 +159,8 @@ pub(crate) struct Slot {
     /// Source leader epoch of the last batch fetched (-1 unknown): Fetch
     /// `last_fetched_epoch` (KIP-320 divergence check).
     pub last_fetched_epoch: i32,
+    /// The partition's metric handles, registered on first use.
+    pub metrics: Option<m::PartitionMetrics>,
 }
 
 /// The unfinished part of a round recovered from a checkpoint: its batches
@@ -178,6 +180,12 @@ pub(crate) struct ResumeRound {
 }
 
 impl Slot {
+    /// The partition's metric handles (registered on the first call).
+    pub(crate) fn metrics(&mut self, link: &str, key: &PartitionKey) -> &m::PartitionMetrics {
+        self.metrics
+            .get_or_insert_with(|| m::PartitionMetrics::new(link, &key.0, key.1))
+    }
+
     /// A slot at source offset `fetch_offset` (nothing in flight) and
     /// destination log end offset `destination_next`.
     pub(crate) fn new(
@@ -207,6 +215,7 @@ impl Slot {
             stale_chunks: Vec::new(),
             source_log_start: -1,
             last_fetched_epoch: -1,
+            metrics: None,
         }
     }
 }
@@ -234,6 +243,8 @@ pub(crate) struct LinkCtx {
     pub state_topic: String,
     /// What promote and failover run before a mirror topic stops.
     pub final_sync: handle::FinalSyncSlot,
+    /// The link's metric handles.
+    pub metrics: Arc<m::LinkMetrics>,
 }
 
 impl LinkCtx {
@@ -264,6 +275,7 @@ impl LinkCtx {
             chain_names: Arc::new(ArcSwap::from_pointee(ChainNames::default())),
             state_topic,
             final_sync: Arc::default(),
+            metrics: Arc::new(m::LinkMetrics::new(name)),
         }
     }
 
@@ -960,6 +972,7 @@ async fn run_link(
         stop: shutdown.child_token(),
         plugins,
         chain_names,
+        metrics: Arc::new(m::LinkMetrics::new(&link)),
         state_topic,
         final_sync: shared.final_sync,
     });

@@ -2,7 +2,7 @@
 //! Prometheus endpoint that the binary installs). Labels: `link`, `topic`,
 //! `partition`, `kind`, `state`.
 
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
 use crate::mirror::status::PartitionState;
 
@@ -33,24 +33,6 @@ pub fn set_state(link: &str, topic: &str, partition: i32, state: &PartitionState
     }
 }
 
-/// Sets the lag gauge of a partition (records).
-pub fn set_lag(link: &str, topic: &str, partition: i32, lag: i64) {
-    gauge!(LAG, "link" => link.to_string(), "topic" => topic.to_string(),
-        "partition" => partition.to_string())
-    .set(lag as f64);
-}
-
-/// Counts records and bytes produced to a mirror partition.
-pub fn add_mirrored(link: &str, topic: &str, partition: i32, records: u64, bytes: u64) {
-    let labels = [
-        ("link", link.to_string()),
-        ("topic", topic.to_string()),
-        ("partition", partition.to_string()),
-    ];
-    counter!(RECORDS, &labels).increment(records);
-    counter!(BYTES, &labels).increment(bytes);
-}
-
 /// Counts one error of `kind` on a link.
 pub fn add_error(link: &str, kind: &'static str) {
     counter!(ERRORS, "link" => link.to_string(), "kind" => kind).increment(1);
@@ -64,12 +46,71 @@ pub fn add_skipped(link: &str, reason: &'static str, batches: usize) {
     }
 }
 
-/// Records a fetch round trip (seconds).
-pub fn observe_fetch(link: &str, seconds: f64) {
-    histogram!(FETCH_LATENCY, "link" => link.to_string()).record(seconds);
+/// Metric handles of one link, registered once: the hot path records
+/// through them without a registry lookup per request.
+pub(crate) struct LinkMetrics {
+    fetch_latency: Histogram,
+    produce_latency: Histogram,
 }
 
-/// Records a produce round trip (seconds).
-pub fn observe_produce(link: &str, seconds: f64) {
-    histogram!(PRODUCE_LATENCY, "link" => link.to_string()).record(seconds);
+impl LinkMetrics {
+    /// The handles of link `link`.
+    pub(crate) fn new(link: &str) -> Self {
+        Self {
+            fetch_latency: histogram!(FETCH_LATENCY, "link" => link.to_string()),
+            produce_latency: histogram!(PRODUCE_LATENCY, "link" => link.to_string()),
+        }
+    }
+
+    /// Records a fetch round trip (seconds).
+    pub(crate) fn observe_fetch(&self, seconds: f64) {
+        self.fetch_latency.record(seconds);
+    }
+
+    /// Records a produce round trip (seconds).
+    pub(crate) fn observe_produce(&self, seconds: f64) {
+        self.produce_latency.record(seconds);
+    }
+}
+
+/// Metric handles of one mirror partition, registered on first use and
+/// kept with the partition's slot.
+#[derive(Clone)]
+pub(crate) struct PartitionMetrics {
+    records: Counter,
+    bytes: Counter,
+    lag: Gauge,
+}
+
+impl std::fmt::Debug for PartitionMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PartitionMetrics")
+    }
+}
+
+impl PartitionMetrics {
+    /// The handles of partition `partition` of mirror topic `topic` of `link`.
+    pub(crate) fn new(link: &str, topic: &str, partition: i32) -> Self {
+        let labels = [
+            ("link", link.to_string()),
+            ("topic", topic.to_string()),
+            ("partition", partition.to_string()),
+        ];
+        Self {
+            records: counter!(RECORDS, &labels),
+            bytes: counter!(BYTES, &labels),
+            lag: gauge!(LAG, &labels),
+        }
+    }
+
+    /// Counts records and bytes produced.
+    pub(crate) fn add_mirrored(&self, records: u64, bytes: u64) {
+        self.records.increment(records);
+        self.bytes.increment(bytes);
+    }
+
+    /// Sets the lag (records).
+    pub(crate) fn set_lag(&self, lag: i64) {
+        self.lag.set(lag as f64);
+    }
 }

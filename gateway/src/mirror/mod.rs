@@ -9,7 +9,8 @@
 //!   roll-up in the state topic.
 //! - [`status`]: mirror partition states and the status table.
 //! - [`link`]: one link's start-up, recovery and tasks; `fetcher` and
-//!   `committer` are its two data-plane tasks.
+//!   `committer` are its two data-plane tasks (`produce`: the committer's
+//!   Produce pipelines and reconcile).
 //! - [`metrics`]: metric names.
 //! - [`error`]: the pipeline's error type.
 
@@ -21,6 +22,7 @@ mod fetcher;
 pub mod link;
 pub mod metrics;
 pub mod offset_map;
+mod produce;
 mod ready;
 pub mod registry;
 pub mod state;

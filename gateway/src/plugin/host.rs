@@ -26,11 +26,14 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(1);
 pub const VERSION_HEX_LEN: usize = 12;
 
 /// Engine, linker and epoch ticker, shared by every plugin loaded by one
-/// host. The ticker stops when the last holder (host or plugin) is dropped.
+/// host. The ticker starts with the first plugin loaded (a gateway without
+/// plugins spends no wake-ups on it) and stops when the last holder (host
+/// or plugin) is dropped.
 pub(crate) struct HostInner {
     pub(crate) engine: Engine,
     linker: Linker<StoreData>,
     stop: Arc<AtomicBool>,
+    ticking: AtomicBool,
 }
 
 impl Drop for HostInner {
@@ -42,8 +45,9 @@ impl Drop for HostInner {
 /// The WebAssembly plugin host. Cheap to clone (shared engine).
 ///
 /// One `wasmtime::Engine` with the component model and epoch interruption;
-/// a background thread (`linkgate-plugin-epoch`) increments the epoch every
-/// [`EPOCH_TICK`] (1 ms), so deadlines are whole milliseconds. Plugins are
+/// from the first plugin loaded on, a background thread
+/// (`linkgate-plugin-epoch`) increments the epoch every [`EPOCH_TICK`]
+/// (1 ms), so deadlines are whole milliseconds. Plugins are
 /// compiled with Cranelift when loaded; nothing is compiled on a call.
 #[derive(Clone)]
 pub struct PluginHost {
@@ -57,10 +61,11 @@ impl std::fmt::Debug for PluginHost {
 }
 
 impl PluginHost {
-    /// Creates the engine and linker and starts the epoch thread.
+    /// Creates the engine and linker (the epoch thread starts with the first
+    /// plugin loaded).
     ///
     /// Errors: [`PluginError::Host`] if wasmtime rejects the configuration
-    /// (unsupported CPU) or the thread cannot be spawned.
+    /// (unsupported CPU).
     pub fn new() -> Result<PluginHost, PluginError> {
         let mut config = Config::new();
         config.wasm_component_model(true);
@@ -71,26 +76,44 @@ impl PluginHost {
         let linker = store::linker(&engine).map_err(|e| PluginError::Host {
             message: format!("linking WASI and the host interface failed: {e:#}"),
         })?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let (ticker_engine, ticker_stop) = (engine.clone(), stop.clone());
-        std::thread::Builder::new()
+        Ok(PluginHost {
+            inner: Arc::new(HostInner {
+                engine,
+                linker,
+                stop: Arc::new(AtomicBool::new(false)),
+                ticking: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// Starts the epoch thread unless it runs already.
+    ///
+    /// Errors: [`PluginError::Host`] if the thread cannot be spawned.
+    fn start_ticker(&self) -> Result<(), PluginError> {
+        let inner = &self.inner;
+        if inner
+            .ticking
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_err()
+        {
+            return Ok(());
+        }
+        let (ticker_engine, ticker_stop) = (inner.engine.clone(), inner.stop.clone());
+        let spawned = std::thread::Builder::new()
             .name("linkgate-plugin-epoch".to_string())
             .spawn(move || {
                 while !ticker_stop.load(Ordering::Relaxed) {
                     std::thread::sleep(EPOCH_TICK);
                     ticker_engine.increment_epoch();
                 }
-            })
-            .map_err(|e| PluginError::Host {
+            });
+        if let Err(e) = spawned {
+            inner.ticking.store(false, Ordering::SeqCst);
+            return Err(PluginError::Host {
                 message: format!("starting the epoch thread failed: {e}"),
-            })?;
-        Ok(PluginHost {
-            inner: Arc::new(HostInner {
-                engine,
-                linker,
-                stop,
-            }),
-        })
+            });
+        }
+        Ok(())
     }
 
     /// Loads a plugin (see [`PluginHost::load_blocking`]) on tokio's blocking
@@ -160,6 +183,7 @@ impl PluginHost {
             memory_limit,
         } = spec;
         check_component_bytes(&name, &wasm)?;
+        self.start_ticker()?;
         let version = content_version(&wasm);
         let component =
             Component::new(&self.inner.engine, &wasm).map_err(|e| PluginError::Compile {

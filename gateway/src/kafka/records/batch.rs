@@ -897,6 +897,25 @@ fn write_rewritten(
     }
 }
 
+/// Bytes [`write_for_producer`] writes for `batch` (its whole length as
+/// fetched: header and records section).
+pub fn rewritten_len(batch: &RawBatch) -> usize {
+    BATCH_HEADER_SIZE + batch.bytes.len().saturating_sub(BATCH_HEADER_SIZE)
+}
+
+/// [`rewrite_for_producer`] appending to `out` (no allocation of its own):
+/// for encoding a Produce request with each batch copied once, straight
+/// into the request.
+pub fn write_for_producer(
+    out: &mut BytesMut,
+    batch: &RawBatch,
+    producer_id: i64,
+    producer_epoch: i16,
+    base_sequence: i32,
+) {
+    write_rewritten(out, batch, producer_id, producer_epoch, base_sequence);
+}
+
 /// Rewrite the writer fields of a batch for the destination's idempotent
 /// producer (Produce API v3+, KIP-98) and recompute the CRC-32C over
 /// attributes..end. One allocation and one copy of the batch.

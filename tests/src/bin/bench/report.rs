@@ -122,6 +122,43 @@ pub fn render(
     out
 }
 
+/// The ratios the benchmark is held to, each with its target: linkgate /
+/// ceiling throughput (>= 0.90), linkgate / baseline CPU per GiB (<= 0.10),
+/// keep-all plugin / none throughput per record size (>= 0.85 at 1 KiB).
+pub fn targets(
+    ceiling: &Phase,
+    linkgate: &Phase,
+    baseline: &Phase,
+    plugin: &[crate::plugin::Comparison],
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "targets (ratios measured in this run):");
+    let _ = writeln!(
+        out,
+        "  linkgate / ceiling throughput:            {:>6.2}x  (target >= 0.90)",
+        linkgate.mib_per_s() / ceiling.mib_per_s().max(1e-9)
+    );
+    let _ = writeln!(
+        out,
+        "  linkgate / baseline CPU per GiB:          {:>6.3}x  (target <= 0.100)",
+        linkgate.cpu_per_gib() / baseline.cpu_per_gib().max(1e-9)
+    );
+    for c in plugin {
+        let target = if c.record_bytes >= 1024 {
+            "(target >= 0.85)"
+        } else {
+            "(no target)"
+        };
+        let _ = writeln!(
+            out,
+            "  keep-all plugin / none, {:>5} B records: {:>6.2}x  {target}",
+            c.record_bytes,
+            c.ratio()
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
