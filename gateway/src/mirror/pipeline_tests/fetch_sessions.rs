@@ -421,6 +421,13 @@ async fn incremental_session_mirrors_exactly_and_recovers_from_a_lost_session() 
     assert_eq!(call.session(), (78, 1));
     assert_eq!(call.partitions(), vec![(1, 4)]);
     ctx.set_state(&(TOPIC.to_string(), 2), PartitionState::Paused);
+    let fetched_at = |p: i32| {
+        ctx.status
+            .lock()
+            .get(&(TOPIC.to_string(), p))
+            .and_then(|s| s.last_fetch_time)
+    };
+    let before = fetched_at(0);
     call.answer(response(78, Vec::new()));
 
     // 6. The paused partition is forgotten; nothing else changed.
@@ -428,6 +435,10 @@ async fn incremental_session_mirrors_exactly_and_recovers_from_a_lost_session() 
     assert_eq!(call.session(), (78, 2));
     assert!(call.partitions().is_empty(), "{:?}", call.partitions());
     assert_eq!(call.forgotten(), vec![2]);
+    assert!(
+        fetched_at(0) > before,
+        "a partition absent from an incremental answer counts as fetched, with nothing new"
+    );
     // Left unanswered: the fetcher waits as on an idle source.
 
     let want0 = ["a-0", "a-1", "a-2", "c-3", "c-4"];
