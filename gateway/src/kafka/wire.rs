@@ -380,6 +380,80 @@ mod tests {
         RawBatch::parse(buf.freeze()).expect("parse")
     }
 
+    /// A session Fetch carries its session id and epoch and its forgotten
+    /// partitions grouped by topic, by name up to v12 and by id from v13;
+    /// below v7 no forgotten partitions can be written.
+    #[test]
+    fn session_fetch_request_round_trips() {
+        use kafka_protocol::protocol::Decodable;
+        let id = |n: u128| uuid::Uuid::from_u128(n);
+        let target = FetchTarget {
+            topic: "a".into(),
+            topic_id: id(1),
+            partition: 2,
+            offset: 40,
+            max_bytes: 1024,
+            // Epochs unset: Fetch v7 carries neither.
+            current_leader_epoch: -1,
+            last_fetched_epoch: -1,
+        };
+        let forget = |topic: &str, topic_id, partition| ForgottenPartition {
+            topic: topic.into(),
+            topic_id,
+            partition,
+        };
+        let forgotten = [
+            forget("a", id(1), 0),
+            forget("b", id(2), 5),
+            forget("a", id(1), 1),
+        ];
+        let req = session_fetch_request(
+            [&target],
+            &forgotten,
+            (77, 4),
+            READ_COMMITTED,
+            500,
+            1,
+            1 << 20,
+        );
+        for version in [7, 12, 13, 16] {
+            let mut buf = BytesMut::new();
+            req.encode(&mut buf, version).expect("encodes");
+            let got = FetchRequest::decode(&mut buf.freeze(), version).expect("decodes");
+            assert_eq!((got.session_id, got.session_epoch), (77, 4), "v{version}");
+            let by_topic: Vec<(String, uuid::Uuid, Vec<i32>)> = got
+                .forgotten_topics_data
+                .iter()
+                .map(|f| (f.topic.0.to_string(), f.topic_id, f.partitions.clone()))
+                .collect();
+            let want = if version <= FETCH_BY_NAME_MAX_VERSION {
+                vec![
+                    ("a".into(), id(0), vec![0, 1]),
+                    ("b".into(), id(0), vec![5]),
+                ]
+            } else {
+                vec![
+                    (String::new(), id(1), vec![0, 1]),
+                    (String::new(), id(2), vec![5]),
+                ]
+            };
+            assert_eq!(by_topic, want, "v{version}");
+            let p = &got.topics[0].partitions[0];
+            assert_eq!(
+                (p.partition, p.fetch_offset, p.partition_max_bytes),
+                (2, 40, 1024)
+            );
+        }
+        let mut buf = BytesMut::new();
+        assert!(
+            req.encode(&mut buf, 6).is_err(),
+            "no forgotten partitions below v7"
+        );
+        let full = fetch_request(&[target], READ_COMMITTED, 500, 1, 1 << 20);
+        assert_eq!((full.session_id, full.session_epoch), (0, -1));
+        assert!(full.forgotten_topics_data.is_empty());
+    }
+
     /// The hand-written body equals kafka-protocol's encoding of the same
     /// request (the batches rewritten with `rewrite_for_producer`), in every
     /// version it writes, flexible or not.
