@@ -174,7 +174,8 @@ async fn wait_state(gw: &Gateway, topic: &str, partition: i32, state: &str) -> a
 
 /// Every codec, several partitions, keys, null keys, null values, headers,
 /// CreateTime timestamps and 1 MiB records arrive unchanged, and each
-/// destination batch keeps the source batch's codec.
+/// destination batch keeps the source batch's codec. nisshi grants no fetch
+/// sessions: this runs on the sessionless fallback (checked by metrics).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirrors_every_codec_record_by_record() -> anyhow::Result<()> {
     let src = Broker::start("src")?;
@@ -245,6 +246,21 @@ async fn mirrors_every_codec_record_by_record() -> anyhow::Result<()> {
         ),
         Some(40.0)
     );
+    // nisshi grants no fetch sessions (KIP-227: it answers session id 0):
+    // the fetcher asked for one, then mirrored all of the above with full
+    // sessionless fetches. The session path is covered with constructed
+    // protocol bytes (`gateway/src/mirror/pipeline_tests/fetch_sessions.rs`).
+    let fetches = |kind: &str| {
+        gw.metric_value("linkgate_fetch_requests_total", &[("kind", kind)])
+            .unwrap_or(0.0)
+    };
+    assert!(fetches("full") >= 1.0, "a session was asked for");
+    assert!(
+        fetches("sessionless") >= 1.0,
+        "sessionless fetches followed"
+    );
+    assert_eq!(fetches("incremental"), 0.0, "no session was granted");
+    assert_eq!(gw.metric_value("linkgate_fetch_sessions", &[]), Some(0.0));
     Ok(())
 }
 

@@ -16,12 +16,14 @@
 //! - [`records`]: the record batch codec (magic v2 parsing, read_committed
 //!   filtering, writer-field rewrite with CRC-32C, bounded decompression).
 //! - [`wire`]: Fetch and Produce request builders.
+//! - [`fetch_session`]: the client side of an incremental fetch session (KIP-227).
 
 pub mod acl;
 mod authenticate;
 pub mod cluster;
 pub mod conn;
 pub mod error;
+pub mod fetch_session;
 pub mod groups;
 pub mod probe;
 pub mod records;

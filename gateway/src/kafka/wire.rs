@@ -1,12 +1,13 @@
-//! Builders for the two data-plane requests, Fetch (API key 1) and Produce
-//! (API key 0), addressed by topic name (Fetch up to v12, Produce up to v12;
-//! the client layer caps the versions), and an encoder of Produce bodies
-//! that writes each batch into the request once.
+//! Builders for the two data-plane requests, Fetch (API key 1; full, or in
+//! an incremental fetch session, KIP-227) and Produce (API key 0), with both
+//! topic names and ids filled in (the client layer caps the versions and the
+//! encoder writes what the version carries), and an encoder of Produce
+//! bodies that writes each batch into the request once.
 
 use std::collections::HashMap;
 
 use bytes::{BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ForgottenTopic};
 use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{BrokerId, FetchRequest, ProduceRequest, TopicName};
 use kafka_protocol::protocol::StrBytes;
@@ -47,6 +48,18 @@ pub struct FetchTarget {
     pub last_fetched_epoch: i32,
 }
 
+/// A partition an incremental Fetch asks the broker to drop from its fetch
+/// session (`forgotten_topics_data`, Fetch v7+, KIP-227).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgottenPartition {
+    /// Topic name (sent in Fetch v7-v12).
+    pub topic: String,
+    /// Topic id (sent in Fetch v13+).
+    pub topic_id: uuid::Uuid,
+    /// Partition index.
+    pub partition: i32,
+}
+
 /// Builds a full (sessionless, KIP-227 session id 0 / epoch -1) consumer
 /// Fetch request for several partitions, grouped by topic in input order.
 /// Both the name and the id of each topic are filled in; the encoder writes
@@ -56,6 +69,34 @@ pub struct FetchTarget {
 /// `max_bytes`: bound on the whole response.
 pub fn fetch_request(
     targets: &[FetchTarget],
+    isolation_level: i8,
+    max_wait_ms: i32,
+    min_bytes: i32,
+    max_bytes: i32,
+) -> FetchRequest {
+    session_fetch_request(
+        targets.iter(),
+        &[],
+        (0, -1),
+        isolation_level,
+        max_wait_ms,
+        min_bytes,
+        max_bytes,
+    )
+}
+
+/// Builds a consumer Fetch request in a fetch session (KIP-227, Fetch v7+):
+/// `session` is `(session_id, session_epoch)` (`(0, 0)` asks for a new
+/// session, `(id, 0)` ends session `id` and asks for a new one, `(id, n)`
+/// with n >= 1 is incremental), `targets` the partitions it carries (in an
+/// incremental request only those added or changed) and `forget` the
+/// partitions to drop from the session, grouped by topic in input order.
+/// Below v7 the encoder writes no session fields; `forget` must then be
+/// empty (else encoding fails).
+pub fn session_fetch_request<'a>(
+    targets: impl IntoIterator<Item = &'a FetchTarget>,
+    forget: &[ForgottenPartition],
+    session: (i32, i32),
     isolation_level: i8,
     max_wait_ms: i32,
     min_bytes: i32,
@@ -86,15 +127,33 @@ pub fn fetch_request(
             }
         }
     }
+    let mut forgotten: Vec<ForgottenTopic> = Vec::new();
+    let mut index: HashMap<(&str, uuid::Uuid), usize> = HashMap::new();
+    for f in forget {
+        let key = (f.topic.as_str(), f.topic_id);
+        match index.get(&key).and_then(|i| forgotten.get_mut(*i)) {
+            Some(ft) => ft.partitions.push(f.partition),
+            None => {
+                index.insert(key, forgotten.len());
+                forgotten.push(
+                    ForgottenTopic::default()
+                        .with_topic(topic_name(&f.topic))
+                        .with_topic_id(f.topic_id)
+                        .with_partitions(vec![f.partition]),
+                );
+            }
+        }
+    }
     FetchRequest::default()
         .with_replica_id(BrokerId(-1))
         .with_max_wait_ms(max_wait_ms)
         .with_min_bytes(min_bytes)
         .with_max_bytes(max_bytes)
         .with_isolation_level(isolation_level)
-        .with_session_id(0)
-        .with_session_epoch(-1)
+        .with_session_id(session.0)
+        .with_session_epoch(session.1)
         .with_topics(topics)
+        .with_forgotten_topics_data(forgotten)
 }
 
 /// One partition's records for a Produce request.
@@ -319,6 +378,80 @@ mod tests {
         )
         .expect("encode");
         RawBatch::parse(buf.freeze()).expect("parse")
+    }
+
+    /// A session Fetch carries its session id and epoch and its forgotten
+    /// partitions grouped by topic, by name up to v12 and by id from v13;
+    /// below v7 no forgotten partitions can be written.
+    #[test]
+    fn session_fetch_request_round_trips() {
+        use kafka_protocol::protocol::Decodable;
+        let id = |n: u128| uuid::Uuid::from_u128(n);
+        let target = FetchTarget {
+            topic: "a".into(),
+            topic_id: id(1),
+            partition: 2,
+            offset: 40,
+            max_bytes: 1024,
+            // Epochs unset: Fetch v7 carries neither.
+            current_leader_epoch: -1,
+            last_fetched_epoch: -1,
+        };
+        let forget = |topic: &str, topic_id, partition| ForgottenPartition {
+            topic: topic.into(),
+            topic_id,
+            partition,
+        };
+        let forgotten = [
+            forget("a", id(1), 0),
+            forget("b", id(2), 5),
+            forget("a", id(1), 1),
+        ];
+        let req = session_fetch_request(
+            [&target],
+            &forgotten,
+            (77, 4),
+            READ_COMMITTED,
+            500,
+            1,
+            1 << 20,
+        );
+        for version in [7, 12, 13, 16] {
+            let mut buf = BytesMut::new();
+            req.encode(&mut buf, version).expect("encodes");
+            let got = FetchRequest::decode(&mut buf.freeze(), version).expect("decodes");
+            assert_eq!((got.session_id, got.session_epoch), (77, 4), "v{version}");
+            let by_topic: Vec<(String, uuid::Uuid, Vec<i32>)> = got
+                .forgotten_topics_data
+                .iter()
+                .map(|f| (f.topic.0.to_string(), f.topic_id, f.partitions.clone()))
+                .collect();
+            let want = if version <= FETCH_BY_NAME_MAX_VERSION {
+                vec![
+                    ("a".into(), id(0), vec![0, 1]),
+                    ("b".into(), id(0), vec![5]),
+                ]
+            } else {
+                vec![
+                    (String::new(), id(1), vec![0, 1]),
+                    (String::new(), id(2), vec![5]),
+                ]
+            };
+            assert_eq!(by_topic, want, "v{version}");
+            let p = &got.topics[0].partitions[0];
+            assert_eq!(
+                (p.partition, p.fetch_offset, p.partition_max_bytes),
+                (2, 40, 1024)
+            );
+        }
+        let mut buf = BytesMut::new();
+        assert!(
+            req.encode(&mut buf, 6).is_err(),
+            "no forgotten partitions below v7"
+        );
+        let full = fetch_request(&[target], READ_COMMITTED, 500, 1, 1 << 20);
+        assert_eq!((full.session_id, full.session_epoch), (0, -1));
+        assert!(full.forgotten_topics_data.is_empty());
     }
 
     /// The hand-written body equals kafka-protocol's encoding of the same

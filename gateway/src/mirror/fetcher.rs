@@ -4,15 +4,23 @@
 //! aborted transactions dropped) and handed to the committer as one
 //! [`Round`]; the fetcher goes on with the next fetch while the committer
 //! produces (pipelining, bounded by the channel).
+//!
+//! Per source broker connection the fetcher keeps an incremental fetch
+//! session (KIP-227, [`crate::kafka::fetch_session`]) where the broker grants
+//! one: requests then carry only the partitions whose fetch position, size
+//! or epochs changed, so idle partitions cost nothing. A broker that grants
+//! none is fetched with full sessionless requests.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use kafka_protocol::messages::fetch_response::PartitionData;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::kafka::conn::BrokerConnection;
+use crate::kafka::fetch_session::{Answered, FetchSession};
 use crate::kafka::records::batch::{self, AbortedTxn, RawBatch};
 use crate::kafka::wire;
 use crate::kafka::{KafkaError, OffsetSpec};
@@ -59,6 +67,8 @@ pub(crate) struct Round {
 /// Runs until `shutdown` is cancelled or the committer is gone.
 pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: CancellationToken) {
     let mut idle_backoff = Duration::from_millis(50);
+    // By source broker (node id); kept while the broker leads nothing.
+    let mut sessions: HashMap<i32, BrokerSession> = HashMap::new();
     while !shutdown.is_cancelled() {
         let targets = active_targets(&ctx);
         if targets.is_empty() {
@@ -89,22 +99,27 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
                 Err(e) => unavailable(&ctx, &t.key, &e),
             }
         }
-        let fetches = by_leader.into_iter().map(|(leader, targets)| {
-            let ctx = ctx.clone();
-            async move {
-                let result = fetch_from(&ctx, leader, &targets).await;
-                (targets, result)
-            }
-        });
+        let fetches: Vec<_> = by_leader
+            .into_iter()
+            .map(|(leader, targets)| {
+                let ctx = ctx.clone();
+                let mut session = sessions.remove(&leader).unwrap_or_default();
+                async move {
+                    let result = fetch_from(&ctx, leader, &targets, &mut session).await;
+                    (leader, session, targets, result)
+                }
+            })
+            .collect();
         let results = tokio::select! {
             _ = shutdown.cancelled() => break,
             r = futures::future::join_all(fetches) => r,
         };
         let mut round = Round::default();
         let mut had_error = false;
-        for (targets, result) in results {
+        for (leader, session, targets, result) in results {
+            sessions.insert(leader, session);
             match result {
-                Ok(parts) => {
+                Ok(Answer::Data { parts, implied }) => {
                     for (t, data) in targets.iter().zip(parts) {
                         match data {
                             Some(data) => {
@@ -112,12 +127,21 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
                                     round.partitions.push(fp);
                                 }
                             }
+                            None if implied => unchanged(&ctx, t),
                             None => {
                                 tracing::debug!(link = %ctx.name, topic = %t.key.0, partition = t.key.1,
                                     "partition missing from fetch response");
                             }
                         }
                     }
+                }
+                Ok(Answer::SessionLost) => {
+                    // Nothing fetched: the next request is full. Backed off
+                    // like an error, so a broker that keeps refusing costs
+                    // no busy loop.
+                    had_error = true;
+                    tracing::debug!(link = %ctx.name, broker = leader,
+                        "fetch session lost; the next fetch is full");
                 }
                 Err(e) => {
                     had_error = true;
@@ -129,6 +153,12 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
                 }
             }
         }
+        ctx.metrics.set_fetch_sessions(
+            sessions
+                .values()
+                .filter(|s| s.session.session_id().is_some())
+                .count(),
+        );
         // A record transform chain that cannot load holds the round (and
         // the fetcher) until it can: rounds queued before it are still
         // committed, nothing is dropped or fetched twice.
@@ -159,6 +189,7 @@ pub(crate) async fn run(ctx: Arc<LinkCtx>, tx: mpsc::Sender<Round>, shutdown: Ca
             idle_backoff = Duration::from_millis(50);
         }
     }
+    ctx.metrics.set_fetch_sessions(0);
 }
 
 /// Normalizes the round's batches and runs the record transform chain on
@@ -243,57 +274,109 @@ fn unavailable(ctx: &LinkCtx, key: &PartitionKey, e: &KafkaError) {
     }
 }
 
-/// One Fetch to one broker; returns the partition data in target order.
+/// The fetch session with one source broker and the connection it runs on:
+/// a new connection starts a new session.
+#[derive(Debug, Default)]
+struct BrokerSession {
+    conn: Weak<BrokerConnection>,
+    session: FetchSession,
+}
+
+/// What one Fetch to one broker gave.
+#[derive(Debug)]
+enum Answer {
+    /// Partition data in target order; `None`: absent from the answer.
+    /// `implied`: the answer was incremental, an absent partition had no
+    /// data and no change (its position stays).
+    Data {
+        parts: Vec<Option<PartitionData>>,
+        implied: bool,
+    },
+    /// The broker refused or lost the fetch session, or answered a
+    /// partition outside it: nothing in the answer is used, positions stay
+    /// and the next request is full.
+    SessionLost,
+}
+
+/// One Fetch to one broker, full or incremental in `bs`'s session.
 async fn fetch_from(
     ctx: &LinkCtx,
     leader: i32,
     targets: &[Target],
-) -> Result<Vec<Option<PartitionData>>, KafkaError> {
+    bs: &mut BrokerSession,
+) -> Result<Answer, KafkaError> {
     let conn = ctx.source.broker(leader).await?;
-    let req = wire::fetch_request(
-        &targets
-            .iter()
-            .map(|t| wire::FetchTarget {
-                topic: t.source.0.clone(),
-                topic_id: t.topic_id,
-                partition: t.key.1,
-                offset: t.offset,
-                max_bytes: t.max_bytes,
-                current_leader_epoch: t.leader_epoch,
-                last_fetched_epoch: t.last_fetched_epoch,
-            })
-            .collect::<Vec<_>>(),
-        wire::READ_COMMITTED,
-        MAX_WAIT_MS,
-        1,
-        MAX_FETCH_BYTES,
-    );
+    if !Weak::ptr_eq(&bs.conn, &Arc::downgrade(&conn)) {
+        bs.session.reset();
+        bs.conn = Arc::downgrade(&conn);
+    }
+    let fetch_targets: Vec<wire::FetchTarget> = targets
+        .iter()
+        .map(|t| wire::FetchTarget {
+            topic: t.source.0.clone(),
+            topic_id: t.topic_id,
+            partition: t.key.1,
+            offset: t.offset,
+            max_bytes: t.max_bytes,
+            current_leader_epoch: t.leader_epoch,
+            last_fetched_epoch: t.last_fetched_epoch,
+        })
+        .collect();
     // By topic id (v13+) when every topic id is known: a recreated topic is
     // then answered with UNKNOWN_TOPIC_ID instead of the new topic's data.
     let mut version = conn.version_for::<kafka_protocol::messages::FetchRequest>()?;
     if targets.iter().any(|t| t.topic_id.is_nil()) {
         version = version.min(wire::FETCH_BY_NAME_MAX_VERSION);
     }
+    let plan = bs.session.plan(&fetch_targets, version, Instant::now());
+    let req = wire::session_fetch_request(
+        plan.send.iter().filter_map(|i| fetch_targets.get(*i)),
+        &plan.forget,
+        (plan.session_id, plan.epoch),
+        wire::READ_COMMITTED,
+        MAX_WAIT_MS,
+        1,
+        MAX_FETCH_BYTES,
+    );
     let names: BTreeMap<uuid::Uuid, &str> = targets
         .iter()
         .map(|t| (t.topic_id, t.source.0.as_str()))
         .collect();
+    ctx.metrics.add_fetch(plan.kind);
     let started = Instant::now();
-    let resp = conn.send_version(&req, version).await?;
+    let resp = match conn.send_version(&req, version).await {
+        Ok(r) => r,
+        Err(e) => {
+            bs.session.failed();
+            return Err(e);
+        }
+    };
     ctx.metrics.observe_fetch(started.elapsed().as_secs_f64());
-    if resp.error_code != 0 {
-        return Err(crate::kafka::error::broker_error(
-            ctx.source.name(),
-            "fetch",
-            resp.error_code,
-        ));
-    }
+    let implied = match bs
+        .session
+        .answered(resp.error_code, resp.session_id, Instant::now())
+    {
+        Answered::Full => false,
+        Answered::Incremental => true,
+        Answered::SessionLost => return Ok(Answer::SessionLost),
+        Answered::Error(code) => {
+            return Err(crate::kafka::error::broker_error(
+                ctx.source.name(),
+                "fetch",
+                code,
+            ))
+        }
+    };
     let mut by_key: BTreeMap<PartitionKey, PartitionData> = BTreeMap::new();
+    let mut strays = 0usize;
     for topic in resp.responses {
         let name = if version > wire::FETCH_BY_NAME_MAX_VERSION {
             match names.get(&topic.topic_id) {
                 Some(n) => n.to_string(),
-                None => continue,
+                None => {
+                    strays += topic.partitions.len().max(1);
+                    continue;
+                }
             }
         } else {
             topic.topic.0.to_string()
@@ -302,7 +385,41 @@ async fn fetch_from(
             by_key.insert((name.clone(), p.partition_index), p);
         }
     }
-    Ok(targets.iter().map(|t| by_key.remove(&t.source)).collect())
+    let parts: Vec<Option<PartitionData>> =
+        targets.iter().map(|t| by_key.remove(&t.source)).collect();
+    strays += by_key.len();
+    if strays > 0 {
+        tracing::debug!(link = %ctx.name, broker = leader, partitions = strays,
+            "fetch response names partitions not asked for; ignored");
+        if bs.session.session_id().is_some() {
+            // The broker's session is not what this side sent: start anew.
+            bs.session.failed();
+            return Ok(Answer::SessionLost);
+        }
+    }
+    Ok(Answer::Data { parts, implied })
+}
+
+/// A partition of the fetch session absent from an incremental answer: no
+/// data and no change at the source since the last answer, so the fetch of
+/// it succeeded with nothing new (its position stays).
+fn unchanged(ctx: &LinkCtx, t: &Target) {
+    if ctx
+        .slots()
+        .get(&t.key)
+        .is_none_or(|s| s.generation != t.generation)
+    {
+        return;
+    }
+    if let Some(ps) = ctx.status.lock().get_mut(&t.key) {
+        ps.last_fetch_time = Some(SystemTime::now());
+    }
+    if matches!(
+        ctx.state_of(&t.key),
+        Some(PartitionState::SourceUnavailable(_))
+    ) {
+        ctx.set_state(&t.key, PartitionState::Active);
+    }
 }
 
 /// Applies one partition's fetch result; returns data to produce, if any.

@@ -4,6 +4,7 @@
 
 use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
 
+use crate::kafka::fetch_session::FetchKind;
 use crate::mirror::status::PartitionState;
 
 /// Counter: records produced to mirror partitions (records).
@@ -18,6 +19,13 @@ pub const STATE: &str = "linkgate_mirror_partition_state";
 pub const ERRORS: &str = "linkgate_mirror_errors_total";
 /// Histogram: Fetch round trip to a source broker (seconds).
 pub const FETCH_LATENCY: &str = "linkgate_fetch_latency_seconds";
+/// Counter: Fetch requests to source brokers by `kind`: `incremental` (in a
+/// fetch session, KIP-227), `full` (asking for a session) or `sessionless`
+/// (requests).
+pub const FETCH_REQUESTS: &str = "linkgate_fetch_requests_total";
+/// Gauge: source brokers the link's fetcher holds an incremental fetch
+/// session with (KIP-227; brokers).
+pub const FETCH_SESSIONS: &str = "linkgate_fetch_sessions";
 /// Histogram: Produce round trip to a destination broker, acks=all (seconds).
 pub const PRODUCE_LATENCY: &str = "linkgate_produce_latency_seconds";
 /// Counter: control batches and aborted-transaction batches not mirrored (batches).
@@ -51,6 +59,9 @@ pub fn add_skipped(link: &str, reason: &'static str, batches: usize) {
 pub(crate) struct LinkMetrics {
     fetch_latency: Histogram,
     produce_latency: Histogram,
+    /// Fetch requests: sessionless, full, incremental.
+    fetch_requests: [Counter; 3],
+    fetch_sessions: Gauge,
 }
 
 impl LinkMetrics {
@@ -59,7 +70,29 @@ impl LinkMetrics {
         Self {
             fetch_latency: histogram!(FETCH_LATENCY, "link" => link.to_string()),
             produce_latency: histogram!(PRODUCE_LATENCY, "link" => link.to_string()),
+            fetch_requests: [
+                FetchKind::Sessionless,
+                FetchKind::Full,
+                FetchKind::Incremental,
+            ]
+            .map(|k| counter!(FETCH_REQUESTS, "link" => link.to_string(), "kind" => k.as_str())),
+            fetch_sessions: gauge!(FETCH_SESSIONS, "link" => link.to_string()),
         }
+    }
+
+    /// Counts one Fetch request of `kind`.
+    pub(crate) fn add_fetch(&self, kind: FetchKind) {
+        let i = match kind {
+            FetchKind::Sessionless => 0,
+            FetchKind::Full => 1,
+            FetchKind::Incremental => 2,
+        };
+        self.fetch_requests[i].increment(1);
+    }
+
+    /// Sets the number of source brokers with a fetch session in use.
+    pub(crate) fn set_fetch_sessions(&self, brokers: usize) {
+        self.fetch_sessions.set(brokers as f64);
     }
 
     /// Records a fetch round trip (seconds).

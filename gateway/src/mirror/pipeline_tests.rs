@@ -32,6 +32,8 @@ use crate::mirror::link::{LinkCtx, Slot, DEFAULT_PARTITION_FETCH_BYTES};
 use crate::mirror::state::{ProducerIdentity, StateStore};
 use crate::mirror::status::{LinkStatus, PartitionState, PartitionStatus};
 
+mod fetch_sessions;
+
 /// A timestamp an hour ago plus `offset` ms (brokers refuse timestamps
 /// too far in the future, `message.timestamp.after.max.ms`).
 fn ts(offset: i64) -> i64 {
