@@ -48,6 +48,28 @@ pub struct FetchTarget {
     pub last_fetched_epoch: i32,
 }
 
+/// Lowest Fetch version carrying `current_leader_epoch` (KIP-320).
+pub const FETCH_LEADER_EPOCH_MIN_VERSION: i16 = 9;
+/// Lowest Fetch version carrying `last_fetched_epoch` (KIP-320).
+pub const FETCH_LAST_FETCHED_EPOCH_MIN_VERSION: i16 = 12;
+
+impl FetchTarget {
+    /// The target as Fetch `version` can carry it: the epochs a version
+    /// below v9 (`current_leader_epoch`) or v12 (`last_fetched_epoch`) has no
+    /// field for are set to -1 (not checked), since the encoder refuses a
+    /// value it cannot write. Against such a broker a diverged source log is
+    /// not detected by Fetch.
+    pub fn fit_to_version(mut self, version: i16) -> Self {
+        if version < FETCH_LEADER_EPOCH_MIN_VERSION {
+            self.current_leader_epoch = -1;
+        }
+        if version < FETCH_LAST_FETCHED_EPOCH_MIN_VERSION {
+            self.last_fetched_epoch = -1;
+        }
+        self
+    }
+}
+
 /// A partition an incremental Fetch asks the broker to drop from its fetch
 /// session (`forgotten_topics_data`, Fetch v7+, KIP-227).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -383,6 +405,44 @@ mod tests {
     /// A session Fetch carries its session id and epoch and its forgotten
     /// partitions grouped by topic, by name up to v12 and by id from v13;
     /// below v7 no forgotten partitions can be written.
+    /// Epochs a version has no field for are dropped, so a Fetch to a broker
+    /// below v12 (or v9) still encodes.
+    #[test]
+    fn targets_fit_older_fetch_versions() {
+        let target = FetchTarget {
+            topic: "a".into(),
+            topic_id: uuid::Uuid::nil(),
+            partition: 0,
+            offset: 7,
+            max_bytes: 1024,
+            current_leader_epoch: 3,
+            last_fetched_epoch: 2,
+        };
+        for (version, want) in [
+            (4, (-1, -1)),
+            (8, (-1, -1)),
+            (9, (3, -1)),
+            (11, (3, -1)),
+            (12, (3, 2)),
+        ] {
+            let fitted = target.clone().fit_to_version(version);
+            assert_eq!(
+                (fitted.current_leader_epoch, fitted.last_fetched_epoch),
+                want,
+                "v{version}"
+            );
+            let req = fetch_request(&[fitted], READ_COMMITTED, 500, 1, 1 << 20);
+            let mut buf = BytesMut::new();
+            req.encode(&mut buf, version)
+                .unwrap_or_else(|e| panic!("v{version} encodes: {e}"));
+        }
+        let req = fetch_request(&[target], READ_COMMITTED, 500, 1, 1 << 20);
+        assert!(
+            req.encode(&mut BytesMut::new(), 11).is_err(),
+            "unfitted epochs cannot be written at v11"
+        );
+    }
+
     #[test]
     fn session_fetch_request_round_trips() {
         use kafka_protocol::protocol::Decodable;

@@ -310,24 +310,27 @@ async fn fetch_from(
         bs.session.reset();
         bs.conn = Arc::downgrade(&conn);
     }
-    let fetch_targets: Vec<wire::FetchTarget> = targets
-        .iter()
-        .map(|t| wire::FetchTarget {
-            topic: t.source.0.clone(),
-            topic_id: t.topic_id,
-            partition: t.key.1,
-            offset: t.offset,
-            max_bytes: t.max_bytes,
-            current_leader_epoch: t.leader_epoch,
-            last_fetched_epoch: t.last_fetched_epoch,
-        })
-        .collect();
     // By topic id (v13+) when every topic id is known: a recreated topic is
     // then answered with UNKNOWN_TOPIC_ID instead of the new topic's data.
     let mut version = conn.version_for::<kafka_protocol::messages::FetchRequest>()?;
     if targets.iter().any(|t| t.topic_id.is_nil()) {
         version = version.min(wire::FETCH_BY_NAME_MAX_VERSION);
     }
+    let fetch_targets: Vec<wire::FetchTarget> = targets
+        .iter()
+        .map(|t| {
+            wire::FetchTarget {
+                topic: t.source.0.clone(),
+                topic_id: t.topic_id,
+                partition: t.key.1,
+                offset: t.offset,
+                max_bytes: t.max_bytes,
+                current_leader_epoch: t.leader_epoch,
+                last_fetched_epoch: t.last_fetched_epoch,
+            }
+            .fit_to_version(version)
+        })
+        .collect();
     let plan = bs.session.plan(&fetch_targets, version, Instant::now());
     let req = wire::session_fetch_request(
         plan.send.iter().filter_map(|i| fetch_targets.get(*i)),
