@@ -543,7 +543,7 @@ async fn state_batches(bootstrap: &str) -> anyhow::Result<Vec<(usize, Vec<(Strin
     Ok(out)
 }
 
-/// A backlog of 144000 one-record batches over 16 partitions, there before
+/// A backlog of 128000 one-record batches over 16 partitions, there before
 /// the gateway starts: the first round takes thousands of batches of every
 /// partition, and its checkpoints (each listing its round's batches)
 /// add up to more than the state topic's `max.message.bytes` (1048588).
@@ -553,7 +553,7 @@ async fn state_batches(bootstrap: &str) -> anyhow::Result<Vec<(usize, Vec<(Strin
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backlog_of_one_record_batches_splits_the_state_writes() -> anyhow::Result<()> {
     const PARTITIONS: i32 = 16;
-    const PER_PARTITION: usize = 9_000;
+    const PER_PARTITION: usize = 8_000;
     const STATE_MAX_MESSAGE_BYTES: usize = 1_048_588;
     let src = Broker::start("src")?;
     let dst = Broker::start("dst")?;
@@ -571,13 +571,21 @@ async fn a_backlog_of_one_record_batches_splits_the_state_writes() -> anyhow::Re
         })
         .collect();
     let started = Instant::now();
-    produce_one_record_batches(
-        &src.bootstrap(),
-        "backlog",
-        &records,
-        Duration::from_secs(40),
-    )
-    .await?;
+    // Four producers, each on its own partitions, in parallel.
+    let producers = (0..4).map(|k| {
+        let mine: Vec<TestRecord> = records
+            .iter()
+            .filter(|r| r.partition % 4 == k)
+            .cloned()
+            .collect();
+        let bootstrap = src.bootstrap();
+        async move {
+            produce_one_record_batches(&bootstrap, "backlog", &mine, Duration::from_secs(40)).await
+        }
+    });
+    for produced in futures::future::join_all(producers).await {
+        produced?;
+    }
     eprintln!(
         "produced {} one-record batches in {:?}",
         records.len(),
@@ -587,16 +595,20 @@ async fn a_backlog_of_one_record_batches_splits_the_state_writes() -> anyhow::Re
     let text = config(&src, &dst, &dst.bootstrap(), &["backlog"], "");
     let gw = Gateway::start(&text)?;
     let d = dst.bootstrap();
-    for p in 0..PARTITIONS {
+    // Partitions read back in parallel.
+    let checks = (0..PARTITIONS).map(|p| {
         let want: Vec<TestRecord> = records
             .iter()
             .filter(|r| r.partition == p)
             .cloned()
             .collect();
-        assert_partition(&d, "backlog", p, &want)
-            .await
-            .with_context(|| gw.log_tail(40))?;
+        let d = d.clone();
+        async move { assert_partition(&d, "backlog", p, &want).await }
+    });
+    for checked in futures::future::join_all(checks).await {
+        checked.with_context(|| gw.log_tail(40))?;
     }
+    eprintln!("mirrored and compared after {:?}", started.elapsed());
     let batches = state_batches(&d).await?;
     for (bytes, _) in &batches {
         assert!(
@@ -618,6 +630,7 @@ async fn a_backlog_of_one_record_batches_splits_the_state_writes() -> anyhow::Re
     assert_eq!(first_round.len(), PARTITIONS as usize, "{first_round:?}");
     let total: usize = first_round.values().map(|(_, len)| len).sum();
     let spread: std::collections::BTreeSet<usize> = first_round.values().map(|(i, _)| *i).collect();
+    eprintln!("first round's checkpoints: {total} bytes in state batches {spread:?}");
     assert!(
         total > STATE_MAX_MESSAGE_BYTES,
         "the first round's checkpoints take {total} bytes, not more than one state batch holds"
