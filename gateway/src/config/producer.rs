@@ -64,4 +64,44 @@ mod tests {
             assert!(e.contains(k), "{bad:?}: {e}");
         }
     }
+
+    /// The property of a `[[links]]` table reaches the link's config, with
+    /// Kafka's producer default when absent and the property named in errors.
+    #[test]
+    fn a_link_takes_its_request_limit_from_its_properties() {
+        let text = |props: &str| {
+            format!(
+                r#"
+[gateway]
+metrics_listen = "127.0.0.1:19464"
+[clusters.src]
+"bootstrap.servers" = "127.0.0.1:9092"
+[clusters.dst]
+"bootstrap.servers" = "127.0.0.1:9093"
+[[links]]
+name = "demo"
+source = "src"
+destination = "dst"
+mirror_topics = ["orders"]
+[links.config]
+{props}
+"#
+            )
+        };
+        let parse = |props: &str| crate::config::GatewayConfig::parse(&text(props), "t");
+        let limit = |props: &str| parse(props).map(|c| c.links[0].max_request_size).ok();
+        assert_eq!(limit(""), Some(DEFAULT_MAX_REQUEST_SIZE));
+        assert_eq!(
+            limit(r#""linkgate.producer.max.request.size" = 8388608"#),
+            Some(8_388_608)
+        );
+        assert_eq!(
+            limit(r#""linkgate.producer.max.request.size" = "2097152""#),
+            Some(2_097_152)
+        );
+        let e = parse(r#""linkgate.producer.max.request.size" = 10"#)
+            .expect_err("below the minimum")
+            .to_string();
+        assert!(e.contains(MAX_REQUEST_SIZE_PROPERTY), "{e}");
+    }
 }
