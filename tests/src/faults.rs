@@ -58,6 +58,11 @@ pub struct FaultStats {
     pub bytes_to_upstream: u64,
     /// Bytes passed on to the client side (broker to client).
     pub bytes_to_client: u64,
+    /// Produce requests (API key 0) passed on to the upstream side.
+    pub produce_requests: u64,
+    /// Size of the largest Produce request passed on since the proxy
+    /// started (its size field: header and body, bytes), 0 before any.
+    pub largest_produce_request: u64,
 }
 
 impl FaultStats {
@@ -75,6 +80,8 @@ impl FaultStats {
             holds: self.holds - earlier.holds,
             bytes_to_upstream: self.bytes_to_upstream - earlier.bytes_to_upstream,
             bytes_to_client: self.bytes_to_client - earlier.bytes_to_client,
+            produce_requests: self.produce_requests - earlier.produce_requests,
+            largest_produce_request: self.largest_produce_request,
         }
     }
 }
@@ -111,6 +118,8 @@ struct Shared {
     stalls: AtomicU64,
     bytes_to_upstream: AtomicU64,
     bytes_to_client: AtomicU64,
+    produce_requests: AtomicU64,
+    largest_produce_request: AtomicU64,
 }
 
 /// A TCP proxy on `127.0.0.1` forwarding every accepted connection to one
@@ -191,6 +200,8 @@ impl FaultProxy {
             stalls: AtomicU64::new(0),
             bytes_to_upstream: AtomicU64::new(0),
             bytes_to_client: AtomicU64::new(0),
+            produce_requests: AtomicU64::new(0),
+            largest_produce_request: AtomicU64::new(0),
         });
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread_shared = Arc::clone(&shared);
@@ -365,6 +376,8 @@ impl FaultProxy {
             holds: get(&s.holds),
             bytes_to_upstream: get(&s.bytes_to_upstream),
             bytes_to_client: get(&s.bytes_to_client),
+            produce_requests: get(&s.produce_requests),
+            largest_produce_request: get(&s.largest_produce_request),
         }
     }
 }
@@ -549,8 +562,14 @@ async fn pump(
             Frames::Requests(shared, doomed) => {
                 let mut stall_here = false;
                 let mut hold_here = false;
-                splitter.feed(&buf[..n], |_, head| {
+                splitter.feed(&buf[..n], |_, head, size| {
                     if let (Some(key), Some(id)) = (be_i16(head, 0), be_i32(head, 4)) {
+                        if key == PRODUCE_KEY {
+                            shared.produce_requests.fetch_add(1, Ordering::SeqCst);
+                            shared
+                                .largest_produce_request
+                                .fetch_max(size as u64, Ordering::SeqCst);
+                        }
                         if shared.lose.hit(key) {
                             doomed.store(i64::from(id), Ordering::SeqCst);
                         }
@@ -571,7 +590,7 @@ async fn pump(
                 (n, None)
             }
             Frames::Replies(shared, doomed) => {
-                let stop = splitter.feed(&buf[..n], |_, head| {
+                let stop = splitter.feed(&buf[..n], |_, head, _| {
                     let wanted = doomed.load(Ordering::SeqCst);
                     wanted != NOT_DOOMED && be_i32(head, 0).map(i64::from) == Some(wanted)
                 });
@@ -593,6 +612,8 @@ async fn pump(
 const REQUEST_HEAD: usize = 8;
 /// Bytes of a reply frame's head: correlation id.
 const REPLY_HEAD: usize = 4;
+/// API key of Produce.
+const PRODUCE_KEY: i16 = 0;
 
 /// The big-endian `i16` at `at` in `head`, if there.
 fn be_i16(head: &[u8], at: usize) -> Option<i16> {
@@ -633,15 +654,15 @@ impl FrameSplitter {
         }
     }
 
-    /// Feeds the next chunk of the stream. Calls `on_head(start, head)` for
-    /// each frame once its head (its first `head_len` bytes, or all of a
-    /// shorter frame) is complete, `start` being where the frame began in
-    /// `chunk` (0 if in an earlier one); stops and returns `start` when
-    /// `on_head` returns `true`.
+    /// Feeds the next chunk of the stream. Calls `on_head(start, head,
+    /// size)` for each frame once its head (its first `head_len` bytes, or
+    /// all of a shorter frame) is complete, `start` being where the frame
+    /// began in `chunk` (0 if in an earlier one) and `size` its size field;
+    /// stops and returns `start` when `on_head` returns `true`.
     fn feed(
         &mut self,
         chunk: &[u8],
-        mut on_head: impl FnMut(usize, &[u8]) -> bool,
+        mut on_head: impl FnMut(usize, &[u8], usize) -> bool,
     ) -> Option<usize> {
         self.start = 0;
         let mut i = 0;
@@ -685,8 +706,9 @@ impl FrameSplitter {
 
     /// The head of the current frame is complete: reports it, and ends the
     /// frame if nothing follows the head. Returns what `on_head` returned.
-    fn head_done(&mut self, on_head: &mut impl FnMut(usize, &[u8]) -> bool) -> bool {
-        let stop = on_head(self.start, &self.head);
+    fn head_done(&mut self, on_head: &mut impl FnMut(usize, &[u8], usize) -> bool) -> bool {
+        let size = usize::try_from(i32::from_be_bytes(self.size)).unwrap_or(0);
+        let stop = on_head(self.start, &self.head, size);
         if self.body_left == 0 {
             self.size_seen = 0;
         }
@@ -865,7 +887,7 @@ mod tests {
     fn heads(splitter: &mut FrameSplitter, chunks: &[&[u8]]) -> Vec<(usize, usize, Vec<u8>)> {
         let mut out = Vec::new();
         for (c, chunk) in chunks.iter().enumerate() {
-            splitter.feed(chunk, |start, head| {
+            splitter.feed(chunk, |start, head, _| {
                 out.push((c, start, head.to_vec()));
                 false
             });
@@ -921,7 +943,7 @@ mod tests {
         let stream: Vec<u8> = [&short[..], &empty, &reply].concat();
         let mut splitter = FrameSplitter::new(REPLY_HEAD);
         let mut seen = Vec::new();
-        let stop = splitter.feed(&stream, |start, head| {
+        let stop = splitter.feed(&stream, |start, head, _| {
             seen.push((start, head.to_vec()));
             be_i32(head, 0) == Some(42)
         });

@@ -72,8 +72,8 @@ pub use process::KEEP_TEMP_ENV;
 pub use records::{
     assert_same_records, client_config, consume_partition, consume_partition_with, create_topic,
     create_topic_with, fetch_watermarks, fetch_watermarks_with, first_difference, now_ms,
-    partition_count, partition_count_with, produce, produce_with, random_payload, TestRecord,
-    CLIENT_DEADLINE, CODECS,
+    partition_count, partition_count_with, produce, produce_one_record_batches, produce_with,
+    random_payload, TestRecord, CLIENT_DEADLINE, CODECS,
 };
 pub use scenario::ApiScenario;
 pub use security::{

@@ -387,6 +387,77 @@ pub async fn produce_with(
     Ok(())
 }
 
+/// Produces `records` in order to `topic` as one-record batches
+/// (librdkafka `batch.num.messages=1`, `linger.ms=0`, uncompressed,
+/// `acks=all`), each to its `partition` with its timestamp, for a log of
+/// many small batches. Not idempotent, so requests are pipelined without
+/// librdkafka's limit of 5 in flight; no retries (`retries=0`), so the
+/// order cannot change: a failed delivery fails the call. Gives up after
+/// `deadline`.
+///
+/// # Errors
+/// Client creation, a record not delivered, or `deadline` passed.
+pub async fn produce_one_record_batches(
+    bootstrap: &str,
+    topic: &str,
+    records: &[TestRecord],
+    deadline: Duration,
+) -> anyhow::Result<()> {
+    let producer: FutureProducer = client_config(bootstrap, &ClientSecurity::plaintext())
+        .set("enable.idempotence", "false")
+        .set("acks", "all")
+        .set("retries", "0")
+        .set("batch.num.messages", "1")
+        .set("linger.ms", "0")
+        .set("compression.type", "none")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("message.timeout.ms", "60000")
+        .create()
+        .context("creating producer")?;
+    let end = Instant::now() + deadline;
+    let mut deliveries = Vec::with_capacity(records.len());
+    for (index, r) in records.iter().enumerate() {
+        let mut record: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic)
+            .partition(r.partition)
+            .timestamp(r.timestamp);
+        if let Some(k) = &r.key {
+            record = record.key(k.as_slice());
+        }
+        if let Some(v) = &r.value {
+            record = record.payload(v.as_slice());
+        }
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => {
+                    deliveries.push(delivery);
+                    break;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                    if Instant::now() < end =>
+                {
+                    record = back;
+                    tokio::time::sleep(POLL_INTERVAL).await;
+                }
+                Err((e, _)) => {
+                    return Err(e).with_context(|| format!("enqueueing record {index} for {topic}"))
+                }
+            }
+        }
+    }
+    for (index, delivery) in deliveries.into_iter().enumerate() {
+        let left = end.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, delivery).await {
+            Ok(Ok(Ok(_))) => {}
+            Ok(Ok(Err((e, _)))) => {
+                return Err(e).with_context(|| format!("delivering record {index} to {topic}"))
+            }
+            Ok(Err(_)) => anyhow::bail!("delivery report of record {index} lost"),
+            Err(_) => anyhow::bail!("record {index} of {topic} not delivered within {deadline:?}"),
+        }
+    }
+    Ok(())
+}
+
 /// Reads `topic`/`partition` from the beginning with a librdkafka consumer
 /// (manual assign, `isolation.level=read_committed`, `check.crcs=true`, no
 /// group commits) until `expected` records were read. Returns `(offset,

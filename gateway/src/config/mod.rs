@@ -11,6 +11,7 @@ pub mod acl_filters;
 mod client;
 mod file;
 pub mod offset_sync;
+pub mod producer;
 pub mod provider;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ pub use acl_filters::{AclSyncConfig, ACL_SYNC_PROPERTIES};
 pub use client::{is_client_property, CLIENT_PROPERTIES};
 pub use file::ConfigFile;
 pub use offset_sync::{GroupFilters, OffsetSyncConfig, OFFSET_SYNC_PROPERTIES};
+pub use producer::{DEFAULT_MAX_REQUEST_SIZE, MAX_REQUEST_SIZE_PROPERTY};
 
 /// Default of `topic.config.sync.ms` (Confluent's): time between runs of
 /// the topic config sync.
@@ -221,6 +223,9 @@ pub struct LinkConfig {
     /// `acl.sync.enable`, `acl.sync.ms` and `acl.filters`: the ACL sync
     /// task's settings (changeable without restarting the link).
     pub acl_sync: AclSyncConfig,
+    /// `linkgate.producer.max.request.size` (bytes, default 1048576): record
+    /// batch bytes of one Produce request at most ([`producer`]).
+    pub max_request_size: usize,
 }
 
 impl std::fmt::Debug for LinkConfig {
@@ -243,6 +248,7 @@ impl std::fmt::Debug for LinkConfig {
             .field("offset_sync", &self.offset_sync)
             .field("topic_config_sync", &self.topic_config_sync)
             .field("acl_sync", &self.acl_sync)
+            .field("max_request_size", &self.max_request_size)
             .finish()
     }
 }
@@ -266,6 +272,7 @@ impl PartialEq for LinkConfig {
             && self.offset_sync == other.offset_sync
             && self.topic_config_sync == other.topic_config_sync
             && self.acl_sync == other.acl_sync
+            && self.max_request_size == other.max_request_size
     }
 }
 
@@ -895,6 +902,7 @@ fn build_link(
     let mut offset_sync = OffsetSyncConfig::default();
     let mut topic_config_sync = DEFAULT_TOPIC_CONFIG_SYNC_INTERVAL;
     let mut acl_sync = AclSyncConfig::default();
+    let mut max_request_size = DEFAULT_MAX_REQUEST_SIZE;
     let mut chains = input.chains;
     let mut property_chains: [Vec<String>; 4] = Default::default();
     for (prop, text) in &input.properties {
@@ -970,6 +978,9 @@ fn build_link(
             "linkgate.mirror.write.deny.enable" => deny_enable = parse_bool(&pkey, text)?,
             "linkgate.mirror.write.deny.principals" => {
                 deny_principals = parse_principals(&pkey, text)?;
+            }
+            MAX_REQUEST_SIZE_PROPERTY => {
+                max_request_size = producer::parse_max_request_size(&pkey, text)?;
             }
             "link.mode" => check_placement(&pkey, text, "DESTINATION")?,
             "connection.mode" => check_placement(&pkey, text, "OUTBOUND")?,
@@ -1099,6 +1110,7 @@ fn build_link(
             offset_sync,
             topic_config_sync,
             acl_sync,
+            max_request_size,
         },
         plugins,
     })
@@ -1174,14 +1186,16 @@ fn supported_properties(api: bool) -> Vec<&'static str> {
 }
 
 /// linkgate's own link properties: plugin chains (comma-separated
-/// `[[plugins]]` names) and the DENY WRITE protection of mirror topics.
-pub const LINKGATE_LINK_PROPERTIES: [&str; 6] = [
+/// `[[plugins]]` names), the DENY WRITE protection of mirror topics and
+/// the Produce request limit ([`producer`]).
+pub const LINKGATE_LINK_PROPERTIES: [&str; 7] = [
     "linkgate.topic.filters",
     "linkgate.renamers",
     "linkgate.acl.mappers",
     "linkgate.record.transforms",
     "linkgate.mirror.write.deny.enable",
     "linkgate.mirror.write.deny.principals",
+    MAX_REQUEST_SIZE_PROPERTY,
 ];
 
 /// Link properties linkgate understands (Confluent's names).

@@ -2,10 +2,11 @@
 //! (1) one write-ahead state record per mirror partition (checkpoint with the
 //! round's batch layout, new offset map segments) on the state topic, then
 //! (2) idempotent, acks=all Produce requests ([`produce`](super::produce)):
-//! per destination broker a pipeline of up to 5 requests in flight, request
-//! `j` carrying the next batch of every partition of the round led by that
+//! per destination broker a pipeline of up to 5 requests in flight, each
+//! carrying the next batch of every partition of the round led by that
 //! broker (Apache Kafka's `LogValidator` accepts one v2 batch per partition
-//! per Produce request).
+//! per Produce request), as many as fit the link's
+//! `linkgate.producer.max.request.size`.
 //!
 //! Rounds overlap: while round N is produced, round N+1 (the rounds queued
 //! by the fetcher, merged) is laid out and written ahead; the fetcher

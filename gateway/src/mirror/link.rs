@@ -483,7 +483,7 @@ impl MirrorLink {
         source_cluster_id: Option<String>,
         shutdown: CancellationToken,
     ) -> Self {
-        let status = LinkStatus::default();
+        let status = LinkStatus::for_link(&config);
         let name = config.name.clone();
         let kept = config.clone();
         let st = status.clone();

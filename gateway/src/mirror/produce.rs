@@ -1,9 +1,11 @@
 //! Producing a round's batches to the destination and settling the ones
 //! without a clear answer: a pipeline of up to [`IN_FLIGHT`] Produce
-//! requests per destination broker (one batch per partition per request),
-//! answers taken in request order, and the reconcile of a partition whose
-//! pipeline broke. The invariant it keeps is in the
-//! [`committer`](super::committer) module doc.
+//! requests per destination broker (one batch per partition per request,
+//! the batches of a request adding up to at most the link's
+//! `linkgate.producer.max.request.size`, see [`Planner`]), answers taken in
+//! request order, and the reconcile of a partition whose pipeline broke.
+//! The invariant it keeps is in the [`committer`](super::committer) module
+//! doc.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -156,6 +158,63 @@ enum Fate {
     Dropped,
 }
 
+/// Chooses the batches of a pipeline's next Produce request: the next
+/// batch of every work that has one, first fit in work order from a
+/// rotating start, while their bytes add up to at most `limit` (the Kafka
+/// producer's `max.request.size`, which its `RecordAccumulator` applies the
+/// same way: it counts the batches, not the request's framing). A work left
+/// out for lack of room starts the next request, so no partition waits
+/// behind the others for more than one request. One batch per work per
+/// request keeps each partition's batches in order across requests and at
+/// most [`IN_FLIGHT`] of them unanswered.
+#[derive(Debug)]
+struct Planner {
+    /// Bytes of batches per request at most.
+    limit: usize,
+    /// Work index the next request starts from.
+    cursor: usize,
+}
+
+/// The next request of a pipeline ([`Planner::plan`]).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Plan {
+    /// Works with a batch in the request, in the order taken.
+    members: Vec<usize>,
+    /// Works whose next batch alone is above the limit, with its bytes: it
+    /// can never be sent.
+    too_large: Vec<(usize, usize)>,
+}
+
+impl Planner {
+    fn new(limit: usize) -> Self {
+        Self { limit, cursor: 0 }
+    }
+
+    /// Plans the next request over works `0..n`; `cost(i)` is the bytes of
+    /// work `i`'s next batch as sent, `None` when it has nothing to send now.
+    fn plan(&mut self, n: usize, cost: impl Fn(usize) -> Option<usize>) -> Plan {
+        let mut plan = Plan::default();
+        let mut bytes = 0usize;
+        let mut left_out = None;
+        for k in 0..n {
+            let i = (self.cursor + k) % n;
+            let Some(c) = cost(i) else { continue };
+            if c > self.limit {
+                plan.too_large.push((i, c));
+            } else if bytes.saturating_add(c) > self.limit {
+                left_out.get_or_insert(i);
+            } else {
+                bytes += c;
+                plan.members.push(i);
+            }
+        }
+        if let Some(i) = left_out {
+            self.cursor = i;
+        }
+        plan
+    }
+}
+
 /// One request in flight: `(work index, batch index)` per partition in it,
 /// and its outcome.
 type InFlight = (
@@ -163,9 +222,12 @@ type InFlight = (
     Result<kafka_protocol::messages::ProduceResponse, KafkaError>,
 );
 
-/// Produces the works to one destination broker: request `j` carries the
-/// next unsent batch of every work still going, up to [`IN_FLIGHT`]
-/// requests in flight on the connection, answers taken in request order.
+/// Produces the works to one destination broker: each request carries the
+/// next unsent batch of every work still going, as many as fit the link's
+/// request limit ([`Planner`]), up to [`IN_FLIGHT`] requests in flight on
+/// the connection, answers taken in request order. A work whose next batch
+/// alone is above the limit fails with [`FailureCause::BatchTooLarge`] once
+/// its earlier batches landed.
 /// A work's first answer other than success at the laid-out offset breaks
 /// it: nothing more is sent for it and its later answers in this pipeline
 /// are ignored (they are refusals that follow from it, or successes the
@@ -213,27 +275,39 @@ async fn pipeline(
         .min(i32::MAX as u128) as i32;
     // Next batch to send and its sequence, per work.
     let mut next: Vec<(usize, i32)> = works.iter().map(|w| (w.sent, w.sequence)).collect();
+    let mut planner = Planner::new(ctx.status.max_request_size());
+    // Bytes of a work's next batch that is alone above the limit: nothing
+    // more is sent for the work, which fails once its batches before it
+    // are answered.
+    let mut too_large: Vec<Option<usize>> = vec![None; works.len()];
     let mut in_flight = FuturesOrdered::new();
     loop {
         while in_flight.len() < IN_FLIGHT {
-            let mut members = Vec::new();
+            let plan = planner.plan(works.len(), |i| {
+                let b = next[i].0;
+                (fate[i] == Fate::Going && too_large[i].is_none() && b < works[i].batches.len())
+                    .then(|| batch::rewritten_len(&works[i].batches[b]))
+            });
+            for (i, bytes) in plan.too_large {
+                too_large[i] = Some(bytes);
+            }
+            if plan.members.is_empty() {
+                break;
+            }
+            let mut members = Vec::with_capacity(plan.members.len());
             // Owned (a batch is a reference-counted slice of its fetch
             // response), so that the request does not borrow `works`.
-            let mut targets: Vec<(PartitionKey, RawBatch, ProducerIdentity, i32)> = Vec::new();
-            for (i, w) in works.iter().enumerate() {
+            let mut targets: Vec<(PartitionKey, RawBatch, ProducerIdentity, i32)> =
+                Vec::with_capacity(plan.members.len());
+            for i in plan.members {
+                let w = &works[i];
                 let (b, sequence) = next[i];
-                if fate[i] != Fate::Going || b >= w.batches.len() {
-                    continue;
-                }
                 targets.push((w.key.clone(), w.batches[b].clone(), w.producer, sequence));
                 members.push((i, b));
                 next[i] = (
                     b + 1,
                     batch::increment_sequence(sequence, w.batches[b].header.record_count),
                 );
-            }
-            if members.is_empty() {
-                break;
             }
             let conn = conn.clone();
             let metrics = ctx.metrics.clone();
@@ -266,10 +340,40 @@ async fn pipeline(
                 (members, outcome)
             });
         }
+        fail_too_large(ctx, works, fate, &next, &too_large, planner.limit);
         let Some((members, outcome)) = in_flight.next().await else {
             break;
         };
         settle(ctx, works, fate, (members, outcome));
+    }
+}
+
+/// Fails each work whose next batch is alone above the request limit
+/// (`too_large`) once every batch sent before it landed (`sent` reached
+/// `next`): the partition then stands right before that batch.
+fn fail_too_large(
+    ctx: &LinkCtx,
+    works: &[Work],
+    fate: &mut [Fate],
+    next: &[(usize, i32)],
+    too_large: &[Option<usize>],
+    limit: usize,
+) {
+    for (i, w) in works.iter().enumerate() {
+        let Some(bytes) = too_large[i] else { continue };
+        if fate[i] != Fate::Going || w.sent != next[i].0 {
+            continue;
+        }
+        let Some(b) = w.batches.get(w.sent) else {
+            continue;
+        };
+        let cause = FailureCause::BatchTooLarge {
+            source_offset: b.header.base_offset,
+            bytes: bytes as u64,
+            limit: limit as u64,
+        };
+        ctx.fail(&w.key, cause);
+        fate[i] = Fate::Dropped;
     }
 }
 
@@ -439,5 +543,132 @@ pub(crate) async fn reconcile(ctx: &LinkCtx, mut w: Work, shutdown: &Cancellatio
             _ = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every request of a plan sequence: `(work, batch index)` pairs.
+    type Requests = Vec<Vec<(usize, usize)>>;
+
+    /// Runs planners over works with batches of `sizes` bytes the way
+    /// [`pipeline`] does: up to [`IN_FLIGHT`] requests in flight, the
+    /// oldest answered (success) first. Returns the requests and, per work,
+    /// the batch found too large.
+    fn simulate(sizes: &[Vec<usize>], limit: usize) -> (Requests, Vec<Option<usize>>) {
+        let mut planner = Planner::new(limit);
+        let mut next = vec![0usize; sizes.len()];
+        let mut too_large: Vec<Option<usize>> = vec![None; sizes.len()];
+        let mut in_flight: std::collections::VecDeque<Vec<(usize, usize)>> = Default::default();
+        let mut answered = vec![0usize; sizes.len()];
+        let mut requests = Vec::new();
+        loop {
+            while in_flight.len() < IN_FLIGHT {
+                let plan = planner.plan(sizes.len(), |i| {
+                    (too_large[i].is_none() && next[i] < sizes[i].len()).then(|| sizes[i][next[i]])
+                });
+                for (i, bytes) in plan.too_large {
+                    assert_eq!(bytes, sizes[i][next[i]]);
+                    too_large[i] = Some(next[i]);
+                }
+                if plan.members.is_empty() {
+                    break;
+                }
+                let request: Vec<(usize, usize)> =
+                    plan.members.iter().map(|&i| (i, next[i])).collect();
+                for &i in &plan.members {
+                    next[i] += 1;
+                    // At most one unanswered batch per request in flight.
+                    assert!(next[i] - answered[i] <= IN_FLIGHT, "work {i}");
+                }
+                requests.push(request.clone());
+                in_flight.push_back(request);
+            }
+            let Some(done) = in_flight.pop_front() else {
+                break;
+            };
+            for (i, b) in done {
+                assert_eq!(answered[i], b, "answers in order for work {i}");
+                answered[i] += 1;
+            }
+        }
+        (requests, too_large)
+    }
+
+    proptest! {
+        /// Each request holds at most `limit` bytes of batches and at most
+        /// one batch per partition; each partition's batches go out once
+        /// each, in order, with at most 5 unanswered; a batch alone above
+        /// the limit is reported and nothing after it is sent.
+        #[test]
+        fn requests_stay_under_the_limit_and_keep_partition_order(
+            sizes in proptest::collection::vec(
+                proptest::collection::vec(1usize..3000, 0..40), 1..12),
+            limit in 1024usize..8192,
+        ) {
+            let (requests, too_large) = simulate(&sizes, limit);
+            let mut seen: Vec<Vec<usize>> = vec![Vec::new(); sizes.len()];
+            for r in &requests {
+                let bytes: usize = r.iter().map(|(i, b)| sizes[*i][*b]).sum();
+                prop_assert!(bytes <= limit, "request of {} bytes, limit {}", bytes, limit);
+                let mut works: Vec<usize> = r.iter().map(|(i, _)| *i).collect();
+                works.sort_unstable();
+                works.dedup();
+                prop_assert_eq!(works.len(), r.len(), "one batch per partition per request");
+                for (i, b) in r {
+                    seen[*i].push(*b);
+                }
+            }
+            for (i, batches) in sizes.iter().enumerate() {
+                let stop = batches.iter().position(|s| *s > limit);
+                prop_assert_eq!(too_large[i], stop, "work {}", i);
+                let sent = stop.unwrap_or(batches.len());
+                prop_assert_eq!(&seen[i], &(0..sent).collect::<Vec<_>>(), "work {}", i);
+            }
+        }
+    }
+
+    #[test]
+    fn small_batches_share_one_request() {
+        let sizes = vec![vec![100; 3]; 4];
+        let (requests, _) = simulate(&sizes, 1024);
+        assert_eq!(requests.len(), 3);
+        assert!(requests.iter().all(|r| r.len() == 4), "{requests:?}");
+    }
+
+    #[test]
+    fn a_partition_left_out_starts_the_next_request() {
+        // 600 + 600 > 1000: work 1 waits for the next request, which then
+        // starts with it, so work 0 cannot take every request.
+        let mut planner = Planner::new(1000);
+        let cost = |_: usize| Some(600);
+        assert_eq!(planner.plan(3, cost).members, vec![0]);
+        assert_eq!(planner.plan(3, cost).members, vec![1]);
+        assert_eq!(planner.plan(3, cost).members, vec![2]);
+        assert_eq!(planner.plan(3, cost).members, vec![0]);
+        // Smaller batches behind a left-out one still fill the request.
+        let mut planner = Planner::new(1000);
+        let sizes = [600, 700, 300];
+        let plan = planner.plan(3, |i| Some(sizes[i]));
+        assert_eq!(plan.members, vec![0, 2]);
+        assert_eq!(planner.plan(3, |i| Some(sizes[i])).members, vec![1, 2]);
+    }
+
+    #[test]
+    fn a_batch_above_the_limit_is_reported_not_planned() {
+        let mut planner = Planner::new(1024);
+        let sizes = [2000, 100];
+        let plan = planner.plan(2, |i| Some(sizes[i]));
+        assert_eq!(
+            plan,
+            Plan {
+                members: vec![1],
+                too_large: vec![(0, 2000)],
+            }
+        );
+        assert_eq!(planner.plan(0, |_| Some(1)), Plan::default());
     }
 }

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use crate::config::LinkConfig;
+use crate::config::{LinkConfig, DEFAULT_MAX_REQUEST_SIZE};
 
 /// Why a mirror partition stopped. A failed partition waits for an operator;
 /// it is never silently resumed (the cause is persisted in the state topic).
@@ -77,6 +77,19 @@ pub enum FailureCause {
         /// Destination log end offset found.
         log_end_offset: i64,
     },
+    /// A record batch larger than the link's Produce request limit
+    /// (`linkgate.producer.max.request.size`): it cannot be sent in any
+    /// request, so nothing of the partition from it on is produced (Kafka's
+    /// producer refuses such data with `RecordTooLargeException`, error
+    /// `MESSAGE_TOO_LARGE`).
+    BatchTooLarge {
+        /// Source base offset of the batch.
+        source_offset: i64,
+        /// Bytes of the batch as it would be sent.
+        bytes: u64,
+        /// The limit (bytes).
+        limit: u64,
+    },
     /// A non-retriable error (corrupt batch, refused produce).
     Error {
         /// Kafka error name or linkgate error kind.
@@ -89,13 +102,15 @@ pub enum FailureCause {
 impl FailureCause {
     /// Whether resuming the mirror may mirror the partition again once an
     /// operator removed the cause: a refusal or limit of the destination
-    /// (`MESSAGE_TOO_LARGE`, `INVALID_TIMESTAMP`, ...), a plugin error, an
+    /// (`MESSAGE_TOO_LARGE`, `INVALID_TIMESTAMP`, ...) or of the link
+    /// ([`FailureCause::BatchTooLarge`]), a plugin error, an
     /// unreadable batch. Not for causes that mean the mirror can no longer
     /// match its source (foreign writes, a recreated, truncated or replaced
     /// source, a destination topic that is not or no longer the mirror).
     pub fn is_resumable(&self) -> bool {
         match self {
             Self::Error { code, .. } => code != "MIRROR_TOPIC_DELETED",
+            Self::BatchTooLarge { .. } => true,
             _ => false,
         }
     }
@@ -109,6 +124,7 @@ impl FailureCause {
             Self::SourceDiverged { .. } => "SOURCE_DIVERGED",
             Self::ForeignWrite { .. } | Self::ForeignBatch { .. } => "FOREIGN_WRITE",
             Self::NotAMirror { .. } => "NOT_A_MIRROR",
+            Self::BatchTooLarge { .. } => "MESSAGE_TOO_LARGE",
             Self::Error { code, .. } => code,
         }
     }
@@ -159,6 +175,10 @@ impl std::fmt::Display for FailureCause {
             Self::NotAMirror { log_end_offset } => write!(
                 f,
                 "destination partition already holds records up to offset {log_end_offset} and has no linkgate checkpoint: it is not a mirror of this link"
+            ),
+            Self::BatchTooLarge { source_offset, bytes, limit } => write!(
+                f,
+                "MESSAGE_TOO_LARGE: the record batch at source offset {source_offset} is {bytes} bytes, above the link's Produce request limit of {limit} bytes (linkgate.producer.max.request.size); raise the property (the link restarts) and resume the mirror topic"
             ),
             Self::Error { code, message } => write!(f, "{code}: {message}"),
         }
@@ -277,6 +297,9 @@ pub struct LinkStatus {
     /// (its settings are read again before every run, so this follows
     /// `configs:alter` and config file edits without a link restart).
     task_configured: Arc<Mutex<BTreeMap<String, bool>>>,
+    /// Bytes of record batches in one Produce request at most
+    /// (`linkgate.producer.max.request.size`, fixed for the link's run).
+    max_request_size: usize,
 }
 
 impl Default for LinkStatus {
@@ -288,11 +311,33 @@ impl Default for LinkStatus {
             health: Arc::new(Mutex::new(LinkHealth::ok(LinkState::Active))),
             task_errors: Arc::default(),
             task_configured: Arc::default(),
+            max_request_size: DEFAULT_MAX_REQUEST_SIZE,
         }
     }
 }
 
 impl LinkStatus {
+    /// The status of a link about to start with `config`: empty, `ACTIVE`,
+    /// and the data plane's limits from the config
+    /// ([`LinkConfig::max_request_size`]).
+    pub fn for_link(config: &LinkConfig) -> Self {
+        Self::default().with_max_request_size(config.max_request_size)
+    }
+
+    /// The same status with the Produce request limit `bytes` (see
+    /// [`LinkStatus::max_request_size`]).
+    pub fn with_max_request_size(mut self, bytes: usize) -> Self {
+        self.max_request_size = bytes;
+        self
+    }
+
+    /// Bytes of record batches one Produce request to the destination holds
+    /// at most (`linkgate.producer.max.request.size`, the Kafka producer's
+    /// `max.request.size`; default [`DEFAULT_MAX_REQUEST_SIZE`]).
+    pub fn max_request_size(&self) -> usize {
+        self.max_request_size
+    }
+
     /// Locks the table (recovering from a poisoned lock: status is advisory).
     pub fn lock(&self) -> MutexGuard<'_, BTreeMap<PartitionKey, PartitionStatus>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())

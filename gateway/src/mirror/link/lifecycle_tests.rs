@@ -79,6 +79,7 @@ impl Env {
             offset_sync: Default::default(),
             topic_config_sync: crate::config::DEFAULT_TOPIC_CONFIG_SYNC_INTERVAL,
             acl_sync: Default::default(),
+            max_request_size: crate::config::DEFAULT_MAX_REQUEST_SIZE,
         }
     }
 
