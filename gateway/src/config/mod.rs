@@ -126,14 +126,15 @@ impl StartOffsetSpec {
 pub enum PluginSource {
     /// A `.wasm` component file (watched for changes).
     Path(PathBuf),
-    /// A plugin bundled with linkgate: `topic-filter`, `prefix`, `acl-map`,
-    /// `record-filter`, `json-mask`.
+    /// A plugin bundled with linkgate: `topic-filter`, `group-filter`,
+    /// `prefix`, `acl-map`, `record-filter`, `json-mask`.
     Bundled(String),
 }
 
 /// Names of the bundled plugins.
-pub const BUNDLED_PLUGINS: [&str; 5] = [
+pub const BUNDLED_PLUGINS: [&str; 6] = [
     "topic-filter",
+    "group-filter",
     "prefix",
     "acl-map",
     "record-filter",
