@@ -1,7 +1,8 @@
-//! Builds the bundled plugins (`plugins/` workspace: topic-filter, prefix,
-//! acl-map, record-filter, json-mask) as wasm32-wasip2 components and embeds
-//! them in the gateway (`linkgate::plugin::bundled`), so the link properties
-//! they serve (`cluster.link.prefix`, `auto.create.mirror.topics.filters`)
+//! Builds the bundled plugins (`plugins/` workspace: topic-filter,
+//! group-filter, prefix, acl-map, record-filter, json-mask) as wasm32-wasip2
+//! components and embeds them in the gateway (`linkgate::plugin::bundled`),
+//! so the link properties they serve (`cluster.link.prefix`,
+//! `auto.create.mirror.topics.filters`, `consumer.offset.group.filters`)
 //! work without any file next to the binary.
 //!
 //! Needs the `wasm32-wasip2` rustup target (`rustup target add
@@ -13,11 +14,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// `(bundled name, cargo package, wasm file stem)`.
-const BUNDLED: [(&str, &str, &str); 5] = [
+const BUNDLED: [(&str, &str, &str); 6] = [
     (
         "topic-filter",
         "linkgate-topic-filter",
         "linkgate_topic_filter",
+    ),
+    (
+        "group-filter",
+        "linkgate-group-filter",
+        "linkgate_group_filter",
     ),
     ("prefix", "linkgate-prefix", "linkgate_prefix"),
     ("acl-map", "linkgate-acl-map", "linkgate_acl_map"),
@@ -38,6 +44,7 @@ fn main() {
         "Cargo.toml",
         "Cargo.lock",
         "topic-filter",
+        "group-filter",
         "prefix",
         "acl-map",
         "record-filter",

@@ -22,6 +22,21 @@ pub mod topic_filter {
     });
 }
 
+/// Bindings of world `group-filter`.
+pub mod group_filter {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "group-filter",
+        pub_export_macro: true,
+        export_macro_name: "export",
+        default_bindings_module: "$crate::__private::bindings::group_filter",
+        with: {
+            "linkgate:plugin/types@0.1.0": crate::bindings::topic_filter::linkgate::plugin::types,
+            "linkgate:plugin/host@0.1.0": crate::bindings::topic_filter::linkgate::plugin::host,
+        },
+    });
+}
+
 /// Bindings of world `renamer`.
 pub mod renamer {
     wit_bindgen::generate!({

@@ -11,8 +11,8 @@
 use std::sync::OnceLock;
 
 use crate::{
-    AclBinding, AclMapper, Config, RecordBatch, RecordTransform, Renamer, SourceTopic, TopicFilter,
-    Verdict,
+    AclBinding, AclMapper, Config, GroupFilter, RecordBatch, RecordTransform, Renamer, SourceTopic,
+    TopicFilter, Verdict,
 };
 
 /// Holds a plugin's value from a successful `init` for the lifetime of the
@@ -70,6 +70,17 @@ pub fn topic_filter_init<T: TopicFilter>(slot: &Slot<T>, config: Config) -> Resu
 pub fn mirror_topic<T: TopicFilter>(slot: &Slot<T>, topic: &SourceTopic) -> bool {
     slot.get_or_warn("mirror-topic")
         .is_some_and(|f| f.mirror_topic(topic))
+}
+
+/// `init` of a group filter.
+pub fn group_filter_init<T: GroupFilter>(slot: &Slot<T>, config: Config) -> Result<(), String> {
+    slot.init(|| T::init(&config))
+}
+
+/// `sync-group`: the filter's answer, or `false` before `init`.
+pub fn sync_group<T: GroupFilter>(slot: &Slot<T>, group: &str) -> bool {
+    slot.get_or_warn("sync-group")
+        .is_some_and(|f| f.sync_group(group))
 }
 
 /// `init` of a renamer.
@@ -153,6 +164,38 @@ macro_rules! export_topic_filter {
         #[cfg(not(target_arch = "wasm32"))]
         const _: () = {
             fn linkgate_assert_kind<T: $crate::TopicFilter>() {}
+            let _ = linkgate_assert_kind::<$ty>;
+        };
+    };
+}
+
+/// Exports a [`GroupFilter`](crate::GroupFilter) implementation as the
+/// component's `group-filter` world: `export_group_filter!(MyFilter);`.
+/// Natively it only checks the trait bound (see [`export_topic_filter!`](crate::export_topic_filter)).
+#[macro_export]
+macro_rules! export_group_filter {
+    ($ty:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            static STATE: $crate::__private::Slot<$ty> = $crate::__private::Slot::new();
+            struct LinkgateExport;
+            impl $crate::__private::bindings::group_filter::Guest for LinkgateExport {
+                fn init(
+                    config: $crate::__private::bindings::wit::Config,
+                ) -> ::core::result::Result<(), ::std::string::String> {
+                    $crate::__private::group_filter_init(&STATE, config.into())
+                }
+                fn sync_group(group: ::std::string::String) -> bool {
+                    $crate::__private::sync_group(&STATE, &group)
+                }
+            }
+            $crate::__private::bindings::group_filter::export!(
+                LinkgateExport with_types_in $crate::__private::bindings::group_filter
+            );
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            fn linkgate_assert_kind<T: $crate::GroupFilter>() {}
             let _ = linkgate_assert_kind::<$ty>;
         };
     };
@@ -297,6 +340,17 @@ mod tests {
         }
     }
 
+    struct StartsWithApp;
+    impl GroupFilter for StartsWithApp {
+        fn init(_: &Config) -> Result<Self, String> {
+            Ok(StartsWithApp)
+        }
+        fn sync_group(&self, group: &str) -> bool {
+            group.starts_with("app-")
+        }
+    }
+    crate::export_group_filter!(StartsWithApp);
+
     struct DropAll;
     impl RecordTransform for DropAll {
         fn init(_: &Config) -> Result<Self, String> {
@@ -338,6 +392,12 @@ mod tests {
         assert!(!mirror_topic(&f, &testing::topic("t")));
         topic_filter_init(&f, Config::default()).unwrap();
         assert!(mirror_topic(&f, &testing::topic("t")));
+
+        let g = Slot::<StartsWithApp>::new();
+        assert!(!sync_group(&g, "app-1"), "not synced before init");
+        group_filter_init(&g, Config::default()).unwrap();
+        assert!(sync_group(&g, "app-1"));
+        assert!(!sync_group(&g, "billing"));
 
         let t = Slot::<DropAll>::new();
         let batch = testing::batch(vec![testing::record("a", "1"), testing::record("b", "2")]);

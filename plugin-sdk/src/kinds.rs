@@ -1,6 +1,7 @@
-//! The four plugin kinds as traits, one per WIT world of
+//! The five plugin kinds as traits, one per WIT world of
 //! `linkgate:plugin@0.1.0`. A plugin crate implements exactly one of them and
 //! exports it with the matching macro ([`export_topic_filter!`](crate::export_topic_filter),
+//! [`export_group_filter!`](crate::export_group_filter),
 //! [`export_renamer!`](crate::export_renamer), [`export_acl_mapper!`](crate::export_acl_mapper),
 //! [`export_record_transform!`](crate::export_record_transform)).
 //!
@@ -26,6 +27,19 @@ pub trait TopicFilter: Sized + Send + Sync + 'static {
     /// True: mirror `topic`. Internal topics are never mirrored, whatever
     /// this returns.
     fn mirror_topic(&self, topic: &SourceTopic) -> bool;
+}
+
+/// Decides which source consumer groups have their committed offsets synced
+/// to the destination (WIT world `group-filter`; Confluent's
+/// `consumer.offset.group.filters`). Filters of a chain combine with AND.
+/// Before a successful `init` the exported component answers `false` (not
+/// synced) and logs a warning.
+pub trait GroupFilter: Sized + Send + Sync + 'static {
+    /// Builds the filter from its configuration; `Err(message)` refuses it.
+    fn init(config: &Config) -> Result<Self, String>;
+
+    /// True: sync the offsets of source consumer group `group` (group id).
+    fn sync_group(&self, group: &str) -> bool;
 }
 
 /// Names mirror topics and consumer groups on the destination (WIT world

@@ -4,19 +4,20 @@
 //! also [`WIT`]).
 //!
 //! A plugin is a `cdylib` crate that implements one trait —
-//! [`TopicFilter`], [`Renamer`], [`AclMapper`] or [`RecordTransform`] — over
-//! the plain types of this crate ([`SourceTopic`], [`AclBinding`],
-//! [`RecordBatch`], [`Verdict`], [`Config`], ...) and exports it with the
-//! matching macro. The generated component bindings stay inside the SDK, so
+//! [`TopicFilter`], [`GroupFilter`], [`Renamer`], [`AclMapper`] or
+//! [`RecordTransform`] — over the plain types of this crate
+//! ([`SourceTopic`], [`AclBinding`], [`RecordBatch`], [`Verdict`],
+//! [`Config`], ...) and exports it with the matching macro. The generated component bindings stay inside the SDK, so
 //! the same plugin code builds natively and is unit-tested with
 //! `cargo test` and the helpers of [`testing`]. Log lines go to the
 //! gateway's log through [`info!`], [`warn!`] and friends.
 //!
 //! `init` runs once per plugin instance with the `[plugins.config]` table of
 //! the gateway config; its `Ok` value is kept in a static for every later
-//! call. Calls before a successful `init` answer a safe default (filter: not
-//! mirrored; renamer: unchanged; ACL mapper: binding unchanged; transform:
-//! keep every record) and log a warning. A panic traps the instance and is
+//! call. Calls before a successful `init` answer a safe default (topic
+//! filter: not mirrored; group filter: not synced; renamer: unchanged; ACL
+//! mapper: binding unchanged; transform: keep every record) and log a
+//! warning. A panic traps the instance and is
 //! handled by the plugin's `on_error` policy in the gateway.
 //!
 //! # Topic filter
@@ -47,6 +48,37 @@
 //! assert!(f.mirror_topic(&testing::topic("orders.eu")));
 //! assert!(!f.mirror_topic(&testing::topic("payments")));
 //! assert!(PrefixFilter::init(&testing::config(&[])).is_err());
+//! ```
+//!
+//! # Group filter
+//!
+//! ```
+//! use linkgate_plugin_sdk::{export_group_filter, Config, GroupFilter};
+//!
+//! /// Syncs the offsets of groups of one team (`team.<name>.*`), except
+//! /// their test groups.
+//! pub struct TeamGroups {
+//!     prefix: String,
+//! }
+//!
+//! impl GroupFilter for TeamGroups {
+//!     fn init(config: &Config) -> Result<Self, String> {
+//!         Ok(TeamGroups { prefix: format!("team.{}.", config.require("team")?) })
+//!     }
+//!
+//!     fn sync_group(&self, group: &str) -> bool {
+//!         group.starts_with(&self.prefix) && !group.ends_with(".test")
+//!     }
+//! }
+//!
+//! export_group_filter!(TeamGroups);
+//!
+//! use linkgate_plugin_sdk::testing;
+//! let f = TeamGroups::init(&testing::config(&[("team", "billing")])).unwrap();
+//! assert_eq!(
+//!     testing::synced_groups(&f, &["team.billing.app", "team.billing.test", "team.ops.app"]),
+//!     ["team.billing.app"]
+//! );
 //! ```
 //!
 //! # Renamer
@@ -190,7 +222,7 @@ mod types;
 pub mod bindings;
 
 pub use config::{Config, ConfigError};
-pub use kinds::{AclMapper, RecordTransform, Renamer, TopicFilter};
+pub use kinds::{AclMapper, GroupFilter, RecordTransform, Renamer, TopicFilter};
 pub use types::{
     is_topic_name_byte, is_valid_topic_name, AclBinding, AclOperation, AclPermission, Header,
     KafkaRecord, ParseNameError, PatternType, RecordBatch, Replacement, ResourceType, SourceTopic,

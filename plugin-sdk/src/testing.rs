@@ -16,8 +16,8 @@
 //! ```
 
 use crate::{
-    AclBinding, AclOperation, AclPermission, Config, Header, KafkaRecord, PatternType, RecordBatch,
-    ResourceType, SourceTopic, Verdict,
+    AclBinding, AclOperation, AclPermission, Config, GroupFilter, Header, KafkaRecord, PatternType,
+    RecordBatch, ResourceType, SourceTopic, Verdict,
 };
 
 /// Topic name [`batch`] uses.
@@ -44,6 +44,16 @@ pub fn topic(name: &str) -> SourceTopic {
         configs: Vec::new(),
         internal: false,
     }
+}
+
+/// The groups of `groups` that `filter` syncs (its `sync_group` says yes),
+/// in the order given.
+pub fn synced_groups<F: GroupFilter>(filter: &F, groups: &[&str]) -> Vec<String> {
+    groups
+        .iter()
+        .filter(|g| filter.sync_group(g))
+        .map(|g| g.to_string())
+        .collect()
 }
 
 /// A record with a non-null key and value, offset 0, timestamp
@@ -161,6 +171,22 @@ mod tests {
         assert_eq!(a.pattern_type, PatternType::Literal);
         assert_eq!(config(&[("k", "v")]).get("k"), Some("v"));
         assert!(!topic("t").internal);
+    }
+
+    struct Even;
+    impl GroupFilter for Even {
+        fn init(_: &Config) -> Result<Self, String> {
+            Ok(Even)
+        }
+        fn sync_group(&self, group: &str) -> bool {
+            group.len() % 2 == 0
+        }
+    }
+
+    #[test]
+    fn synced_groups_keeps_the_order_given() {
+        let f = Even::init(&config(&[])).unwrap();
+        assert_eq!(synced_groups(&f, &["ab", "a", "cd", ""]), ["ab", "cd", ""]);
     }
 
     #[test]

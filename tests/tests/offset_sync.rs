@@ -10,12 +10,18 @@
 //! librdkafka consumer of the same group on the destination reads exactly
 //! the mirrored records at or after its source position.
 //!
+//! Which groups are synced is the link's group filter chain: the
+//! `consumer.offset.group.filters` JSON (served by the bundled
+//! `group-filter` plugin) and, in the chain test, a user-written group
+//! filter plugin (the `group-suffix` fixture of `plugins/testing`).
+//!
 //! nisshi keeps no commit metadata string, so that it is carried over is
 //! checked by the sync task's unit tests, not here. Transaction markers,
 //! aborted data and compaction gaps cannot be written to nisshi; their
 //! translation is tested in `gateway/src/tasks/sync_tests.rs` from
 //! constructed Fetch responses against a real destination.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -538,5 +544,145 @@ async fn group_migrate_end_to_end() -> anyhow::Result<()> {
     // The group's consumer on the destination reads on from offset 6.
     let c = read_as_group(&d, "mover", &["k6", "k7", "k8", "k9"].map(String::from), 10)?;
     drop(c);
+    Ok(())
+}
+
+/// The `[[plugins]]` entry of the user-written group filter fixture
+/// (`plugins/testing/group-suffix`, built by `tests/bin/build-plugins.sh`):
+/// plugin `dr-only` syncs the groups ending `-dr` and traps on group
+/// `app-boom-dr`.
+fn dr_only_plugin() -> anyhow::Result<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins/target/wasm32-wasip2/release/linkgate_test_group_suffix.wasm");
+    anyhow::ensure!(
+        path.is_file(),
+        "{} is missing: run tests/bin/build-plugins.sh",
+        path.display()
+    );
+    let path = path.canonicalize()?;
+    Ok(format!(
+        r#"
+[[plugins]]
+name = "dr-only"
+path = {path:?}
+kind = "group-filter"
+timeout_ms = 5000
+[plugins.config]
+suffix = "-dr"
+"trap.group" = "app-boom-dr"
+"#,
+        path = path.display().to_string()
+    ))
+}
+
+/// A user-written group filter plugin in the link's group filter chain
+/// (`linkgate.group.filters`), after the JSON filters' bundled plugin:
+/// only the groups both include are synced (`app-a-dr`; not `app-b`, which
+/// only the JSON includes, nor `other-dr`, which only the plugin does).
+/// The plugin trapping on one group (`app-boom-dr`) puts the task
+/// `IN_ERROR` with `PLUGIN_ERROR` naming that group, while the other
+/// groups go on being synced. Taking the plugin out of the chain with
+/// `configs:alter` on the running link (no restart) makes the JSON alone
+/// decide at the next sync: `app-b` and `app-boom-dr` are synced, the
+/// task is `ACTIVE` again, and `other-dr` stays out. Every offset is
+/// checked with librdkafka on the destination.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_group_filter_plugin_changes_which_groups_are_synced() -> anyhow::Result<()> {
+    let (src, dst, gw, api, _) = start_pair(None, &dr_only_plugin()?, DEADLINE)?;
+    let (s, d) = (src.bootstrap(), dst.bootstrap());
+    create_topic(&s, "orders", 1, &[]).await?;
+    let all: Vec<TestRecord> = (0..10)
+        .map(|i| {
+            TestRecord::new(
+                0,
+                Some(format!("k{i}").as_bytes()),
+                Some(b"v"),
+                now_ms() - 1000 + i,
+            )
+        })
+        .collect();
+    produce(&s, "orders", &all, "none").await?;
+    create_link(
+        &api,
+        &gw,
+        "dst",
+        "east",
+        &[
+            ("bootstrap.servers", &s),
+            ("consumer.offset.sync.enable", "true"),
+            ("consumer.offset.sync.ms", "300"),
+            (
+                "consumer.offset.group.filters",
+                r#"{"groupFilters":[{"name":"app-","patternType":"PREFIXED","filterType":"INCLUDE"}]}"#,
+            ),
+            ("linkgate.group.filters", "dr-only"),
+        ],
+        DEADLINE,
+    )
+    .await?;
+    let r = api
+        .post_retrying(
+            &format!("{CLUSTERS}/dst/links/east/mirrors"),
+            Some(&json!({ "source_topic_name": "orders" })),
+            DEADLINE,
+        )
+        .await?;
+    anyhow::ensure!(r.status == 204, "create mirror: {r}");
+    linkgate_tests::wait_until("the mirror to land every record", DEADLINE, || async {
+        fetch_watermarks(&d, "orders", 0)
+            .await
+            .is_ok_and(|(_, high)| high == 10)
+    })
+    .await
+    .with_context(|| gw.log_tail(40))?;
+
+    // The mirror starts at offset 0 with no gaps: destination offsets
+    // equal source offsets.
+    commit(&s, "app-a-dr", 4)?;
+    commit(&s, "app-b", 5)?;
+    commit(&s, "other-dr", 6)?;
+    commit(&s, "app-boom-dr", 7)?;
+    wait_committed(&d, "app-a-dr", 4, &gw).await?;
+    let task = wait_task(&api, &gw, "IN_ERROR for app-boom-dr", |t| {
+        t["state"] == "IN_ERROR"
+            && t["errors"].as_array().is_some_and(|e| {
+                e.iter().any(|e| {
+                    e["error_code"] == "PLUGIN_ERROR"
+                        && e["error_message"].as_str().is_some_and(|m| {
+                            m.contains("'app-boom-dr'")
+                                && m.contains("dr-only")
+                                && m.contains("trap group app-boom-dr")
+                        })
+                })
+            })
+    })
+    .await?;
+    assert_eq!(
+        task["errors"].as_array().map(Vec::len),
+        Some(1),
+        "only the trapping group is in error: {task}"
+    );
+    // The sync goes on around the failing group.
+    commit(&s, "app-a-dr", 8)?;
+    wait_committed(&d, "app-a-dr", 8, &gw).await?;
+    assert_eq!(committed(&d, "app-b")?, None, "the user filter says no");
+    assert_eq!(committed(&d, "other-dr")?, None, "the JSON filter says no");
+    assert_eq!(committed(&d, "app-boom-dr")?, None, "its filter failed");
+
+    // Out of the chain on the running link: the JSON alone decides.
+    let r = api.put(
+        &format!("{CLUSTERS}/dst/links/east/configs:alter"),
+        &json!({"data": [{"name": "linkgate.group.filters", "operation": "DELETE"}]}),
+    )?;
+    anyhow::ensure!(r.status == 204, "alter chain: {r}");
+    wait_committed(&d, "app-b", 5, &gw).await?;
+    wait_committed(&d, "app-boom-dr", 7, &gw).await?;
+    wait_task(&api, &gw, "ACTIVE again", |t| t["state"] == "ACTIVE").await?;
+    assert_eq!(committed(&d, "other-dr")?, None, "the JSON filter says no");
+    let log = std::fs::read_to_string(gw.log_path())?;
+    assert!(
+        log.contains("applied without a restart") && !log.contains("link restarted"),
+        "the chain change restarted the link"
+    );
     Ok(())
 }

@@ -331,6 +331,38 @@ fn mirror_list_hides_stopped_unless_asked() {
     );
 }
 
+/// `mirror list --mirror-status` against the real API: only the mirrors in
+/// that state (any case; STOPPED ones without `--include-stopped`), and a
+/// state the API does not know is refused with the API's message.
+#[test]
+fn mirror_list_by_state() {
+    let api = Api::start();
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["mirror", "list", "--output", "json"];
+        all.extend_from_slice(args);
+        let (r, out) = api.run(&all);
+        r.expect("list");
+        let v: Value = serde_json::from_str(&out).expect("JSON");
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| m["mirror_topic_name"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(names(&["--mirror-status", "PAUSED"]), ["paused"]);
+    assert_eq!(names(&["--mirror-status", "active"]), ["orders"]);
+    assert_eq!(names(&["--mirror-status", "STOPPED"]), ["done"]);
+    assert!(names(&["--mirror-status", "FAILED"]).is_empty());
+    let (r, _) = api.run(&["mirror", "list", "--mirror-status", "SLEEPING"]);
+    let err = r.expect_err("unknown state").to_string();
+    assert!(
+        err.contains("mirror_status") && err.contains("PENDING_MIRROR"),
+        "{err}"
+    );
+}
+
 #[test]
 fn mirror_describe_shows_stopped_and_paused_history() {
     let api = Api::start();

@@ -329,16 +329,26 @@ impl ApiClient {
         self.get(&format!("{}/configs", self.link_path(link)))
     }
 
-    /// `GET .../links/{link or -}/mirrors[?include_stopped=true]`: the
-    /// mirror topics of one link, or of every link with `None`.
-    pub fn mirrors(&self, link: Option<&str>, include_stopped: bool) -> Result<Value, CliError> {
+    /// `GET .../links/{link or -}/mirrors[?include_stopped=true][&mirror_status=S]`:
+    /// the mirror topics of one link, or of every link with `None`; with
+    /// `mirror_status`, only those in that state (checked by the API: a
+    /// state it does not know is a 400 listing the states).
+    pub fn mirrors(
+        &self,
+        link: Option<&str>,
+        include_stopped: bool,
+        mirror_status: Option<&str>,
+    ) -> Result<Value, CliError> {
         self.get(&format!(
             "{}/mirrors{}",
             self.link_path(link.unwrap_or(ANY_LINK)),
-            query(&[(
-                "include_stopped",
-                include_stopped.then(|| "true".to_string())
-            )])
+            query(&[
+                (
+                    "include_stopped",
+                    include_stopped.then(|| "true".to_string())
+                ),
+                ("mirror_status", mirror_status.map(str::to_string)),
+            ])
         ))
     }
 

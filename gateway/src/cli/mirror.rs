@@ -90,6 +90,12 @@ enum MirrorCommand {
         /// Also list mirror topics stopped by promote or failover.
         #[arg(long)]
         include_stopped: bool,
+        /// Only the mirror topics in this state (the REST API's
+        /// `mirror_status`, any case): ACTIVE, FAILED, PAUSED, STOPPED,
+        /// PENDING_STOPPED, PENDING_SYNCHRONIZE, PENDING_MIRROR. STOPPED
+        /// ones are listed by it without --include-stopped.
+        #[arg(long, value_name = "STATE")]
+        mirror_status: Option<String>,
     },
     /// Describe mirror topics per partition (state, offsets, lag, last
     /// fetch), stopped ones included.
@@ -166,10 +172,11 @@ pub fn run_mirror(args: &MirrorArgs, out: &mut dyn Write) -> Result<(), CliError
         MirrorCommand::List {
             link,
             include_stopped,
+            mirror_status,
         } => {
             let mirrors = data_of(
                 api,
-                client.mirrors(link.as_deref(), *include_stopped)?,
+                client.mirrors(link.as_deref(), *include_stopped, mirror_status.as_deref())?,
                 "mirrors",
             )?;
             let typed: Vec<Mirror> = parse_all(api, &mirrors)?;
@@ -251,8 +258,10 @@ fn describe(
         // that is not a mirror of the link).
         return topics.iter().map(|t| client.mirror(link, t)).collect();
     }
-    let listed: Vec<Mirror> =
-        parse_all(api, &data_of(api, client.mirrors(link, true)?, "mirrors")?)?;
+    let listed: Vec<Mirror> = parse_all(
+        api,
+        &data_of(api, client.mirrors(link, true, None)?, "mirrors")?,
+    )?;
     let wanted: Vec<&Mirror> = if topics.is_empty() {
         listed.iter().collect()
     } else {

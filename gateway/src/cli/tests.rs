@@ -619,6 +619,35 @@ fn mirror_list_of_one_link_hides_stopped_by_default() {
 }
 
 #[test]
+fn mirror_list_by_state_sends_the_mirror_status_filter() {
+    fn empty(_: &Captured) -> (u16, Value) {
+        (200, json!({"kind": "KafkaMirrorDataList", "data": []}))
+    }
+    let server = Server::start(empty);
+    let (result, _) = server.run(&["mirror", "list", "--mirror-status", "PAUSED"]);
+    result.expect("list");
+    assert_eq!(
+        only(&server).uri,
+        "/kafka/v3/clusters/-/links/-/mirrors?mirror_status=PAUSED"
+    );
+    let server = Server::start(empty);
+    let (result, _) = server.run(&[
+        "mirror",
+        "list",
+        "--link",
+        "east",
+        "--include-stopped",
+        "--mirror-status",
+        "pending_mirror",
+    ]);
+    result.expect("list");
+    assert_eq!(
+        only(&server).uri,
+        "/kafka/v3/clusters/-/links/east/mirrors?include_stopped=true&mirror_status=pending_mirror"
+    );
+}
+
+#[test]
 fn mirror_describe_finds_the_link_of_each_topic() {
     let server = Server::start(mirrors_api);
     let (result, out) = server.run(&["mirror", "describe", "--topics", "payments"]);

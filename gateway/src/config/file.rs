@@ -110,4 +110,8 @@ pub struct LinkSection {
     /// Record transform plugins (in sequence), by plugin name.
     #[serde(default)]
     pub record_transforms: Vec<String>,
+    /// Consumer group filter plugins of the offset sync (AND), by plugin
+    /// name.
+    #[serde(default)]
+    pub group_filters: Vec<String>,
 }

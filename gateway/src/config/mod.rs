@@ -25,7 +25,7 @@ pub use crate::plugin::{OnError, PluginKind};
 pub use acl_filters::{AclSyncConfig, ACL_SYNC_PROPERTIES};
 pub use client::{is_client_property, CLIENT_PROPERTIES};
 pub use file::ConfigFile;
-pub use offset_sync::{GroupFilters, OffsetSyncConfig, OFFSET_SYNC_PROPERTIES};
+pub use offset_sync::{validate_group_filters, OffsetSyncConfig, OFFSET_SYNC_PROPERTIES};
 pub use producer::{DEFAULT_MAX_REQUEST_SIZE, MAX_REQUEST_SIZE_PROPERTY};
 
 /// Default of `topic.config.sync.ms` (Confluent's): time between runs of
@@ -128,14 +128,15 @@ impl StartOffsetSpec {
 pub enum PluginSource {
     /// A `.wasm` component file (watched for changes).
     Path(PathBuf),
-    /// A plugin bundled with linkgate: `topic-filter`, `prefix`, `acl-map`,
-    /// `record-filter`, `json-mask`.
+    /// A plugin bundled with linkgate: `topic-filter`, `group-filter`,
+    /// `prefix`, `acl-map`, `record-filter`, `json-mask`.
     Bundled(String),
 }
 
 /// Names of the bundled plugins.
-pub const BUNDLED_PLUGINS: [&str; 5] = [
+pub const BUNDLED_PLUGINS: [&str; 6] = [
     "topic-filter",
+    "group-filter",
     "prefix",
     "acl-map",
     "record-filter",
@@ -213,9 +214,10 @@ pub struct LinkConfig {
     /// removed at promote/failover. Empty: protection off (foreign writes
     /// are still detected and fail the mirror with `FOREIGN_WRITE`).
     pub write_deny_principals: Vec<String>,
-    /// `consumer.offset.sync.enable`, `consumer.offset.sync.ms` and
-    /// `consumer.offset.group.filters`: the consumer offset sync task's
-    /// settings (changeable without restarting the link).
+    /// `consumer.offset.sync.enable`, `consumer.offset.sync.ms` and the
+    /// group filter chain (`consumer.offset.group.filters`,
+    /// `group_filters`, `linkgate.group.filters`): the consumer offset sync
+    /// task's settings (changeable without restarting the link).
     pub offset_sync: OffsetSyncConfig,
     /// `topic.config.sync.ms` (default 5000): time between runs of the
     /// topic config sync (`TopicConfigsSync`, always configured).
@@ -223,7 +225,7 @@ pub struct LinkConfig {
     /// `acl.sync.enable`, `acl.sync.ms` and `acl.filters`: the ACL sync
     /// task's settings (changeable without restarting the link).
     pub acl_sync: AclSyncConfig,
-    /// `linkgate.producer.max.request.size` (bytes, default 1048576): record
+    /// `linkgate.producer.max.request.size` (bytes, default 16777216): record
     /// batch bytes of one Produce request at most ([`producer`]).
     pub max_request_size: usize,
 }
@@ -681,6 +683,7 @@ impl GatewayConfig {
                     l.renamers,
                     l.acl_mappers,
                     l.record_transforms,
+                    l.group_filters,
                 ],
             };
             let prop_key = |p: &str| format!("{key}.config.\"{p}\"");
@@ -799,8 +802,9 @@ impl GatewayConfig {
 
 /// A link validated from its properties: its config and the bundled plugin
 /// instances that serve its properties (`{link}/cluster.link.prefix`,
-/// `{link}/auto.create.mirror.topics.filters`), which must be loaded before
-/// the link starts.
+/// `{link}/auto.create.mirror.topics.filters`,
+/// `{link}/consumer.offset.group.filters`), which must be loaded before the
+/// link starts.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LinkBuild {
     /// The link.
@@ -832,8 +836,8 @@ struct LinkInput {
     /// Properties as text, in the order given.
     properties: Vec<(String, String)>,
     /// Chains named in the file's link fields: topic filters, renamers,
-    /// ACL mappers, record transforms.
-    chains: [Vec<String>; 4],
+    /// ACL mappers, record transforms, group filters.
+    chains: [Vec<String>; 5],
 }
 
 /// What link validation needs from the rest of the config.
@@ -846,7 +850,7 @@ struct LinkContext<'a> {
 
 /// The chain kinds in [`LinkInput::chains`] order: kind, file field,
 /// link property.
-const CHAINS: [(PluginKind, &str, &str); 4] = [
+const CHAINS: [(PluginKind, &str, &str); 5] = [
     (
         PluginKind::TopicFilter,
         "topic_filters",
@@ -858,6 +862,11 @@ const CHAINS: [(PluginKind, &str, &str); 4] = [
         PluginKind::RecordTransform,
         "record_transforms",
         "linkgate.record.transforms",
+    ),
+    (
+        PluginKind::GroupFilter,
+        "group_filters",
+        "linkgate.group.filters",
     ),
 ];
 
@@ -897,6 +906,7 @@ fn build_link(
     let mut prefix: Option<String> = None;
     let mut group_prefix = false;
     let mut filters_json: Option<String> = None;
+    let mut group_filters_json: Option<String> = None;
     let mut deny_enable = false;
     let mut deny_principals = vec!["User:*".to_string()];
     let mut offset_sync = OffsetSyncConfig::default();
@@ -904,7 +914,7 @@ fn build_link(
     let mut acl_sync = AclSyncConfig::default();
     let mut max_request_size = DEFAULT_MAX_REQUEST_SIZE;
     let mut chains = input.chains;
-    let mut property_chains: [Vec<String>; 4] = Default::default();
+    let mut property_chains: [Vec<String>; 5] = Default::default();
     for (prop, text) in &input.properties {
         let pkey = prop_key(prop);
         if is_client_property(prop) {
@@ -951,8 +961,8 @@ fn build_link(
             "consumer.offset.sync.enable" => offset_sync.enable = parse_bool(&pkey, text)?,
             "consumer.offset.sync.ms" => offset_sync.interval = parse_ms(&pkey, text)?,
             "consumer.offset.group.filters" => {
-                offset_sync.group_filters =
-                    GroupFilters::parse(text).map_err(|m| invalid(pkey, m))?;
+                validate_group_filters(text).map_err(|m| invalid(pkey, m))?;
+                group_filters_json = Some(text.clone());
             }
             "topic.config.sync.ms" => topic_config_sync = parse_ms(&pkey, text)?,
             "acl.sync.enable" => acl_sync.enable = parse_bool(&pkey, text)?,
@@ -1042,7 +1052,8 @@ fn build_link(
             from_fields.extend(from_prop.iter().cloned());
         }
     }
-    let [mut topic_filters, mut renamers, acl_mappers, record_transforms] = chains;
+    let [mut topic_filters, mut renamers, acl_mappers, record_transforms, mut group_filters] =
+        chains;
     let mut plugins = Vec::new();
     if let Some(json) = filters_json {
         let plugin = format!("{name}/auto.create.mirror.topics.filters");
@@ -1054,6 +1065,17 @@ fn build_link(
         ));
         topic_filters.insert(0, plugin);
     }
+    if let Some(json) = group_filters_json {
+        let plugin = format!("{name}/consumer.offset.group.filters");
+        plugins.push(bundled(
+            &plugin,
+            "group-filter",
+            PluginKind::GroupFilter,
+            vec![("filters".into(), json)],
+        ));
+        group_filters.insert(0, plugin);
+    }
+    offset_sync.group_filters = group_filters;
     if let Some(prefix) = prefix {
         let plugin = format!("{name}/cluster.link.prefix");
         plugins.push(bundled(
@@ -1188,8 +1210,9 @@ fn supported_properties(api: bool) -> Vec<&'static str> {
 /// linkgate's own link properties: plugin chains (comma-separated
 /// `[[plugins]]` names), the DENY WRITE protection of mirror topics and
 /// the Produce request limit ([`producer`]).
-pub const LINKGATE_LINK_PROPERTIES: [&str; 7] = [
+pub const LINKGATE_LINK_PROPERTIES: [&str; 8] = [
     "linkgate.topic.filters",
+    "linkgate.group.filters",
     "linkgate.renamers",
     "linkgate.acl.mappers",
     "linkgate.record.transforms",
@@ -2060,8 +2083,17 @@ topic_filters = ["orders-only"]
         let o = &b.link.offset_sync;
         assert!(o.enable);
         assert_eq!(o.interval, Duration::from_millis(1500));
-        assert!(o.group_filters.includes("app-1"));
-        assert!(!o.group_filters.includes("other"));
+        // The JSON is served by the bundled group filter, head of the chain.
+        assert_eq!(o.group_filters, ["west/consumer.offset.group.filters"]);
+        assert_eq!(b.plugins.len(), 1);
+        let served = &b.plugins[0];
+        assert_eq!(served.name, "west/consumer.offset.group.filters");
+        assert_eq!(served.source, PluginSource::Bundled("group-filter".into()));
+        assert_eq!(served.kind, PluginKind::GroupFilter);
+        assert_eq!(
+            served.config,
+            vec![("filters".to_string(), filters.to_string())]
+        );
         let plain = c.api_link("west", "src", Some("src"), &props(&[])).unwrap();
         assert_eq!(plain.link.offset_sync, OffsetSyncConfig::default());
         // Only the sync settings differ: applied without a restart.
@@ -2091,6 +2123,124 @@ topic_filters = ["orders-only"]
                 "{k}={v}: {e:?}"
             );
         }
+    }
+
+    const GROUP_PLUGINS: &str = r##"
+[clusters.src]
+"bootstrap.servers" = "127.0.0.1:9092"
+
+[[plugins]]
+name = "suffix"
+path = "groups.wasm"
+kind = "group-filter"
+[plugins.config]
+suffix = "-dr"
+
+[[plugins]]
+name = "more"
+bundled = "group-filter"
+kind = "group-filter"
+[plugins.config]
+filters = '{"groupFilters":[{"name":"*"}]}'
+
+[[plugins]]
+name = "orders-only"
+bundled = "topic-filter"
+kind = "topic-filter"
+
+[[links]]
+name = "east"
+source = "src"
+destination = "src"
+group_filters = ["suffix"]
+[links.config]
+"consumer.offset.sync.enable" = true
+"consumer.offset.group.filters" = '{"groupFilters":[{"name":"app-","patternType":"PREFIXED"}]}'
+"linkgate.group.filters" = "more"
+"##;
+
+    /// The group filter chain: the JSON property's bundled plugin first,
+    /// then the file field, then `linkgate.group.filters`; a change of any
+    /// of them is a live task setting (no restart), and a plugin of another
+    /// kind is refused naming the property or field.
+    #[test]
+    fn group_filter_chain_from_property_field_and_chain_property() {
+        let c = GatewayConfig::parse(GROUP_PLUGINS, "t").unwrap();
+        let east = &c.links[0];
+        assert_eq!(
+            east.offset_sync.group_filters,
+            ["east/consumer.offset.group.filters", "suffix", "more"]
+        );
+        assert!(east.topic_filters.is_empty());
+        let served = c
+            .plugins
+            .iter()
+            .find(|p| p.name == "east/consumer.offset.group.filters")
+            .expect("property plugin");
+        assert_eq!(served.source, PluginSource::Bundled("group-filter".into()));
+        assert_eq!(served.kind, PluginKind::GroupFilter);
+
+        let changed = |from: &str, to: &str| {
+            let text = GROUP_PLUGINS.replace(from, to);
+            assert_ne!(text, GROUP_PLUGINS, "{from}");
+            GatewayConfig::parse(&text, "t").unwrap().links[0].clone()
+        };
+        for other in [
+            changed("group_filters = [\"suffix\"]", "group_filters = []"),
+            changed("\"linkgate.group.filters\" = \"more\"", ""),
+            changed("\"name\":\"app-\"", "\"name\":\"billing-\""),
+        ] {
+            assert_ne!(*east, other);
+            assert!(east.same_but_live(&other), "{other:?}");
+            assert!(east.same_but_tasks(&other), "{other:?}");
+        }
+        let no_json = changed(
+            "\"consumer.offset.group.filters\" = '{\"groupFilters\":[{\"name\":\"app-\",\"patternType\":\"PREFIXED\"}]}'",
+            "",
+        );
+        assert_eq!(no_json.offset_sync.group_filters, ["suffix", "more"]);
+
+        let refused = |from: &str, to: &str| {
+            GatewayConfig::parse(&GROUP_PLUGINS.replace(from, to), "t").unwrap_err()
+        };
+        let e = refused(
+            "group_filters = [\"suffix\"]",
+            "group_filters = [\"orders-only\"]",
+        );
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, message }
+                if key == "links[0].group_filters" && message.contains("not a group-filter")),
+            "{e:?}"
+        );
+        let e = refused(
+            "\"linkgate.group.filters\" = \"more\"",
+            "\"linkgate.group.filters\" = \"nope\"",
+        );
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, message }
+                if key.ends_with("\"linkgate.group.filters\"") && message.contains("no plugin named")),
+            "{e:?}"
+        );
+        let e = refused("\"name\":\"app-\"", "\"name\":\"\"");
+        assert!(
+            matches!(&e, ConfigError::Invalid { key, message }
+                if key.ends_with("\"consumer.offset.group.filters\"") && message.contains("empty name")),
+            "{e:?}"
+        );
+
+        // An API link names declared group filters with the property.
+        let b = c
+            .api_link(
+                "west",
+                "src",
+                Some("src"),
+                &props(&[("linkgate.group.filters", "suffix, more")]),
+            )
+            .unwrap();
+        assert_eq!(b.link.offset_sync.group_filters, ["suffix", "more"]);
+        assert!(b.plugins.is_empty());
+        let plain = c.api_link("west", "src", Some("src"), &props(&[])).unwrap();
+        assert!(plain.link.same_but_tasks(&b.link));
     }
 
     #[test]

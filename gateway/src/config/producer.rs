@@ -4,8 +4,9 @@
 //! - `linkgate.producer.max.request.size` (bytes, default
 //!   [`DEFAULT_MAX_REQUEST_SIZE`]): the record batches of one Produce
 //!   request add up to at most this many bytes, as with the Kafka producer's
-//!   `max.request.size` (same default, same count: the batches, not the
-//!   request's framing of a few dozen bytes per partition). A broker's
+//!   `max.request.size` (same count: the batches, not the request's framing
+//!   of a few dozen bytes per partition; a larger default, since a mirror
+//!   must pass on every batch its source accepted). A broker's
 //!   batches are spread over as many requests as that takes; a single batch
 //!   above it cannot be sent and fails its partition with
 //!   `MESSAGE_TOO_LARGE` (resumable once the property is raised). Keep it
@@ -18,10 +19,12 @@ use super::ConfigError;
 /// The Produce request limit's link property.
 pub const MAX_REQUEST_SIZE_PROPERTY: &str = "linkgate.producer.max.request.size";
 
-/// Default of `linkgate.producer.max.request.size` (bytes): the Kafka
-/// producer's `max.request.size` default, 1 MiB. Batches up to it fit a
-/// destination topic with Kafka's default `max.message.bytes` (1048588).
-pub const DEFAULT_MAX_REQUEST_SIZE: usize = 1_048_576;
+/// Default of `linkgate.producer.max.request.size` (bytes): 16 MiB. Above
+/// the Kafka producer's 1 MiB `max.request.size` because a mirror must pass
+/// on every batch its source accepted (topics with a raised
+/// `max.message.bytes`, or Kafka's default 1048588, 12 bytes over 1 MiB),
+/// and well below Kafka's default `socket.request.max.bytes` (104857600).
+pub const DEFAULT_MAX_REQUEST_SIZE: usize = 16 * 1024 * 1024;
 
 /// Smallest accepted `linkgate.producer.max.request.size` (bytes): room
 /// for a batch of a few small records.

@@ -1,4 +1,4 @@
-//! Generated wasmtime bindings of the four plugin worlds of
+//! Generated wasmtime bindings of the five plugin worlds of
 //! `wit/linkgate-plugin.wit` (package `linkgate:plugin@0.1.0`). The `host`
 //! and `types` interfaces are generated once (with the `topic-filter`
 //! world) and shared by the other worlds, so every world uses the same Rust
@@ -10,6 +10,18 @@ pub(crate) mod topic_filter {
         path: "../wit",
         world: "linkgate:plugin/topic-filter",
         additional_derives: [PartialEq],
+    });
+}
+
+/// `group-filter` world.
+pub(crate) mod group_filter {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "linkgate:plugin/group-filter",
+        with: {
+            "linkgate:plugin/host": super::topic_filter::linkgate::plugin::host,
+            "linkgate:plugin/types": super::topic_filter::linkgate::plugin::types,
+        },
     });
 }
 

@@ -1,6 +1,7 @@
 //! The bundled plugin components, built from `plugins/` by the gateway's
-//! build script and embedded in the binary: `topic-filter`, `prefix`,
-//! `acl-map`, `record-filter`, `json-mask` (config keys in
+//! build script and embedded in the binary: `topic-filter`,
+//! `group-filter`, `prefix`, `acl-map`, `record-filter`, `json-mask`
+//! (config keys in
 //! `plugins/README.md` and each plugin's crate docs).
 
 include!(concat!(env!("OUT_DIR"), "/bundled_plugins.rs"));

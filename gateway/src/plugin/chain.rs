@@ -1,7 +1,7 @@
 //! Plugin chains ([`Chains`]): the plugins of each kind a link uses, in
 //! order, and how their answers combine, with each plugin's `on_error`
 //! policy applied (plugins contract, `notes/plugins-contract.md`):
-//! topic filters AND, renamers compose, ACL mappers run in sequence, record
+//! topic filters AND, group filters AND, renamers compose, ACL mappers run in sequence, record
 //! transforms run in sequence on a decoded batch
 //! ([`Chains::transform_batch`]).
 //!
@@ -29,6 +29,10 @@ use super::types::{AclBinding, KafkaRecord, OnError, RecordBatchIn, SourceTopic,
 pub struct Chains {
     /// Topic filters, combined with AND.
     pub topic_filters: Vec<Arc<LoadedPlugin>>,
+    /// Consumer group filters of the offset sync, combined with AND (a link
+    /// task setting: built by [`super::PluginRegistry::group_filters_for`],
+    /// not part of [`super::ChainNames`]).
+    pub group_filters: Vec<Arc<LoadedPlugin>>,
     /// Renamers, composed in order (topic and group names).
     pub renamers: Vec<Arc<LoadedPlugin>>,
     /// ACL mappers, in sequence.
@@ -129,6 +133,32 @@ impl Chains {
                     OnError::Fail => return Err(failed(p, e)),
                     OnError::Skip => {
                         absorbed(p, OnError::Skip, &e, "the topic is not mirrored", 0);
+                        return Ok(false);
+                    }
+                    OnError::Pass => absorbed(p, OnError::Pass, &e, "the filter is ignored", 0),
+                },
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether the consumer offset sync takes source group `group`: every
+    /// group filter must say yes (AND; stops at the first no). An empty
+    /// chain says yes: whether any group is synced at all is the offset
+    /// sync's decision (it syncs none without a group filter).
+    ///
+    /// A failing filter: `fail` -> `Err(ChainError::Failed)` (the offset
+    /// sync reports the group `IN_ERROR` and does not sync it); `skip` ->
+    /// `Ok(false)`; `pass` -> the filter counts as yes.
+    pub fn sync_group(&self, group: &str) -> Result<bool, ChainError> {
+        for p in &self.group_filters {
+            match p.sync_group(group) {
+                Ok(true) => {}
+                Ok(false) => return Ok(false),
+                Err(e) => match p.on_error() {
+                    OnError::Fail => return Err(failed(p, e)),
+                    OnError::Skip => {
+                        absorbed(p, OnError::Skip, &e, "the group is not synced", 0);
                         return Ok(false);
                     }
                     OnError::Pass => absorbed(p, OnError::Pass, &e, "the filter is ignored", 0),

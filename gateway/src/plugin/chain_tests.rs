@@ -18,6 +18,7 @@ use super::types::*;
 use crate::kafka::records::batch::{normalize_for_produce, split_batches, RawBatch};
 
 type FilterFn = Box<dyn Fn(&SourceTopic) -> Result<bool, PluginError> + Send + Sync>;
+type GroupFn = Box<dyn Fn(&str) -> Result<bool, PluginError> + Send + Sync>;
 type RenameFn = Box<dyn Fn(&str) -> Result<String, PluginError> + Send + Sync>;
 type AclFn = Box<dyn Fn(&AclBinding) -> Result<Vec<AclBinding>, PluginError> + Send + Sync>;
 type TransformFn = Box<dyn Fn(&RecordBatchIn) -> Result<Vec<Verdict>, PluginError> + Send + Sync>;
@@ -26,6 +27,7 @@ type TransformFn = Box<dyn Fn(&RecordBatchIn) -> Result<Vec<Verdict>, PluginErro
 #[derive(Default)]
 struct Fake {
     filter: Option<FilterFn>,
+    group: Option<GroupFn>,
     rename: Option<RenameFn>,
     acl: Option<AclFn>,
     transform: Option<TransformFn>,
@@ -42,6 +44,10 @@ impl Guest for Fake {
     fn mirror_topic(&self, t: &SourceTopic) -> Result<bool, PluginError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.filter.as_ref().ok_or_else(unsupported)?(t)
+    }
+    fn sync_group(&self, g: &str) -> Result<bool, PluginError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.group.as_ref().ok_or_else(unsupported)?(g)
     }
     fn rename_topic(&self, n: &str) -> Result<String, PluginError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
@@ -84,6 +90,19 @@ fn filter(
     };
     let calls = fake.calls.clone();
     (plugin(name, PluginKind::TopicFilter, on_error, fake), calls)
+}
+
+fn group_filter(
+    name: &str,
+    on_error: OnError,
+    f: impl Fn(&str) -> Result<bool, PluginError> + Send + Sync + 'static,
+) -> (Arc<LoadedPlugin>, Arc<AtomicUsize>) {
+    let fake = Fake {
+        group: Some(Box::new(f)),
+        ..Fake::default()
+    };
+    let calls = fake.calls.clone();
+    (plugin(name, PluginKind::GroupFilter, on_error, fake), calls)
 }
 
 fn renamer(
@@ -170,6 +189,69 @@ fn topic_filters_and_together_and_stop_at_the_first_no() {
     );
 
     assert_eq!(Chains::default().mirror_topic(&topic("x")), Ok(true));
+}
+
+#[test]
+fn group_filters_and_together_and_stop_at_the_first_no() {
+    let (yes, _) = group_filter("yes", OnError::Fail, |_| Ok(true));
+    let (app, _) = group_filter("app", OnError::Fail, |g| Ok(g.starts_with("app-")));
+    let (after, after_calls) = group_filter("after", OnError::Fail, |g| Ok(g != "app-x"));
+    let chains = Chains {
+        group_filters: vec![yes, app, after],
+        ..Chains::default()
+    };
+    assert_eq!(chains.sync_group("app-1"), Ok(true));
+    assert_eq!(
+        chains.sync_group("app-x"),
+        Ok(false),
+        "the last filter says no"
+    );
+    assert_eq!(after_calls.load(Ordering::SeqCst), 2);
+    assert_eq!(chains.sync_group("billing"), Ok(false));
+    assert_eq!(after_calls.load(Ordering::SeqCst), 2, "no call after a no");
+    assert_eq!(Chains::default().sync_group("g"), Ok(true));
+    // A group filter is not asked about topics, nor a topic filter about
+    // groups.
+    assert_eq!(chains.mirror_topic(&topic("t")), Ok(true));
+}
+
+#[test]
+fn a_failing_group_filter_follows_on_error() {
+    let chain = |on_error| {
+        let (bad, _) = group_filter("bad", on_error, |_| Err(trap("bad")));
+        let (no, _) = group_filter("no", OnError::Fail, |_| Ok(false));
+        (
+            Chains {
+                group_filters: vec![bad.clone()],
+                ..Chains::default()
+            },
+            Chains {
+                group_filters: vec![bad, no],
+                ..Chains::default()
+            },
+        )
+    };
+    let e = chain(OnError::Fail).0.sync_group("g").unwrap_err();
+    assert!(e.to_string().contains("group-filter chain"), "{e}");
+    match e {
+        ChainError::Failed {
+            plugin,
+            kind,
+            source,
+        } => {
+            assert_eq!(plugin, "bad");
+            assert_eq!(kind, PluginKind::GroupFilter);
+            assert_eq!(source.kind(), "trap");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(chain(OnError::Skip).0.sync_group("g"), Ok(false));
+    assert_eq!(chain(OnError::Pass).0.sync_group("g"), Ok(true));
+    assert_eq!(
+        chain(OnError::Pass).1.sync_group("g"),
+        Ok(false),
+        "a passed filter leaves the decision to the others"
+    );
 }
 
 #[test]
@@ -639,4 +721,13 @@ fn calls_of_another_kind_are_refused() {
     let e = f.rename_topic("x").unwrap_err();
     assert_eq!(e.kind(), "kind_mismatch");
     assert!(e.to_string().contains("topic-filter"), "{e}");
+    let e = f.sync_group("g").unwrap_err();
+    assert_eq!(e.kind(), "kind_mismatch");
+    assert!(e.to_string().contains("sync-group"), "{e}");
+    let (g, calls) = group_filter("g", OnError::Fail, |_| Ok(true));
+    assert_eq!(
+        g.mirror_topic(&topic("t")).unwrap_err().kind(),
+        "kind_mismatch"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "refused before the plugin");
 }

@@ -24,7 +24,7 @@ use std::time::Duration;
 use wasmtime::component::InstancePre;
 use wasmtime::{Store, Trap};
 
-use super::bindings::{acl_mapper, record_transform, renamer, topic_filter};
+use super::bindings::{acl_mapper, group_filter, record_transform, renamer, topic_filter};
 use super::error::PluginError;
 use super::host::HostInner;
 use super::store::{Ident, StoreData};
@@ -33,6 +33,7 @@ use super::types::{AclBinding, PluginKind, RecordBatchIn, SourceTopic, Verdict};
 /// The typed `InstancePre` of one world.
 enum WorldPre {
     TopicFilter(topic_filter::TopicFilterPre<StoreData>),
+    GroupFilter(group_filter::GroupFilterPre<StoreData>),
     Renamer(renamer::RenamerPre<StoreData>),
     AclMapper(acl_mapper::AclMapperPre<StoreData>),
     RecordTransform(record_transform::RecordTransformPre<StoreData>),
@@ -41,6 +42,7 @@ enum WorldPre {
 /// The typed exports of one live instance.
 enum World {
     TopicFilter(topic_filter::TopicFilter),
+    GroupFilter(group_filter::GroupFilter),
     Renamer(renamer::Renamer),
     AclMapper(acl_mapper::AclMapper),
     RecordTransform(record_transform::RecordTransform),
@@ -80,6 +82,9 @@ impl WasmGuest {
         let typed = match kind {
             PluginKind::TopicFilter => {
                 topic_filter::TopicFilterPre::new(pre).map(WorldPre::TopicFilter)
+            }
+            PluginKind::GroupFilter => {
+                group_filter::GroupFilterPre::new(pre).map(WorldPre::GroupFilter)
             }
             PluginKind::Renamer => renamer::RenamerPre::new(pre).map(WorldPre::Renamer),
             PluginKind::AclMapper => acl_mapper::AclMapperPre::new(pre).map(WorldPre::AclMapper),
@@ -161,6 +166,7 @@ impl WasmGuest {
         store.set_epoch_deadline(self.deadline_ticks());
         let made = match &self.pre {
             WorldPre::TopicFilter(p) => p.instantiate(&mut store).map(World::TopicFilter),
+            WorldPre::GroupFilter(p) => p.instantiate(&mut store).map(World::GroupFilter),
             WorldPre::Renamer(p) => p.instantiate(&mut store).map(World::Renamer),
             WorldPre::AclMapper(p) => p.instantiate(&mut store).map(World::AclMapper),
             WorldPre::RecordTransform(p) => p.instantiate(&mut store).map(World::RecordTransform),
@@ -171,6 +177,7 @@ impl WasmGuest {
         let config = &self.config;
         let init = match &world {
             World::TopicFilter(w) => w.call_init(&mut store, config),
+            World::GroupFilter(w) => w.call_init(&mut store, config),
             World::Renamer(w) => w.call_init(&mut store, config),
             World::AclMapper(w) => w.call_init(&mut store, config),
             World::RecordTransform(w) => w.call_init(&mut store, config),
@@ -256,6 +263,14 @@ impl WasmGuest {
         self.call(|world, store| match world {
             World::TopicFilter(w) => w.call_mirror_topic(store, topic),
             _ => self.mismatch("mirror-topic").map(|_| false),
+        })
+    }
+
+    /// Calls `sync-group`.
+    pub(crate) fn sync_group(&self, group: &str) -> Result<bool, PluginError> {
+        self.call(|world, store| match world {
+            World::GroupFilter(w) => w.call_sync_group(store, group),
+            _ => self.mismatch("sync-group").map(|_| false),
         })
     }
 

@@ -153,6 +153,82 @@ fn bundled_topic_filter_and_prefix_answer_as_configured() {
     assert_eq!(err.kind(), "init", "{err}");
 }
 
+/// The bundled group filter (Confluent `groupFilters`) and a user-written
+/// group filter (the `group-suffix` fixture) answer through the host, and
+/// their chain ANDs them; the fixture's trap on one group fails that call
+/// only, the next call answers again (instance rebuilt).
+#[test]
+fn bundled_and_user_group_filters_answer_and_chain() {
+    let json = load(
+        "groups",
+        PluginKind::GroupFilter,
+        "group_filter",
+        &[(
+            "filters",
+            r#"{"groupFilters":[
+                {"name":"app-","patternType":"PREFIXED","filterType":"INCLUDE"},
+                {"name":"app-skip","patternType":"LITERAL","filterType":"EXCLUDE"}]}"#,
+        )],
+    );
+    assert_eq!(json.kind(), PluginKind::GroupFilter);
+    assert_eq!(json.sync_group("app-1"), Ok(true));
+    assert_eq!(json.sync_group("app-skip"), Ok(false));
+    assert_eq!(json.sync_group("other"), Ok(false));
+
+    let suffix = load(
+        "suffix",
+        PluginKind::GroupFilter,
+        "test_group_suffix",
+        &[("suffix", "-dr"), ("trap.group", "app-boom-dr")],
+    );
+    let chains = Chains {
+        group_filters: vec![json, suffix.clone()],
+        ..Chains::default()
+    };
+    assert_eq!(chains.sync_group("app-1-dr"), Ok(true));
+    assert_eq!(
+        chains.sync_group("app-1"),
+        Ok(false),
+        "the user filter says no"
+    );
+    assert_eq!(chains.sync_group("other-dr"), Ok(false), "the JSON says no");
+    let err = chains.sync_group("app-boom-dr").unwrap_err();
+    assert_eq!(err.kind(), "plugin_trap", "{err}");
+    assert!(err.to_string().contains("trap group app-boom-dr"), "{err}");
+    assert_eq!(suffix.sync_group("x-dr"), Ok(true), "usable after the trap");
+
+    // A malformed filter is refused by init, naming the key.
+    let err = host()
+        .load_blocking(spec(
+            "groups",
+            PluginKind::GroupFilter,
+            "group_filter",
+            &[("filters", r#"{"groupFilters":[{"name":""}]}"#)],
+        ))
+        .unwrap_err();
+    assert_eq!(err.kind(), "init", "{err}");
+    assert!(err.to_string().contains("empty name"), "{err}");
+
+    // A group filter is not a topic filter, and the other way round.
+    for (kind, file, other) in [
+        (PluginKind::TopicFilter, "test_group_suffix", "group-filter"),
+        (PluginKind::GroupFilter, "topic_filter", "topic-filter"),
+    ] {
+        let err = host()
+            .load_blocking(spec("wrong", kind, file, &[("suffix", "x")]))
+            .unwrap_err();
+        match &err {
+            PluginError::WrongWorld {
+                expected, found, ..
+            } => {
+                assert_eq!(*expected, kind.world());
+                assert!(found.contains(other), "{found}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
 #[test]
 fn bundled_acl_map_maps_principals_and_resources() {
     let acl = load(

@@ -149,6 +149,7 @@ impl PluginHost {
     ///    / `OutOfMemory`);
     /// 7. self-check: one call with a dummy input, its result validated like
     ///    any call (topic filter: `mirror-topic` of topic
+    ///    `linkgate-self-check`; group filter: `sync-group` of group
     ///    `linkgate-self-check`; renamer: `rename-topic` and `rename-group`
     ///    of `linkgate-self-check`; ACL mapper: one TOPIC/LITERAL READ ALLOW
     ///    binding; record transform: a batch of one record).
@@ -356,6 +357,10 @@ mod tests {
         assert_eq!(
             world_of_exports(&names(&["init", "transform"])),
             Some(PluginKind::RecordTransform)
+        );
+        assert_eq!(
+            world_of_exports(&names(&["init", "sync-group"])),
+            Some(PluginKind::GroupFilter)
         );
         assert_eq!(world_of_exports(&names(&["run"])), None);
     }

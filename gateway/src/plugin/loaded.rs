@@ -20,6 +20,7 @@ pub const SELF_CHECK_NAME: &str = "linkgate-self-check";
 /// validated; a backend answers only the calls of its kind.
 pub(crate) trait Guest: Send + Sync {
     fn mirror_topic(&self, topic: &SourceTopic) -> Result<bool, PluginError>;
+    fn sync_group(&self, group: &str) -> Result<bool, PluginError>;
     fn rename_topic(&self, name: &str) -> Result<String, PluginError>;
     fn rename_group(&self, name: &str) -> Result<String, PluginError>;
     fn map_acl(&self, binding: &AclBinding) -> Result<Vec<AclBinding>, PluginError>;
@@ -29,6 +30,9 @@ pub(crate) trait Guest: Send + Sync {
 impl Guest for super::guest::WasmGuest {
     fn mirror_topic(&self, topic: &SourceTopic) -> Result<bool, PluginError> {
         super::guest::WasmGuest::mirror_topic(self, topic)
+    }
+    fn sync_group(&self, group: &str) -> Result<bool, PluginError> {
+        super::guest::WasmGuest::sync_group(self, group)
     }
     fn rename_topic(&self, name: &str) -> Result<String, PluginError> {
         super::guest::WasmGuest::rename_topic(self, name)
@@ -179,6 +183,11 @@ impl LoadedPlugin {
         self.backend.guest().mirror_topic(topic)
     }
 
+    fn sync_group_unobserved(&self, group: &str) -> Result<bool, PluginError> {
+        self.expect_kind(PluginKind::GroupFilter, "sync-group")?;
+        self.backend.guest().sync_group(group)
+    }
+
     fn rename_topic_unobserved(&self, name: &str) -> Result<String, PluginError> {
         self.expect_kind(PluginKind::Renamer, "rename-topic")?;
         let renamed = self.backend.guest().rename_topic(name)?;
@@ -215,6 +224,12 @@ impl LoadedPlugin {
     /// failure).
     pub fn mirror_topic(&self, topic: &SourceTopic) -> Result<bool, PluginError> {
         self.observed(|| self.mirror_topic_unobserved(topic))
+    }
+
+    /// Group filter: whether the offset sync takes source consumer group
+    /// `group` (WIT `sync-group`). Errors as [`LoadedPlugin::mirror_topic`].
+    pub fn sync_group(&self, group: &str) -> Result<bool, PluginError> {
+        self.observed(|| self.sync_group_unobserved(group))
     }
 
     /// Renamer: destination topic name for source topic `name` (WIT
@@ -264,6 +279,7 @@ impl LoadedPlugin {
                     internal: false,
                 })
                 .map(|_| ()),
+            PluginKind::GroupFilter => self.sync_group_unobserved(SELF_CHECK_NAME).map(|_| ()),
             PluginKind::Renamer => {
                 self.rename_topic_unobserved(SELF_CHECK_NAME)?;
                 self.rename_group_unobserved(SELF_CHECK_NAME).map(|_| ())

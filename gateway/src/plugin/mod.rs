@@ -1,6 +1,6 @@
 //! The WebAssembly plugin host: every rule of a cluster link (which topics
-//! are mirrored, mirror topic and group names, ACL mapping, record
-//! filtering and transformation) is a WebAssembly component exporting one
+//! are mirrored, which consumer groups the offset sync takes, mirror topic
+//! and group names, ACL mapping, record filtering and transformation) is a WebAssembly component exporting one
 //! world of `wit/linkgate-plugin.wit` (package `linkgate:plugin@0.1.0`).
 //! This is the only module that uses wasmtime.
 //!

@@ -96,6 +96,7 @@ impl PluginSet {
                 .collect::<Result<Vec<_>, _>>()
         };
         Ok(Chains {
+            group_filters: Vec::new(),
             topic_filters: pick(
                 &names.topic_filters,
                 PluginKind::TopicFilter,
@@ -108,6 +109,39 @@ impl PluginSet {
                 PluginKind::RecordTransform,
                 "transform",
             )?,
+        })
+    }
+}
+
+impl PluginSet {
+    /// The consumer group filter chain of `names` (in order), with this
+    /// set's versions: a [`Chains`] with only `group_filters` set. The
+    /// group filters are a setting of a link's offset sync task, read with
+    /// the task's settings before every run, so they are not part of
+    /// [`ChainNames`].
+    ///
+    /// Errors: [`PluginError::NotLoaded`] for a name with no plugin,
+    /// [`PluginError::KindMismatch`] for a plugin of another kind.
+    pub fn group_filters(&self, names: &[String]) -> Result<Chains, PluginError> {
+        let group_filters = names
+            .iter()
+            .map(|name| {
+                let p = self.get(name).ok_or_else(|| PluginError::NotLoaded {
+                    plugin: name.clone(),
+                })?;
+                if p.kind() != PluginKind::GroupFilter {
+                    return Err(PluginError::KindMismatch {
+                        plugin: name.clone(),
+                        kind: p.kind(),
+                        call: "sync-group",
+                    });
+                }
+                Ok(p.clone())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Chains {
+            group_filters,
+            ..Chains::default()
         })
     }
 }
@@ -204,6 +238,12 @@ impl PluginRegistry {
     /// Chains of `names` from the current set ([`PluginSet::chains`]).
     pub fn chains_for(&self, names: &ChainNames) -> Result<Chains, PluginError> {
         self.snapshot().chains(names)
+    }
+
+    /// The group filter chain of `names` from the current set
+    /// ([`PluginSet::group_filters`]).
+    pub fn group_filters_for(&self, names: &[String]) -> Result<Chains, PluginError> {
+        self.snapshot().group_filters(names)
     }
 
     /// Loads `spec` ([`PluginHost::load`], on the blocking pool) and, if
@@ -379,6 +419,9 @@ mod tests {
         fn mirror_topic(&self, _: &SourceTopic) -> Result<bool, PluginError> {
             Ok(true)
         }
+        fn sync_group(&self, _: &str) -> Result<bool, PluginError> {
+            Ok(true)
+        }
         fn rename_topic(&self, n: &str) -> Result<String, PluginError> {
             Ok(n.to_string())
         }
@@ -476,6 +519,24 @@ mod tests {
             })
             .unwrap_err();
         assert_eq!(e.kind(), "kind_mismatch");
+        reg.install(Arc::new(LoadedPlugin::fake(
+            "g",
+            PluginKind::GroupFilter,
+            OnError::Fail,
+            Yes,
+        )));
+        let groups = reg
+            .group_filters_for(&["g".to_string(), "g".to_string()])
+            .unwrap();
+        assert_eq!(groups.group_filters.len(), 2);
+        assert!(groups.topic_filters.is_empty() && groups.renamers.is_empty());
+        assert_eq!(groups.sync_group("any"), Ok(true));
+        let e = reg.group_filters_for(&["f".to_string()]).unwrap_err();
+        assert_eq!(e.kind(), "kind_mismatch");
+        assert!(e.to_string().contains("sync-group"), "{e}");
+        let e = reg.group_filters_for(&["nope".to_string()]).unwrap_err();
+        assert_eq!(e.kind(), "not_loaded");
+
         let e = reg
             .chains_for(&ChainNames {
                 acl_mappers: vec!["missing".into()],

@@ -58,6 +58,9 @@ pub use wit::Verdict;
 pub enum PluginKind {
     /// `topic-filter`: which source topics a link mirrors (`mirror-topic`).
     TopicFilter,
+    /// `group-filter`: which source consumer groups the offset sync takes
+    /// (`sync-group`).
+    GroupFilter,
     /// `renamer`: mirror topic and consumer group names (`rename-topic`,
     /// `rename-group`).
     Renamer,
@@ -70,18 +73,20 @@ pub enum PluginKind {
 
 impl PluginKind {
     /// Every kind, in config order.
-    pub const ALL: [PluginKind; 4] = [
+    pub const ALL: [PluginKind; 5] = [
         PluginKind::TopicFilter,
+        PluginKind::GroupFilter,
         PluginKind::Renamer,
         PluginKind::AclMapper,
         PluginKind::RecordTransform,
     ];
 
     /// The config name, which is also the WIT world name: `topic-filter`,
-    /// `renamer`, `acl-mapper`, `record-transform`.
+    /// `group-filter`, `renamer`, `acl-mapper`, `record-transform`.
     pub fn as_str(self) -> &'static str {
         match self {
             PluginKind::TopicFilter => "topic-filter",
+            PluginKind::GroupFilter => "group-filter",
             PluginKind::Renamer => "renamer",
             PluginKind::AclMapper => "acl-mapper",
             PluginKind::RecordTransform => "record-transform",
@@ -92,6 +97,7 @@ impl PluginKind {
     pub fn world(self) -> &'static str {
         match self {
             PluginKind::TopicFilter => "linkgate:plugin/topic-filter@0.1.0",
+            PluginKind::GroupFilter => "linkgate:plugin/group-filter@0.1.0",
             PluginKind::Renamer => "linkgate:plugin/renamer@0.1.0",
             PluginKind::AclMapper => "linkgate:plugin/acl-mapper@0.1.0",
             PluginKind::RecordTransform => "linkgate:plugin/record-transform@0.1.0",
@@ -103,6 +109,7 @@ impl PluginKind {
     pub fn exports(self) -> &'static [&'static str] {
         match self {
             PluginKind::TopicFilter => &["init", "mirror-topic"],
+            PluginKind::GroupFilter => &["init", "sync-group"],
             PluginKind::Renamer => &["init", "rename-topic", "rename-group"],
             PluginKind::AclMapper => &["init", "map-acl"],
             PluginKind::RecordTransform => &["init", "transform"],
@@ -131,8 +138,8 @@ pub struct ParseNameError {
 impl FromStr for PluginKind {
     type Err = ParseNameError;
 
-    /// Parses a config name (`topic-filter`, `renamer`, `acl-mapper`,
-    /// `record-transform`).
+    /// Parses a config name (`topic-filter`, `group-filter`, `renamer`,
+    /// `acl-mapper`, `record-transform`).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         PluginKind::ALL
             .into_iter()
@@ -140,7 +147,7 @@ impl FromStr for PluginKind {
             .ok_or_else(|| ParseNameError {
                 what: "plugin kind",
                 value: s.to_string(),
-                expected: "topic-filter, renamer, acl-mapper, record-transform",
+                expected: "topic-filter, group-filter, renamer, acl-mapper, record-transform",
             })
     }
 }
@@ -151,6 +158,7 @@ impl FromStr for PluginKind {
 /// | kind             | `fail`                          | `skip`                         | `pass`                       |
 /// |------------------|---------------------------------|--------------------------------|------------------------------|
 /// | topic-filter     | not mirrored, link reports it   | not mirrored (counted)         | filter ignored (counts yes)  |
+/// | group-filter     | group not synced, task IN_ERROR for it | not synced (counted)    | filter ignored (counts yes)  |
 /// | renamer          | mirror topic not created (error)| not created (counted)          | name left unchanged          |
 /// | acl-mapper       | binding not synced (error)      | binding not synced (counted)   | binding passes unchanged     |
 /// | record-transform | mirror partition FAILED, waits  | batch's records dropped (counted) | batch passes this transform unchanged (counted) |

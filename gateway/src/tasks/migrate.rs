@@ -4,7 +4,9 @@
 //! source; the mirror must have reached its committed offsets (waited for,
 //! at most [`MIRROR_WAIT`]); the group is synced once more now (after its
 //! last commit); every partition's destination offset must then equal the
-//! translated source offset; the group is taken out of further syncs.
+//! translated source offset; the group is taken out of further syncs. The
+//! link's group filter chain is asked about the group, so that the report
+//! says whether the periodic sync would take it again after a restart.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -60,7 +62,7 @@ pub async fn migrate(
     let plan = loop {
         let plan = current_plan(sync, link, group, &mirrored, &refuse).await?;
         if req.validate_only {
-            return Ok(report(link, group, &plan, true, false));
+            return Ok(report(link, group, &plan, true, false, None));
         }
         let behind: Vec<String> = plan
             .partitions
@@ -92,7 +94,8 @@ pub async fn migrate(
     let after = result?;
     tracing::info!(link = %link.name(), group, destination_group = %plan.destination_group,
         "consumer group migrated; excluded from further offset syncs");
-    Ok(report(link, group, &after, false, true))
+    let filters = sync.filters_include(link, group);
+    Ok(report(link, group, &after, false, true, Some(filters)))
 }
 
 /// The last sync of a migrating group and the check of every partition's
@@ -157,12 +160,15 @@ fn task_refusal(e: TaskError, refuse: &(dyn Fn(String) -> ControlError + Sync)) 
     }
 }
 
+/// The migration's result. `filters`: what the link's group filter chain
+/// says about the group now (after a migration).
 fn report(
     link: &LinkHandle,
     group: &str,
     plan: &GroupPlan,
     validate_only: bool,
     migrated: bool,
+    filters: Option<Result<bool, TaskError>>,
 ) -> GroupMigration {
     let dest = &plan.destination_group;
     let as_dest = if dest == group {
@@ -172,9 +178,15 @@ fn report(
     };
     let exclude = format!(r#"{{"name":"{group}","patternType":"LITERAL","filterType":"EXCLUDE"}}"#);
     let next_steps = if migrated {
+        let link_name = link.name();
+        let keep_out = match filters {
+            Some(Ok(false)) => format!("Link '{link_name}' no longer syncs this group: its group filters do not include it."),
+            Some(Err(e)) => format!("Link '{link_name}' no longer syncs this group until the gateway restarts; its group filter chain failed on the group ({}): fix it, and to keep the group out for good, add {exclude} to the link's consumer.offset.group.filters.", e.message),
+            Some(Ok(true)) | None => format!("Link '{link_name}' no longer syncs this group until the gateway restarts; to keep it out for good, add {exclude} to the link's consumer.offset.group.filters."),
+        };
         vec![
             format!("Start the consumers of group '{group}' on the destination cluster{as_dest}: they resume at the destination offsets above."),
-            format!("Link '{}' no longer syncs this group until the gateway restarts; to keep it out for good, add {exclude} to the link's consumer.offset.group.filters.", link.name()),
+            keep_out,
         ]
     } else {
         vec![

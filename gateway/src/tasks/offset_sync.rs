@@ -1,9 +1,20 @@
 //! `ConsumerOffsetSync`: the committed offsets of the source's consumer
 //! groups, translated through each mirror partition's exact offset map and
 //! committed on the destination (Confluent's `consumer.offset.sync.enable`,
-//! `consumer.offset.sync.ms`, `consumer.offset.group.filters`).
+//! `consumer.offset.sync.ms`, `consumer.offset.group.filters`; linkgate's
+//! group filter chain, `linkgate.group.filters`).
 //!
-//! One run: ListGroups on the source; for each group the filters include
+//! Which groups: the link's group filter chain (plugins of kind
+//! `group-filter`, [`crate::plugin::Chains::sync_group`]: every filter must
+//! say yes), resolved from the settings of the run, so a changed filter or
+//! chain takes effect at the next run. `consumer.offset.group.filters` is
+//! the bundled `group-filter` plugin at the head of the chain. Without any
+//! group filter no group is synced (Confluent's default). A group filter
+//! failing for a group (`on_error = "fail"`) leaves that group out of the
+//! run with a `PLUGIN_ERROR` (the task goes `IN_ERROR` with the reason);
+//! the other groups are synced.
+//!
+//! One run: ListGroups on the source; for each group the chain includes
 //! (and `group migrate` has not excluded), OffsetFetch on the source, kept
 //! to the link's mirrored partitions; each committed offset translated
 //! ([`crate::mirror::OffsetMap::translate_committed`]: the destination offset
@@ -24,10 +35,11 @@
 //! A group deleted on the source keeps its offsets on the destination.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use futures::future::BoxFuture;
+use tokio::sync::watch;
 
 use super::{LinkTask, TaskError, TaskRun};
 use crate::config::{LinkConfig, OffsetSyncConfig};
@@ -35,6 +47,7 @@ use crate::kafka::error::error_name;
 use crate::kafka::{link_error_code, CommittedOffset, GroupOffsets, KafkaError};
 use crate::mirror::offset_map::CommittedTranslation;
 use crate::mirror::LinkHandle;
+use crate::plugin::Chains;
 
 /// The Confluent task name.
 pub const TASK: &str = "ConsumerOffsetSync";
@@ -42,6 +55,10 @@ pub const TASK: &str = "ConsumerOffsetSync";
 /// Error code of a group that has members on the destination (Kafka's
 /// `NON_EMPTY_GROUP`: its offsets cannot be set from outside).
 pub const NON_EMPTY_GROUP: &str = "NON_EMPTY_GROUP";
+
+/// Error code of a group the group filter chain failed on, or of a run
+/// whose group filter chain cannot be built (a plugin not loaded).
+pub const PLUGIN_ERROR: &str = "PLUGIN_ERROR";
 
 /// `(source group, mirror topic, partition)`.
 type SyncKey = (String, String, i32);
@@ -69,6 +86,10 @@ pub struct ConsumerOffsetSync {
     memory: Mutex<Memory>,
     /// One run at a time (periodic, final sync of a promote, migrate).
     runs: tokio::sync::Mutex<()>,
+    /// The link's current config, for what runs outside the schedule
+    /// (`group migrate` asks the group filter chain); `None`: no group
+    /// filter.
+    config: Option<watch::Receiver<Arc<LinkConfig>>>,
 }
 
 /// One partition offset of a group as the sync sees it.
@@ -97,6 +118,15 @@ fn kafka_task_error(what: String, e: &KafkaError) -> TaskError {
 }
 
 impl ConsumerOffsetSync {
+    /// The offset sync of a link whose current config `config` gives (the
+    /// link tasks' config channel, [`super::LinkTasks`]).
+    pub fn new(config: watch::Receiver<Arc<LinkConfig>>) -> Self {
+        Self {
+            config: Some(config),
+            ..Self::default()
+        }
+    }
+
     fn memory(&self) -> std::sync::MutexGuard<'_, Memory> {
         self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -122,6 +152,25 @@ impl ConsumerOffsetSync {
         self.memory().last_synced.get(group).copied()
     }
 
+    /// Whether the link's group filter chain, as configured now, takes
+    /// source group `group` (`group migrate` reports it; the periodic
+    /// sync decides with the chain of its own run). `Ok(false)` without a
+    /// group filter.
+    ///
+    /// # Errors
+    /// A [`PLUGIN_ERROR`] [`TaskError`] when the chain cannot be built or a
+    /// filter with `on_error = "fail"` fails for the group.
+    pub fn filters_include(&self, link: &LinkHandle, group: &str) -> Result<bool, TaskError> {
+        let names = match &self.config {
+            Some(c) => c.borrow().offset_sync.group_filters.clone(),
+            None => Vec::new(),
+        };
+        match group_filter_chain(link, &names)? {
+            None => Ok(false),
+            Some(chains) => group_passes(&chains, group),
+        }
+    }
+
     /// One sync of every group `config` includes, or, with `only`, of
     /// those groups' offsets of the mirror topics `only` (promote's final
     /// sync). Per-group problems are in the returned errors.
@@ -141,13 +190,24 @@ impl ConsumerOffsetSync {
         if mirrored.is_empty() {
             return Ok(run);
         }
+        let Some(chains) = group_filter_chain(link, &config.group_filters)? else {
+            return Ok(run);
+        };
         let groups = link.source().list_groups().await.map_err(|e| {
             kafka_task_error("listing the source cluster's consumer groups".into(), &e)
         })?;
         for g in groups {
             let group = g.group_id;
-            if !group_included(config, &group) || self.is_excluded(&group) {
+            if self.is_excluded(&group) {
                 continue;
+            }
+            match group_passes(&chains, &group) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    run.errors.push(e);
+                    continue;
+                }
             }
             match self.sync_group(link, &group, &mirrored).await {
                 Ok(committed) => {
@@ -161,7 +221,7 @@ impl ConsumerOffsetSync {
     }
 
     /// Syncs group `group` now, outside the schedule and whatever the
-    /// filters say (`group migrate`); one run at a time as for
+    /// group filters say (`group migrate`); one run at a time as for
     /// [`Self::sync`]. Returns the number of partition offsets committed.
     ///
     /// # Errors
@@ -366,13 +426,35 @@ pub struct GroupPlan {
     pub partitions: Vec<(PartitionSync, CommittedOffset)>,
 }
 
-/// Whether the offset sync takes source group `group` under `config`: the
-/// `consumer.offset.group.filters` JSON
-/// ([`crate::config::GroupFilters::includes`]). The one place where a
-/// chain of group filter plugins is to be asked as well, the way topic
-/// filter plugins decide auto-create.
-fn group_included(config: &OffsetSyncConfig, group: &str) -> bool {
-    config.group_filters.includes(group)
+/// The group filter chain of `names` with the versions loaded now; `None`
+/// when there is no group filter (no group is synced).
+///
+/// # Errors
+/// A [`PLUGIN_ERROR`] [`TaskError`] when a plugin of the chain is not
+/// loaded or is of another kind.
+fn group_filter_chain(link: &LinkHandle, names: &[String]) -> Result<Option<Chains>, TaskError> {
+    if names.is_empty() {
+        return Ok(None);
+    }
+    link.plugins()
+        .group_filters_for(names)
+        .map(Some)
+        .map_err(|e| TaskError {
+            code: PLUGIN_ERROR.into(),
+            message: format!("the group filter chain cannot be built; no group is synced: {e}"),
+        })
+}
+
+/// Whether `chains` takes source group `group` ([`Chains::sync_group`]).
+///
+/// # Errors
+/// A [`PLUGIN_ERROR`] [`TaskError`] naming the group and the failing
+/// plugin (`on_error = "fail"`).
+fn group_passes(chains: &Chains, group: &str) -> Result<bool, TaskError> {
+    chains.sync_group(group).map_err(|e| TaskError {
+        code: PLUGIN_ERROR.into(),
+        message: format!("consumer group '{group}' is not synced: {e}"),
+    })
 }
 
 /// The link's mirror partitions by `(source topic, partition)`, with their

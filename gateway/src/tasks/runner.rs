@@ -43,7 +43,7 @@ impl LinkTasks {
     /// consumer offset sync that promote and failover run.
     pub fn start(link: &MirrorLink, config: LinkConfig, stop: CancellationToken) -> Self {
         let (tx, _) = watch::channel(Arc::new(config));
-        let offset_sync = Arc::new(ConsumerOffsetSync::default());
+        let offset_sync = Arc::new(ConsumerOffsetSync::new(tx.subscribe()));
         let cell = link.handle_cell();
         // Confluent's order of the task list.
         let tasks: Vec<Arc<dyn LinkTask>> = vec![

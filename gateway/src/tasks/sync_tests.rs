@@ -22,7 +22,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
 use super::offset_sync::ConsumerOffsetSync;
-use crate::config::{GroupFilters, OffsetSyncConfig};
+use crate::config::OffsetSyncConfig;
 use crate::kafka::testutil::Broker;
 use crate::kafka::ClusterClient;
 
@@ -213,13 +213,23 @@ async fn offsets_translate_across_markers_aborted_data_and_compaction_gaps() {
         commit(&s, "g-beyond", 18);
     });
     let sync = ConsumerOffsetSync::default();
+    // The groups are chosen by the bundled group filter, as
+    // `consumer.offset.group.filters` configures it.
+    let groups = crate::plugin::PluginSpec::new(
+        "gaps/consumer.offset.group.filters",
+        crate::plugin::PluginKind::GroupFilter,
+        crate::plugin::bundled::get("group-filter").expect("bundled group-filter"),
+    )
+    .with_config([(
+        "filters",
+        r#"{"groupFilters":[{"name":"g-","patternType":"PREFIXED"}]}"#,
+    )])
+    .with_timeout(Duration::from_secs(10));
+    link.plugins().reload(groups).await.expect("group filter");
     let config = OffsetSyncConfig {
         enable: true,
         interval: Duration::from_secs(1),
-        group_filters: GroupFilters::parse(
-            r#"{"groupFilters":[{"name":"g-","patternType":"PREFIXED"}]}"#,
-        )
-        .expect("filters"),
+        group_filters: vec!["gaps/consumer.offset.group.filters".into()],
     };
     let run = sync.sync(&link, &config, None).await.expect("sync");
     assert!(run.errors.is_empty(), "{:?}", run.errors);

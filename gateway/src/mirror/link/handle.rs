@@ -178,6 +178,13 @@ impl LinkHandle {
         })
     }
 
+    /// The gateway's plugin registry, for the chains a link task resolves
+    /// from its own settings (the offset sync's group filters,
+    /// [`crate::plugin::PluginRegistry::group_filters_for`]).
+    pub fn plugins(&self) -> &Arc<crate::plugin::PluginRegistry> {
+        &self.ctx.plugins
+    }
+
     /// The gateway's state topic name (`[gateway] state_topic`), the same on
     /// every cluster a linkgate gateway writes to.
     pub fn state_topic(&self) -> &str {
