@@ -7,8 +7,9 @@
 //!   retry with backoff, admin helpers).
 //! - [`security`]: `security.protocol` with its TLS ([`tls`]) and SASL
 //!   ([`sasl`]) settings; [`authenticate`] runs SASL on a connection.
-//! - [`acl`]: ACL admin requests (CreateAcls, DeleteAcls) and the DENY
-//!   WRITE binding that protects mirror topics.
+//! - [`acl`]: ACL admin requests (CreateAcls, DeleteAcls, DescribeAcls)
+//!   and the DENY WRITE binding that protects mirror topics;
+//!   [`acl_binding`]: the binding values and their wire codes.
 //! - [`groups`]: consumer group admin requests (FindCoordinator,
 //!   ListGroups, DescribeGroups, OffsetFetch, OffsetCommit).
 //! - [`probe`]: a one-shot reachability check returning the cluster id.
@@ -18,6 +19,7 @@
 //! - [`wire`]: Fetch and Produce request builders.
 
 pub mod acl;
+pub mod acl_binding;
 mod authenticate;
 pub mod cluster;
 pub mod conn;
@@ -43,7 +45,10 @@ mod integration_tests;
 #[cfg(test)]
 mod groups_tests;
 
-pub use acl::{deny_write_binding, describe_binding, AclBinding, AclEntry};
+pub use acl::deny_write_binding;
+pub use acl_binding::{
+    describe_binding, AclBinding, AclEntry, AclOperation, AclPermission, PatternType, ResourceType,
+};
 pub use cluster::{
     ClusterClient, ClusterSettings, CreateOutcome, OffsetSpec, PartitionInfo, TopicInfo,
 };
