@@ -16,6 +16,7 @@
 //! - [`error`]: typed errors naming the cluster and broker that failed.
 //! - [`records`]: the record batch codec (magic v2 parsing, read_committed
 //!   filtering, writer-field rewrite with CRC-32C, bounded decompression).
+//! - [`retry`]: the retry loop (backoff, deadline, cancellation).
 //! - [`wire`]: Fetch and Produce request builders.
 
 pub mod acl;
@@ -27,6 +28,7 @@ pub mod error;
 pub mod groups;
 pub mod probe;
 pub mod records;
+pub mod retry;
 pub mod sasl;
 pub mod security;
 pub mod tls;
