@@ -157,10 +157,11 @@ impl Gateway {
         let manager = LinkManager::new(cfg, plugins.clone(), shutdown.clone());
         manager.start_file_links().await;
         manager.spawn_restore();
+        let options = ServeOptions::from_config(cfg)?;
         let api = match crate::api::serve(
             cfg.api_listen,
             manager.clone() as Arc<dyn ApiState>,
-            ServeOptions::from_config(cfg),
+            options,
             shutdown.child_token(),
         )
         .await

@@ -66,6 +66,9 @@ pub const DEFAULT_API_LISTEN: &str = "127.0.0.1:8090";
 /// the gateway's own listener, not a Kafka cluster.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The TLS settings cannot make a server config.
+    #[error("REST API TLS: {0}")]
+    Tls(#[from] TlsFileError),
     /// Binding the listen address failed (in use, not local, no
     /// permission). Retriable only once the address is free.
     #[error("cannot listen for the REST API on {addr}: {source}")]
@@ -162,13 +165,18 @@ impl ServeOptions {
         }
     }
 
-    /// The options of `[gateway]` in `cfg`.
-    pub fn from_config(cfg: &crate::config::GatewayConfig) -> Self {
-        Self {
+    /// The options of `[gateway]` in `cfg`, with the server config built
+    /// from its TLS settings ([`ApiTls::new`]).
+    ///
+    /// # Errors
+    /// [`ServeError::Tls`] when rustls refuses the TLS settings (checked at
+    /// config load, so not expected).
+    pub fn from_config(cfg: &crate::config::GatewayConfig) -> Result<Self, ServeError> {
+        Ok(Self {
             token: cfg.api_token.clone(),
             token_on_reads: cfg.api_token_on_reads,
-            tls: cfg.api_tls.clone(),
-        }
+            tls: cfg.api_tls.as_ref().map(ApiTls::new).transpose()?,
+        })
     }
 
     /// The guards these options ask for.

@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::kafka::{AclBinding, AclEntry};
-use crate::plugin::{AclOperation, AclPermission, PatternType, ResourceType};
+use crate::kafka::{AclBinding, AclEntry, AclOperation, AclPermission, PatternType, ResourceType};
 
 /// Default of `acl.sync.ms` (Confluent's).
 pub const DEFAULT_ACL_SYNC_INTERVAL: Duration = Duration::from_millis(5000);

@@ -8,6 +8,7 @@
 //! [`ConfigError`] naming the key at fault; nothing is half-applied.
 
 pub mod acl_filters;
+pub mod api_tls;
 mod client;
 mod file;
 pub mod offset_sync;
@@ -23,6 +24,7 @@ use crate::kafka::ClusterSettings;
 pub use crate::plugin::{OnError, PluginKind};
 
 pub use acl_filters::{AclSyncConfig, ACL_SYNC_PROPERTIES};
+pub use api_tls::ApiTlsSettings;
 pub use client::{is_client_property, CLIENT_PROPERTIES};
 pub use file::ConfigFile;
 pub use offset_sync::{validate_group_filters, OffsetSyncConfig, OFFSET_SYNC_PROPERTIES};
@@ -368,7 +370,7 @@ pub struct GatewayConfig {
     /// REST API's TLS, its files read and checked at load (relative paths
     /// are relative to the config file). `None`: plain HTTP. `Debug`
     /// shows the paths only.
-    pub api_tls: Option<crate::api::ApiTls>,
+    pub api_tls: Option<ApiTlsSettings>,
     /// `[clusters.ALIAS]` client settings by alias (destinations of API
     /// links, sources named by `source_cluster_id`).
     pub clusters: BTreeMap<String, ClusterSettings>,
@@ -416,11 +418,8 @@ fn parse_message(e: &toml::de::Error, text: &str) -> String {
 /// [`ConfigError::Invalid`] naming the key: a certificate without a key or
 /// the other way round, a client CA without a certificate, or a file that
 /// cannot be used (the reason never holds the file's content).
-fn api_tls(
-    gw: &file::GatewaySection,
-    base: &Path,
-) -> Result<Option<crate::api::ApiTls>, ConfigError> {
-    use crate::api::{ApiTls, TlsFile};
+fn api_tls(gw: &file::GatewaySection, base: &Path) -> Result<Option<ApiTlsSettings>, ConfigError> {
+    use api_tls::TlsFile;
     let invalid = |key: &str, message: String| ConfigError::Invalid {
         key: key.to_string(),
         message,
@@ -452,7 +451,7 @@ fn api_tls(
         }
     };
     let client_ca = gw.api_tls_client_ca.as_ref().map(|ca| base.join(ca));
-    ApiTls::load(&cert, &key, client_ca.as_deref())
+    ApiTlsSettings::load(&cert, &key, client_ca.as_deref())
         .map(Some)
         .map_err(|e| {
             let key = match e.file {
@@ -555,7 +554,7 @@ impl GatewayConfig {
         }
         let client_certificates = api_tls
             .as_ref()
-            .is_some_and(crate::api::ApiTls::requires_client_certificate);
+            .is_some_and(ApiTlsSettings::requires_client_certificate);
         if api_token.is_none() && !client_certificates && !api_listen.ip().is_loopback() {
             return Err(invalid(
                 "gateway.api_listen".into(),

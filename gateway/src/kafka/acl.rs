@@ -4,12 +4,7 @@
 //! pattern types (request versions 1..=3), plus [`deny_write_binding`], the
 //! binding that keeps other principals from writing to a mirror topic.
 //!
-//! Bindings are [`AclBinding`], the plugin host's WIT `acl-binding` type
-//! (resource type, resource name, pattern type, principal, host, operation,
-//! permission), so ACL mapper output goes to the cluster without conversion.
-//! Wire codes come from [`crate::plugin::resource_type_code`] and its
-//! siblings (Kafka's `ResourceType`, `PatternType`, `AclOperation`,
-//! `AclPermissionType` codes).
+//! Bindings are [`AclBinding`] (`acl_binding`), sent in Kafka's wire codes.
 
 use kafka_protocol::messages::create_acls_request::AclCreation;
 use kafka_protocol::messages::delete_acls_request::DeleteAclsFilter;
@@ -18,17 +13,11 @@ use kafka_protocol::messages::{
 };
 use kafka_protocol::protocol::StrBytes;
 
+use super::acl_binding::{
+    describe_binding, AclBinding, AclOperation, AclPermission, PatternType, ResourceType,
+};
 use super::cluster::ClusterClient;
 use super::error::{broker_error, KafkaError};
-use crate::plugin::{
-    acl_operation_code, acl_operation_from_code, acl_permission_code, acl_permission_from_code,
-    pattern_type_code, pattern_type_from_code, resource_type_code, resource_type_from_code,
-    AclOperation, AclPermission, PatternType, ResourceType,
-};
-
-/// One ACL binding (Kafka `AclBinding`: resource pattern + access control
-/// entry); the same type as the plugin host's WIT `acl-binding`.
-pub use crate::plugin::AclBinding;
 
 /// The binding that denies `principal` (e.g. `User:*`, or `User:alice`)
 /// WRITE on the topic named exactly `topic` from any host: resource TOPIC,
@@ -48,94 +37,15 @@ pub fn deny_write_binding(topic: &str, principal: &str) -> AclBinding {
     }
 }
 
-/// Kafka's upper-case name of a resource type (`ResourceType.name()`).
-fn resource_type_name(t: ResourceType) -> &'static str {
-    match t {
-        ResourceType::Unknown => "UNKNOWN",
-        ResourceType::Any => "ANY",
-        ResourceType::Topic => "TOPIC",
-        ResourceType::Group => "GROUP",
-        ResourceType::Cluster => "CLUSTER",
-        ResourceType::TransactionalId => "TRANSACTIONAL_ID",
-        ResourceType::DelegationToken => "DELEGATION_TOKEN",
-        ResourceType::User => "USER",
-    }
-}
-
-/// Kafka's upper-case name of a pattern type (`PatternType.name()`).
-fn pattern_type_name(t: PatternType) -> &'static str {
-    match t {
-        PatternType::Unknown => "UNKNOWN",
-        PatternType::Any => "ANY",
-        PatternType::Match => "MATCH",
-        PatternType::Literal => "LITERAL",
-        PatternType::Prefixed => "PREFIXED",
-    }
-}
-
-/// Kafka's upper-case name of an operation (`AclOperation.name()`).
-fn operation_name(op: AclOperation) -> &'static str {
-    match op {
-        AclOperation::Unknown => "UNKNOWN",
-        AclOperation::Any => "ANY",
-        AclOperation::All => "ALL",
-        AclOperation::Read => "READ",
-        AclOperation::Write => "WRITE",
-        AclOperation::Create => "CREATE",
-        AclOperation::Delete => "DELETE",
-        AclOperation::Alter => "ALTER",
-        AclOperation::Describe => "DESCRIBE",
-        AclOperation::ClusterAction => "CLUSTER_ACTION",
-        AclOperation::DescribeConfigs => "DESCRIBE_CONFIGS",
-        AclOperation::AlterConfigs => "ALTER_CONFIGS",
-        AclOperation::IdempotentWrite => "IDEMPOTENT_WRITE",
-        AclOperation::CreateTokens => "CREATE_TOKENS",
-        AclOperation::DescribeTokens => "DESCRIBE_TOKENS",
-    }
-}
-
-/// Kafka's upper-case name of a permission (`AclPermissionType.name()`).
-fn permission_name(p: AclPermission) -> &'static str {
-    match p {
-        AclPermission::Unknown => "UNKNOWN",
-        AclPermission::Any => "ANY",
-        AclPermission::Deny => "DENY",
-        AclPermission::Allow => "ALLOW",
-    }
-}
-
-/// A binding in words for error messages, e.g.
-/// ``DENY WRITE on TOPIC `orders` (LITERAL) for User:* from host *``.
-/// An empty principal, name or host (a filter's "any") prints as `*any*`.
-pub fn describe_binding(b: &AclBinding) -> String {
-    let or_any = |s: &str| {
-        if s.is_empty() {
-            "*any*".to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    format!(
-        "{} {} on {} `{}` ({}) for {} from host {}",
-        permission_name(b.permission),
-        operation_name(b.operation),
-        resource_type_name(b.resource_type),
-        or_any(&b.resource_name),
-        pattern_type_name(b.pattern_type),
-        or_any(&b.principal),
-        or_any(&b.host),
-    )
-}
-
 fn creation(b: &AclBinding) -> AclCreation {
     AclCreation::default()
-        .with_resource_type(resource_type_code(b.resource_type))
+        .with_resource_type(b.resource_type.code())
         .with_resource_name(StrBytes::from_string(b.resource_name.clone()))
-        .with_resource_pattern_type(pattern_type_code(b.pattern_type))
+        .with_resource_pattern_type(b.pattern_type.code())
         .with_principal(StrBytes::from_string(b.principal.clone()))
         .with_host(StrBytes::from_string(b.host.clone()))
-        .with_operation(acl_operation_code(b.operation))
-        .with_permission_type(acl_permission_code(b.permission))
+        .with_operation(b.operation.code())
+        .with_permission_type(b.permission.code())
 }
 
 /// `None` (match any) for an empty filter string.
@@ -145,13 +55,13 @@ fn any_if_empty(s: &str) -> Option<StrBytes> {
 
 fn filter(b: &AclBinding) -> DeleteAclsFilter {
     DeleteAclsFilter::default()
-        .with_resource_type_filter(resource_type_code(b.resource_type))
+        .with_resource_type_filter(b.resource_type.code())
         .with_resource_name_filter(any_if_empty(&b.resource_name))
-        .with_pattern_type_filter(pattern_type_code(b.pattern_type))
+        .with_pattern_type_filter(b.pattern_type.code())
         .with_principal_filter(any_if_empty(&b.principal))
         .with_host_filter(any_if_empty(&b.host))
-        .with_operation(acl_operation_code(b.operation))
-        .with_permission_type(acl_permission_code(b.permission))
+        .with_operation(b.operation.code())
+        .with_permission_type(b.permission.code())
 }
 
 impl ClusterClient {
@@ -287,13 +197,13 @@ impl ClusterClient {
     /// codes and transport errors are retried with backoff.
     pub async fn describe_acls(&self, filter: &AclBinding) -> Result<Vec<AclBinding>, KafkaError> {
         let req = DescribeAclsRequest::default()
-            .with_resource_type_filter(resource_type_code(filter.resource_type))
+            .with_resource_type_filter(filter.resource_type.code())
             .with_resource_name_filter(any_if_empty(&filter.resource_name))
-            .with_pattern_type_filter(pattern_type_code(filter.pattern_type))
+            .with_pattern_type_filter(filter.pattern_type.code())
             .with_principal_filter(any_if_empty(&filter.principal))
             .with_host_filter(any_if_empty(&filter.host))
-            .with_operation(acl_operation_code(filter.operation))
-            .with_permission_type(acl_permission_code(filter.permission));
+            .with_operation(filter.operation.code())
+            .with_permission_type(filter.permission.code());
         self.retry(
             "describe acls",
             |e| e.is_retriable(),
@@ -329,58 +239,6 @@ impl ClusterClient {
     }
 }
 
-/// An ACL binding in Kafka's wire codes (resource type, pattern type,
-/// operation, permission as `i8`, KIP-140/KIP-290): ordered, hashable and
-/// serializable, for sets of bindings and for the state topic.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
-)]
-pub struct AclEntry {
-    /// Resource type code (TOPIC 2, GROUP 3, CLUSTER 4, TRANSACTIONAL_ID 5).
-    pub resource_type: i8,
-    /// Resource name (pattern).
-    pub resource_name: String,
-    /// Pattern type code (LITERAL 3, PREFIXED 4).
-    pub pattern_type: i8,
-    /// Principal, e.g. `User:alice`.
-    pub principal: String,
-    /// Host, `*` for any.
-    pub host: String,
-    /// Operation code (READ 3, WRITE 4, ...).
-    pub operation: i8,
-    /// Permission code (DENY 2, ALLOW 3).
-    pub permission: i8,
-}
-
-impl From<&AclBinding> for AclEntry {
-    fn from(b: &AclBinding) -> Self {
-        Self {
-            resource_type: resource_type_code(b.resource_type),
-            resource_name: b.resource_name.clone(),
-            pattern_type: pattern_type_code(b.pattern_type),
-            principal: b.principal.clone(),
-            host: b.host.clone(),
-            operation: acl_operation_code(b.operation),
-            permission: acl_permission_code(b.permission),
-        }
-    }
-}
-
-impl AclEntry {
-    /// The binding this entry stands for (unknown codes become `Unknown`).
-    pub fn binding(&self) -> AclBinding {
-        AclBinding {
-            resource_type: resource_type_from_code(self.resource_type),
-            resource_name: self.resource_name.clone(),
-            pattern_type: pattern_type_from_code(self.pattern_type),
-            principal: self.principal.clone(),
-            host: self.host.clone(),
-            operation: acl_operation_from_code(self.operation),
-            permission: acl_permission_from_code(self.permission),
-        }
-    }
-}
-
 /// The most ACL bindings one DescribeAcls answer may hold (a bound on
 /// memory driven by the network).
 pub const MAX_DESCRIBED_ACLS: usize = 100_000;
@@ -391,13 +249,13 @@ pub(crate) fn bindings_of(resp: &DescribeAclsResponse) -> Vec<AclBinding> {
         .iter()
         .flat_map(|r| {
             r.acls.iter().map(move |a| AclBinding {
-                resource_type: resource_type_from_code(r.resource_type),
+                resource_type: ResourceType::from_code(r.resource_type),
                 resource_name: r.resource_name.to_string(),
-                pattern_type: pattern_type_from_code(r.pattern_type),
+                pattern_type: PatternType::from_code(r.pattern_type),
                 principal: a.principal.to_string(),
                 host: a.host.to_string(),
-                operation: acl_operation_from_code(a.operation),
-                permission: acl_permission_from_code(a.permission_type),
+                operation: AclOperation::from_code(a.operation),
+                permission: AclPermission::from_code(a.permission_type),
             })
         })
         .collect()

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+use backon::{BackoffBuilder, ExponentialBuilder};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::delete_topics_request::DeleteTopicState;
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
@@ -32,6 +32,7 @@ use super::error::{
     broker_error, KafkaError, LEADER_NOT_AVAILABLE, TOPIC_ALREADY_EXISTS,
     UNKNOWN_TOPIC_OR_PARTITION,
 };
+use super::retry::retry;
 
 /// Kafka error code `NOT_CONTROLLER` (41).
 pub(super) const NOT_CONTROLLER: i16 = 41;
@@ -338,7 +339,8 @@ impl ClusterClient {
     }
 
     /// Run `op` until it succeeds, fails with an error `retry_if` rejects, or
-    /// the backoff budget is spent (then the last error is returned).
+    /// the backoff budget is spent (then the last error is returned); see
+    /// [`super::retry::retry`].
     pub(super) async fn retry<T, F, Fut>(
         &self,
         what: &str,
@@ -349,13 +351,10 @@ impl ClusterClient {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, KafkaError>>,
     {
-        op.retry(self.backoff())
-            .sleep(tokio::time::sleep)
-            .when(retry_if)
-            .notify(|e: &KafkaError, delay: Duration| {
-                tracing::debug!(cluster = %self.settings.name, operation = what, error = %e, delay_ms = delay.as_millis() as u64, "retrying");
-            })
-            .await
+        let notify = |e: &KafkaError, delay: Duration| {
+            tracing::debug!(cluster = %self.settings.name, operation = what, error = %e, delay_ms = delay.as_millis() as u64, "retrying");
+        };
+        retry(self.backoff().build(), None, retry_if, notify, op).await
     }
 
     /// Send Metadata for `topics` (`None` = all topics, `Some(&[])` = brokers

@@ -3,12 +3,15 @@
 //! mirror partition from its checkpoint), then the fetcher, committer and
 //! watcher tasks. The watcher also runs the mirror topic lifecycle asked for
 //! through [`MirrorLink::create_mirror`] and [`MirrorLink::alter_mirror`]
-//! (submodule `lifecycle`), one command at a time. Submodules: `recovery`
-//! (mirror topic set-up and partition recovery), `watch` (the watcher's
-//! periodic checks), `lifecycle` (mirror commands).
+//! (submodule `lifecycle`), one command at a time. Submodules: `run` (the
+//! link's task: start-up, task wiring, watcher loop), `slot` (a mirror
+//! partition's data-plane position), `health` (link health and start-up
+//! retries), `recovery` (mirror topic set-up and partition recovery),
+//! `watch` (the watcher's periodic checks), `lifecycle` (mirror commands),
+//! `handle` (read access for link tasks).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -17,10 +20,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::command::{ControlError, MirrorAction, MirrorActionResult, NewMirror};
 use crate::config::{LinkConfig, StartOffsetSpec};
-use crate::kafka::{ClusterClient, ClusterSettings, KafkaError, OffsetSpec};
+use crate::kafka::{ClusterClient, KafkaError, OffsetSpec};
 use crate::mirror::error::{MirrorError, Side};
-use crate::mirror::offset_map::{OffsetMap, RollupHead};
-use crate::mirror::registry::{cluster_key, LinkEntry, MirrorEntry, MirrorRegistry};
+use crate::mirror::registry::{cluster_key, MirrorEntry, MirrorRegistry};
 use crate::mirror::state::{
     now_ms, Checkpoint, DesiredState, MirrorPartitionId, MirrorTopicRecord, PersistedFailure,
     ProducerIdentity, StateEntry, StateSnapshot, StateStore,
@@ -28,18 +30,24 @@ use crate::mirror::state::{
 use crate::mirror::status::{
     FailureCause, LinkHealth, LinkState, LinkStatus, PartitionKey, PartitionState, PartitionStatus,
 };
-use crate::mirror::{claim, committer, discover, fetcher, metrics as m, verify};
+use crate::mirror::{discover, metrics as m, verify};
 
 mod handle;
+mod health;
 mod lifecycle;
 #[cfg(test)]
 mod lifecycle_tests;
 mod recovery;
+mod run;
+mod slot;
 mod watch;
 
 pub use handle::{FinalSyncHook, LinkHandle, MirroredPartition};
+use health::{retry_until_shutdown, set_health};
 pub(crate) use recovery::progress_checkpoint;
 use recovery::{setup_topic, wait_for_topic};
+use run::{run_link, Expect, Shared};
+pub(crate) use slot::{ResumeRound, RoundGuard, Slot};
 pub(crate) use watch::check_idle_writes;
 use watch::{check_new_partitions, check_topic_ids};
 #[cfg(test)]
@@ -67,157 +75,6 @@ fn instant_after(after: Duration) -> tokio::time::Instant {
     now.checked_add(after)
         .or_else(|| now.checked_add(FAR))
         .unwrap_or(now)
-}
-
-/// Rounds of one mirror partition the committer is producing. The
-/// committer holds a [`RoundGuard`] per round it prepared until the round
-/// landed, failed or was given up; `started` counts rounds ever prepared, so
-/// a reader can tell whether one began while it looked away.
-#[derive(Debug, Default)]
-pub(crate) struct RoundTracker {
-    in_flight: AtomicU32,
-    started: AtomicU64,
-}
-
-impl RoundTracker {
-    /// Marks a round begun; it ends when the guard drops.
-    pub(crate) fn begin(self: &Arc<Self>) -> RoundGuard {
-        self.started.fetch_add(1, Ordering::SeqCst);
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
-        RoundGuard(self.clone())
-    }
-
-    /// Rounds being produced now.
-    pub(crate) fn in_flight(&self) -> u32 {
-        self.in_flight.load(Ordering::SeqCst)
-    }
-
-    /// Rounds prepared since the slot was set up.
-    pub(crate) fn started(&self) -> u64 {
-        self.started.load(Ordering::SeqCst)
-    }
-}
-
-/// One round in flight (see [`RoundTracker`]).
-#[derive(Debug)]
-pub(crate) struct RoundGuard(Arc<RoundTracker>);
-
-impl Drop for RoundGuard {
-    fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// Data-plane position of one mirror partition. Fetcher and committer share it
-/// under a short synchronous lock. A stopped mirror partition has no slot.
-#[derive(Debug, Clone)]
-pub(crate) struct Slot {
-    /// Source topic name.
-    pub source_topic: String,
-    /// Source topic id the mirror belongs to.
-    pub source_topic_id: String,
-    /// Next source offset the fetcher asks for (may run ahead of what landed).
-    pub fetch_offset: i64,
-    /// Per-partition fetch size (bytes).
-    pub fetch_max_bytes: i32,
-    /// Bumped on every rewind; fetched data of an older generation is dropped.
-    pub generation: u64,
-    /// Destination log end offset after the last landed round.
-    pub destination_next: i64,
-    /// Source offset after the last landed round: every source offset below
-    /// it is on the destination (or needs nothing there). Lag for promote is
-    /// measured from it.
-    pub source_next: i64,
-    /// Next base sequence of the idempotent producer for this partition.
-    pub sequence: i32,
-    /// Last offset map segment start `(source, destination)`.
-    pub last_segment: Option<(i64, i64)>,
-    /// Rounds of this partition in flight in the committer.
-    pub rounds: Arc<RoundTracker>,
-    /// The partition's checkpoint as last written to the state topic.
-    pub checkpoint: Option<Checkpoint>,
-    /// A round an earlier instance began and did not finish: re-sent under
-    /// its producer identity first (see [`ResumeRound`]).
-    pub resume: Option<ResumeRound>,
-    /// A round of the partition is being reconciled in its own task: the
-    /// partition is not fetched until it is done.
-    pub reconciling: bool,
-    /// When a progress-only checkpoint was last written.
-    pub progress_at: std::time::Instant,
-    /// The partition's offset map (segment starts of what landed).
-    pub map: OffsetMap,
-    /// Source offsets of its segments written as single records since the
-    /// last roll-up.
-    pub singles: BTreeSet<i64>,
-    /// The current roll-up of its map, if any.
-    pub rollup: Option<RollupHead>,
-    /// Keys of roll-up chunks no head names (deleted at the next roll-up).
-    pub stale_chunks: Vec<String>,
-    /// The source partition's log start offset, from fetch responses (-1
-    /// unknown): the offset map is pruned below it.
-    pub source_log_start: i64,
-    /// Source leader epoch of the last batch fetched (-1 unknown): Fetch
-    /// `last_fetched_epoch` (KIP-320 divergence check).
-    pub last_fetched_epoch: i32,
-    /// The partition's metric handles, registered on first use.
-    pub metrics: Option<m::PartitionMetrics>,
-}
-
-/// The unfinished part of a round recovered from a checkpoint: its batches
-/// go to the destination again under the producer id, epoch and sequences
-/// the earlier write used, so that the broker deduplicates a copy of it
-/// that is still on its way (a produce queued at the broker when the
-/// earlier instance died, a write the high watermark did not cover yet;
-/// KIP-98 idempotence).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ResumeRound {
-    /// The identity the round was produced with.
-    pub producer: ProducerIdentity,
-    /// Base sequence of the first batch still to produce.
-    pub sequence: i32,
-    /// The batches still to produce, `(source base offset, record count)`.
-    pub batches: Vec<(i64, i32)>,
-}
-
-impl Slot {
-    /// The partition's metric handles (registered on the first call).
-    pub(crate) fn metrics(&mut self, link: &str, key: &PartitionKey) -> &m::PartitionMetrics {
-        self.metrics
-            .get_or_insert_with(|| m::PartitionMetrics::new(link, &key.0, key.1))
-    }
-
-    /// A slot at source offset `fetch_offset` (nothing in flight) and
-    /// destination log end offset `destination_next`.
-    pub(crate) fn new(
-        source_topic: &str,
-        source_topic_id: &str,
-        fetch_offset: i64,
-        destination_next: i64,
-    ) -> Self {
-        Self {
-            source_topic: source_topic.to_string(),
-            source_topic_id: source_topic_id.to_string(),
-            fetch_offset,
-            fetch_max_bytes: DEFAULT_PARTITION_FETCH_BYTES,
-            generation: 0,
-            destination_next,
-            source_next: fetch_offset,
-            sequence: 0,
-            last_segment: None,
-            rounds: Arc::default(),
-            checkpoint: None,
-            resume: None,
-            reconciling: false,
-            progress_at: std::time::Instant::now(),
-            map: OffsetMap::default(),
-            singles: BTreeSet::new(),
-            rollup: None,
-            stale_chunks: Vec::new(),
-            source_log_start: -1,
-            last_fetched_epoch: -1,
-            metrics: None,
-        }
-    }
 }
 
 /// Everything the tasks of one link share.
@@ -718,321 +575,6 @@ fn state_rank(name: &str) -> u8 {
         "STOPPED" => 5,
         _ => 6, // FAILED
     }
-}
-
-/// The link's health for an error: `UNAVAILABLE` with the Confluent link
-/// error code of a client error (`UNKNOWN` for others).
-fn unavailable_health(e: &MirrorError) -> LinkHealth {
-    let code = match e {
-        MirrorError::Kafka { source, .. } => crate::kafka::link_error_code(source),
-        _ => "UNKNOWN",
-    };
-    LinkHealth {
-        state: LinkState::Unavailable,
-        error: code.to_string(),
-        error_message: e.to_string(),
-    }
-}
-
-/// Sets the link's health, logging only a change (not every retry).
-fn set_health(link: &str, status: &LinkStatus, health: LinkHealth) {
-    let old = status.health();
-    if old == health {
-        return;
-    }
-    match health.state {
-        LinkState::Active | LinkState::Paused => {
-            tracing::info!(link, state = health.state.name(), "link state")
-        }
-        _ => tracing::warn!(link, state = health.state.name(), error = %health.error,
-            "link state: {}", health.error_message),
-    }
-    status.set_health(health);
-}
-
-/// Runs `attempt` until it succeeds, with exponential backoff (200 ms
-/// doubling to 10 s, backon), counting each failure and reporting it in the
-/// link's health (`UNAVAILABLE`, logged when the error changes); `None`
-/// when `shutdown` is cancelled first.
-async fn retry_until_shutdown<T, F, Fut>(
-    link: &str,
-    what: &str,
-    status: &LinkStatus,
-    shutdown: &CancellationToken,
-    mut attempt: F,
-) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<T, MirrorError>>,
-{
-    use backon::BackoffBuilder;
-    let mut delays = backon::ExponentialBuilder::default()
-        .with_min_delay(Duration::from_millis(200))
-        .with_max_delay(Duration::from_secs(10))
-        .without_max_times()
-        .build();
-    loop {
-        match attempt().await {
-            Ok(v) => return Some(v),
-            Err(e) => {
-                let delay = delays.next().unwrap_or(Duration::from_secs(10));
-                m::add_error(link, e.kind());
-                tracing::debug!(link, error = %e, "{what} failed, retrying in {delay:?}");
-                let mut health = unavailable_health(&e);
-                health.error_message = format!("{what} failed: {}", health.error_message);
-                set_health(link, status, health);
-                tokio::select! {
-                    _ = shutdown.cancelled() => return None,
-                    _ = tokio::time::sleep(delay) => {}
-                }
-            }
-        }
-    }
-}
-
-/// The link's health when running: `PAUSED` for a paused link, else
-/// `ACTIVE`; `FAILED` when its plugin chains cannot load (checked on every
-/// watcher tick, so a fixed plugin brings it back).
-fn running_health(ctx: &LinkCtx, config: &LinkConfig) -> LinkHealth {
-    if let Err(e) = ctx.plugins.chains_for(&ctx.chain_names.load()) {
-        return LinkHealth {
-            state: LinkState::Failed,
-            error: "UNKNOWN".to_string(),
-            error_message: format!("the link's plugin chain cannot load: {e}"),
-        };
-    }
-    LinkHealth::configured(config)
-}
-
-/// The health of a running link, from [`running_health`] and, when there
-/// is a sign a cluster is unreachable (a partition `SOURCE_UNAVAILABLE`, a
-/// failed metadata or offsets request this tick, or the link already
-/// `UNAVAILABLE`), a reachability probe of that cluster
-/// ([`crate::kafka::probe`]: bootstrap and Metadata on new connections):
-/// `UNAVAILABLE` with the Confluent link error code and a message naming
-/// the cluster and address while it fails.
-async fn running_link_health(
-    ctx: &LinkCtx,
-    config: &LinkConfig,
-    source_trouble: bool,
-    destination_trouble: bool,
-) -> LinkHealth {
-    let base = running_health(ctx, config);
-    if base.state == LinkState::Failed {
-        return base;
-    }
-    let was_down = ctx.status.health().state == LinkState::Unavailable;
-    let source_down = source_trouble
-        || ctx
-            .status
-            .lock()
-            .values()
-            .any(|p| matches!(p.state, PartitionState::SourceUnavailable(_)));
-    let probes = [
-        (source_down, ctx.source.settings(), Side::Source, "source"),
-        (
-            destination_trouble,
-            ctx.destination.settings(),
-            Side::Destination,
-            "destination",
-        ),
-    ];
-    for (suspect, settings, side, what) in probes {
-        if !(suspect || was_down) {
-            continue;
-        }
-        if let Err(e) = crate::kafka::probe(settings).await {
-            let mut h = unavailable_health(&MirrorError::kafka(side, e));
-            h.error_message = format!("the {what} cluster cannot be reached: {}", h.error_message);
-            return h;
-        }
-    }
-    base
-}
-
-/// Receives the next command; never resolves once every sender is gone.
-async fn next_command(rx: &mut Option<mpsc::Receiver<Command>>) -> Command {
-    if let Some(r) = rx.as_mut() {
-        if let Some(c) = r.recv().await {
-            return c;
-        }
-    }
-    *rx = None;
-    std::future::pending().await
-}
-
-/// What a [`MirrorLink`] shares with its running tasks.
-struct Shared {
-    handle: Arc<std::sync::OnceLock<LinkHandle>>,
-    final_sync: handle::FinalSyncSlot,
-}
-
-/// What a link checks about its clusters once connected.
-struct Expect {
-    /// Kafka cluster id the source must report.
-    source_cluster_id: Option<String>,
-}
-
-/// `FAILED` health when the source reports another cluster id than
-/// expected (`None`: as expected, or not checkable).
-fn source_id_mismatch(source: &ClusterClient, expect: &Expect) -> Option<LinkHealth> {
-    let want = expect.source_cluster_id.as_deref()?;
-    let found = source.cluster_id()?;
-    (found != want).then(|| LinkHealth {
-        state: LinkState::Failed,
-        error: "UNKNOWN".to_string(),
-        error_message: format!(
-            "source cluster `{}` ({}) has cluster id '{found}', the link expects source_cluster_id '{want}'; nothing is mirrored",
-            source.name(),
-            source.settings().bootstrap_servers.join(",")
-        ),
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn run_link(
-    config: LinkConfig,
-    deps: LinkDeps,
-    expect: Expect,
-    chain_names: Arc<ArcSwap<ChainNames>>,
-    status: LinkStatus,
-    commands: mpsc::Receiver<Command>,
-    running: Arc<AtomicBool>,
-    shared: Shared,
-    shutdown: CancellationToken,
-) {
-    let LinkDeps {
-        state_topic,
-        plugins,
-        registry,
-    } = deps;
-    let link = config.name.clone();
-    let connect = |settings: &ClusterSettings, side: Side| {
-        let settings = settings.clone();
-        move || {
-            let settings = settings.clone();
-            async move {
-                ClusterClient::connect(settings)
-                    .await
-                    .map_err(|e| MirrorError::kafka(side, e))
-            }
-        }
-    };
-    let Some(source) = retry_until_shutdown(
-        &link,
-        "connecting to the source cluster",
-        &status,
-        &shutdown,
-        connect(&config.source, Side::Source),
-    )
-    .await
-    else {
-        return;
-    };
-    if let Some(failed) = source_id_mismatch(&source, &expect) {
-        set_health(&link, &status, failed);
-        shutdown.cancelled().await;
-        return;
-    }
-    let Some(destination) = retry_until_shutdown(
-        &link,
-        "connecting to the destination cluster",
-        &status,
-        &shutdown,
-        connect(&config.destination, Side::Destination),
-    )
-    .await
-    else {
-        return;
-    };
-    // State, and this instance's claim on the link (fences an earlier one).
-    let Some(claimed) =
-        retry_until_shutdown(&link, "reading the link state", &status, &shutdown, || {
-            claim::claim(&destination, &state_topic, &link)
-        })
-        .await
-    else {
-        return;
-    };
-    let claim::Claimed {
-        state,
-        snapshot,
-        producer,
-    } = claimed;
-    tracing::info!(link = %link, producer_id = producer.id, producer_epoch = producer.epoch,
-        "link state loaded and claimed");
-    let ctx = Arc::new(LinkCtx {
-        name: link.clone(),
-        source,
-        destination,
-        state: Arc::new(state),
-        slots: Mutex::new(BTreeMap::new()),
-        status,
-        producer,
-        stop: shutdown.child_token(),
-        plugins,
-        chain_names,
-        metrics: Arc::new(m::LinkMetrics::new(&link)),
-        state_topic,
-        final_sync: shared.final_sync,
-    });
-    let _ = shared.handle.set(LinkHandle::new(ctx.clone()));
-    let config = Arc::new(config);
-    // Other links' auto-create scans read it (loop prevention).
-    registry.register_link(LinkEntry::new(&config, &ctx.source, &ctx.destination));
-    let mut topics = Topics::new(config.clone(), Arc::new(snapshot), registry, &ctx);
-    let mut next_scan = tokio::time::Instant::now();
-    if config.auto_create {
-        topics.scan(&ctx).await;
-        next_scan = instant_after(config.metadata_max_age);
-    }
-    topics.setup_pending(&ctx).await;
-
-    let (tx, rx) = mpsc::channel(4);
-    let fetch = tokio::spawn(fetcher::run(ctx.clone(), tx, ctx.stop.clone()));
-    let commit = tokio::spawn(committer::run(ctx.clone(), rx, ctx.stop.clone()));
-    running.store(true, Ordering::SeqCst);
-    // ACTIVE (or PAUSED) once mirror commands are taken.
-    set_health(&link, &ctx.status, running_health(&ctx, &config));
-
-    // Watcher: runs mirror commands, retries topics not set up yet,
-    // detects recreated source topics and foreign writes on idle partitions.
-    let mut commands = Some(commands);
-    let mut tick = tokio::time::interval(WATCH_INTERVAL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.tick().await;
-    loop {
-        tokio::select! {
-            _ = ctx.stop.cancelled() => break,
-            cmd = next_command(&mut commands) => {
-                topics.run_command(&ctx, cmd).await;
-                continue;
-            }
-            _ = tick.tick() => {}
-        }
-        if config.auto_create && tokio::time::Instant::now() >= next_scan {
-            topics.scan(&ctx).await;
-            next_scan = instant_after(config.metadata_max_age);
-        }
-        if !topics.pending.is_empty() {
-            topics.setup_pending(&ctx).await;
-        }
-        let source_trouble = check_topic_ids(&ctx).await;
-        check_new_partitions(&ctx, &mut topics).await;
-        let destination_trouble = check_idle_writes(&ctx).await;
-        let health = running_link_health(&ctx, &config, source_trouble, destination_trouble).await;
-        set_health(&link, &ctx.status, health);
-    }
-    running.store(false, Ordering::SeqCst);
-    let _ = fetch.await;
-    let _ = commit.await;
-    if !shutdown.is_cancelled() {
-        // Fenced: keep the link's status (FAILED, FENCED) until it is
-        // stopped or changed.
-        tracing::error!(link = %link, "link fenced by another gateway instance; not mirroring");
-        shutdown.cancelled().await;
-    }
-    tracing::info!(link = %link, "link stopped");
 }
 
 /// The mirror topics of a running link, owned by its watcher task: every

@@ -16,13 +16,15 @@ use std::sync::Arc;
 
 use kafka_protocol::records::Record;
 
+use crate::kafka;
 use crate::kafka::records::batch::RawBatch;
 
+use super::acl;
 use super::error::{ChainError, PluginError};
 use super::loaded::LoadedPlugin;
 use super::metrics;
 use super::records;
-use super::types::{AclBinding, KafkaRecord, OnError, RecordBatchIn, SourceTopic, Verdict};
+use super::types::{KafkaRecord, OnError, RecordBatchIn, SourceTopic, Verdict};
 
 /// The plugins of one link, per kind, in chain order.
 #[derive(Debug, Clone, Default)]
@@ -222,9 +224,13 @@ impl Chains {
     /// binding the previous one produced (an empty chain returns the
     /// binding). A failing mapper: `fail` -> `Err(ChainError::Failed)`;
     /// `skip` -> `Ok(vec![])` (the source binding is not synced); `pass` ->
-    /// the binding it was given passes that mapper unchanged.
-    pub fn map_acl(&self, binding: &AclBinding) -> Result<Vec<AclBinding>, ChainError> {
-        let mut current = vec![binding.clone()];
+    /// the binding it was given passes that mapper unchanged. Mappers see
+    /// the binding as the WIT `acl-binding` (`acl`).
+    pub fn map_acl(
+        &self,
+        binding: &kafka::AclBinding,
+    ) -> Result<Vec<kafka::AclBinding>, ChainError> {
+        let mut current = vec![acl::to_wit(binding)];
         for p in &self.acl_mappers {
             if current.is_empty() {
                 break;
@@ -248,7 +254,7 @@ impl Chains {
             }
             current = next;
         }
-        Ok(current)
+        Ok(current.into_iter().map(acl::from_wit).collect())
     }
 
     /// Runs the record transforms on one fetched source batch of

@@ -15,6 +15,7 @@ use super::loaded::{Guest, LoadedPlugin};
 use super::records::tests::{record, source_batch, CODECS};
 use super::records::{decode, to_wit};
 use super::types::*;
+use crate::kafka;
 use crate::kafka::records::batch::{normalize_for_produce, split_batches, RawBatch};
 
 type FilterFn = Box<dyn Fn(&SourceTopic) -> Result<bool, PluginError> + Send + Sync>;
@@ -328,15 +329,16 @@ fn renamers_compose_and_results_are_validated() {
     assert_eq!(empty.rename_group("g"), Ok(None));
 }
 
-fn binding(principal: &str) -> AclBinding {
-    AclBinding {
-        resource_type: ResourceType::Topic,
+/// A client layer binding, as the ACL sync gives it to the chain.
+fn binding(principal: &str) -> kafka::AclBinding {
+    kafka::AclBinding {
+        resource_type: kafka::ResourceType::Topic,
         resource_name: "orders".into(),
-        pattern_type: PatternType::Literal,
+        pattern_type: kafka::PatternType::Literal,
         principal: principal.into(),
         host: "*".into(),
-        operation: AclOperation::Read,
-        permission: AclPermission::Allow,
+        operation: kafka::AclOperation::Read,
+        permission: kafka::AclPermission::Allow,
     }
 }
 
@@ -359,7 +361,7 @@ fn acl_mappers_run_in_sequence_over_every_binding() {
     let out = chains.map_acl(&binding("User:alice")).unwrap();
     assert_eq!(out.len(), 2);
     assert!(out.iter().all(|b| b.principal == "User:bob"));
-    assert_eq!(out[1].operation, AclOperation::Write);
+    assert_eq!(out[1].operation, kafka::AclOperation::Write);
 
     let dropper = mapper("drop", OnError::Fail, |_| Ok(vec![]));
     let (calls_guard, calls) = {

@@ -29,6 +29,7 @@
 //! the plugin's deadline; call them from a context that may block
 //! (`spawn_blocking`, `block_in_place`); see [`LoadedPlugin`].
 
+mod acl;
 mod bindings;
 pub mod bundled;
 mod chain;
@@ -56,8 +57,6 @@ pub use loaded::{LoadedPlugin, SELF_CHECK_NAME};
 pub use registry::{ChainNames, PluginRegistry, PluginSet, PluginStatus};
 pub use store::MAX_LOG_LINE;
 pub use types::{
-    acl_operation_code, acl_operation_from_code, acl_permission_code, acl_permission_from_code,
-    pattern_type_code, pattern_type_from_code, resource_type_code, resource_type_from_code,
     AclBinding, AclOperation, AclPermission, Header, KafkaRecord, OnError, ParseNameError,
     PatternType, PluginKind, PluginSpec, RecordBatchIn, Replacement, ResourceType, SourceTopic,
     Verdict,

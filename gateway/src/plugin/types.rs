@@ -19,8 +19,8 @@ pub use wit::SourceTopic;
 /// One ACL binding (WIT `acl-binding`, Kafka `AclBinding`).
 pub use wit::AclBinding;
 
-/// ACL resource kind (WIT `resource-type`, Kafka `ResourceType`; see
-/// [`resource_type_code`] / [`resource_type_from_code`]).
+/// ACL resource kind (WIT `resource-type`, Kafka `ResourceType`; the
+/// client layer's is [`crate::kafka::ResourceType`]).
 pub use wit::ResourceType;
 
 /// ACL resource pattern kind (WIT `pattern-type`, Kafka `PatternType`).
@@ -306,125 +306,6 @@ impl fmt::Debug for PluginSpec {
     }
 }
 
-/// Kafka wire code of a resource type (`ResourceType.code()`: UNKNOWN 0,
-/// ANY 1, TOPIC 2, GROUP 3, CLUSTER 4, TRANSACTIONAL_ID 5,
-/// DELEGATION_TOKEN 6, USER 7; DescribeAcls/CreateAcls, KIP-140).
-pub fn resource_type_code(t: ResourceType) -> i8 {
-    match t {
-        ResourceType::Unknown => 0,
-        ResourceType::Any => 1,
-        ResourceType::Topic => 2,
-        ResourceType::Group => 3,
-        ResourceType::Cluster => 4,
-        ResourceType::TransactionalId => 5,
-        ResourceType::DelegationToken => 6,
-        ResourceType::User => 7,
-    }
-}
-
-/// Resource type of a Kafka wire code; codes outside 0..=7 are `Unknown`.
-pub fn resource_type_from_code(code: i8) -> ResourceType {
-    match code {
-        1 => ResourceType::Any,
-        2 => ResourceType::Topic,
-        3 => ResourceType::Group,
-        4 => ResourceType::Cluster,
-        5 => ResourceType::TransactionalId,
-        6 => ResourceType::DelegationToken,
-        7 => ResourceType::User,
-        _ => ResourceType::Unknown,
-    }
-}
-
-/// Kafka wire code of a pattern type (`PatternType.code()`: UNKNOWN 0,
-/// ANY 1, MATCH 2, LITERAL 3, PREFIXED 4; KIP-290).
-pub fn pattern_type_code(t: PatternType) -> i8 {
-    match t {
-        PatternType::Unknown => 0,
-        PatternType::Any => 1,
-        PatternType::Match => 2,
-        PatternType::Literal => 3,
-        PatternType::Prefixed => 4,
-    }
-}
-
-/// Pattern type of a Kafka wire code; codes outside 0..=4 are `Unknown`.
-pub fn pattern_type_from_code(code: i8) -> PatternType {
-    match code {
-        1 => PatternType::Any,
-        2 => PatternType::Match,
-        3 => PatternType::Literal,
-        4 => PatternType::Prefixed,
-        _ => PatternType::Unknown,
-    }
-}
-
-/// Kafka wire code of an operation (`AclOperation.code()`: UNKNOWN 0,
-/// ANY 1, ALL 2, READ 3, WRITE 4, CREATE 5, DELETE 6, ALTER 7, DESCRIBE 8,
-/// CLUSTER_ACTION 9, DESCRIBE_CONFIGS 10, ALTER_CONFIGS 11,
-/// IDEMPOTENT_WRITE 12, CREATE_TOKENS 13, DESCRIBE_TOKENS 14).
-pub fn acl_operation_code(op: AclOperation) -> i8 {
-    match op {
-        AclOperation::Unknown => 0,
-        AclOperation::Any => 1,
-        AclOperation::All => 2,
-        AclOperation::Read => 3,
-        AclOperation::Write => 4,
-        AclOperation::Create => 5,
-        AclOperation::Delete => 6,
-        AclOperation::Alter => 7,
-        AclOperation::Describe => 8,
-        AclOperation::ClusterAction => 9,
-        AclOperation::DescribeConfigs => 10,
-        AclOperation::AlterConfigs => 11,
-        AclOperation::IdempotentWrite => 12,
-        AclOperation::CreateTokens => 13,
-        AclOperation::DescribeTokens => 14,
-    }
-}
-
-/// Operation of a Kafka wire code; codes outside 0..=14 are `Unknown`.
-pub fn acl_operation_from_code(code: i8) -> AclOperation {
-    match code {
-        1 => AclOperation::Any,
-        2 => AclOperation::All,
-        3 => AclOperation::Read,
-        4 => AclOperation::Write,
-        5 => AclOperation::Create,
-        6 => AclOperation::Delete,
-        7 => AclOperation::Alter,
-        8 => AclOperation::Describe,
-        9 => AclOperation::ClusterAction,
-        10 => AclOperation::DescribeConfigs,
-        11 => AclOperation::AlterConfigs,
-        12 => AclOperation::IdempotentWrite,
-        13 => AclOperation::CreateTokens,
-        14 => AclOperation::DescribeTokens,
-        _ => AclOperation::Unknown,
-    }
-}
-
-/// Kafka wire code of a permission (`AclPermissionType.code()`: UNKNOWN 0,
-/// ANY 1, DENY 2, ALLOW 3).
-pub fn acl_permission_code(p: AclPermission) -> i8 {
-    match p {
-        AclPermission::Unknown => 0,
-        AclPermission::Any => 1,
-        AclPermission::Deny => 2,
-        AclPermission::Allow => 3,
-    }
-}
-
-/// Permission of a Kafka wire code; codes outside 0..=3 are `Unknown`.
-pub fn acl_permission_from_code(code: i8) -> AclPermission {
-    match code {
-        1 => AclPermission::Any,
-        2 => AclPermission::Deny,
-        3 => AclPermission::Allow,
-        _ => AclPermission::Unknown,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -473,27 +354,5 @@ mod tests {
         assert!(dbg.contains("password"), "{dbg}");
         assert!(!dbg.contains("hunter2"), "{dbg}");
         assert!(dbg.contains("wasm_bytes: 10"), "{dbg}");
-    }
-
-    #[test]
-    fn acl_codes_round_trip_and_follow_kafka() {
-        for code in 0..=7 {
-            assert_eq!(resource_type_code(resource_type_from_code(code)), code);
-        }
-        for code in 0..=4 {
-            assert_eq!(pattern_type_code(pattern_type_from_code(code)), code);
-        }
-        for code in 0..=14 {
-            assert_eq!(acl_operation_code(acl_operation_from_code(code)), code);
-        }
-        for code in 0..=3 {
-            assert_eq!(acl_permission_code(acl_permission_from_code(code)), code);
-        }
-        assert_eq!(resource_type_code(ResourceType::Topic), 2);
-        assert_eq!(pattern_type_code(PatternType::Prefixed), 4);
-        assert_eq!(acl_operation_code(AclOperation::IdempotentWrite), 12);
-        assert_eq!(acl_permission_code(AclPermission::Allow), 3);
-        assert_eq!(resource_type_from_code(99), ResourceType::Unknown);
-        assert_eq!(acl_operation_from_code(-1), AclOperation::Unknown);
     }
 }

@@ -35,10 +35,13 @@ use futures::future::BoxFuture;
 
 use super::{LinkTask, TaskError, TaskRun};
 use crate::config::LinkConfig;
-use crate::kafka::{describe_binding, AclBinding, AclEntry, ClusterClient, KafkaError};
+use crate::kafka::{
+    describe_binding, AclBinding, AclEntry, AclOperation, AclPermission, ClusterClient, KafkaError,
+    PatternType, ResourceType,
+};
 use crate::mirror::state::StateEntry;
 use crate::mirror::LinkHandle;
-use crate::plugin::{Chains, PatternType, ResourceType};
+use crate::plugin::Chains;
 
 /// The Confluent task name.
 pub const TASK: &str = "AclSync";
@@ -68,8 +71,8 @@ impl MadeByLinks {
         self.synced.contains(&AclEntry::from(b))
             || (b.resource_type == ResourceType::Topic
                 && b.pattern_type == PatternType::Literal
-                && b.operation == crate::plugin::AclOperation::Write
-                && b.permission == crate::plugin::AclPermission::Deny
+                && b.operation == AclOperation::Write
+                && b.permission == AclPermission::Deny
                 && self.mirror_topics.contains(&b.resource_name))
     }
 
@@ -382,8 +385,8 @@ pub fn any_filter() -> AclBinding {
         pattern_type: PatternType::Any,
         principal: String::new(),
         host: String::new(),
-        operation: crate::plugin::AclOperation::Any,
-        permission: crate::plugin::AclPermission::Any,
+        operation: AclOperation::Any,
+        permission: AclPermission::Any,
     }
 }
 
@@ -457,7 +460,7 @@ mod tests {
             "protection of a mirror topic in the source"
         );
         let mut allow = deny.clone();
-        allow.permission = crate::plugin::AclPermission::Allow;
+        allow.permission = AclPermission::Allow;
         assert!(!made.made(&allow), "an ALLOW is the operator's");
         let mut other = deny.clone();
         other.resource_name = "orders".into();
