@@ -1160,7 +1160,7 @@ async fn serve_checks_the_token_over_http() -> Result<()> {
 fn openapi_documents_every_endpoint() {
     let spec = include_str!("../../openapi.yaml");
     let base = "/kafka/v3/clusters/{cluster_id}/links";
-    let paths: [(String, &[&str]); 13] = [
+    let paths: [(String, &[&str]); 14] = [
         (base.to_string(), &["get", "post"]),
         (format!("{base}/{{link_name}}"), &["get", "delete"]),
         (format!("{base}/{{link_name}}/configs"), &["get"]),
@@ -1185,6 +1185,10 @@ fn openapi_documents_every_endpoint() {
         (
             format!("{base}/{{link_name}}/mirrors/{{mirror_topic_name}}"),
             &["get"],
+        ),
+        (
+            format!("{base}/{{link_name}}/groups/{{group_name}}:migrate"),
+            &["post"],
         ),
     ];
     for (path, methods) in paths {
