@@ -292,6 +292,10 @@ pub struct StateSnapshot {
     /// ACL bindings a link's ACL sync created on the destination, by link
     /// and record key (`acl/{link}/{digest}`, see [`StateEntry::synced_acl`]).
     pub synced_acls: HashMap<String, BTreeMap<String, AclEntry>>,
+    /// What a link's consumer offset sync remembers of each source group,
+    /// by link and record key (`group/{link}/{digest}`, see
+    /// [`StateEntry::group_sync`]).
+    pub synced_groups: HashMap<String, BTreeMap<String, GroupSyncRecord>>,
     /// Chunks read, by partition and `(generation, chunk)`, until the heads
     /// are known.
     chunks: HashMap<MirrorPartitionId, ChunksRead>,
@@ -477,6 +481,21 @@ impl StateEntry {
         }
     }
 
+    /// What `link`'s consumer offset sync remembers of a source group
+    /// (`None`: a tombstone). Key `group/{link}/{digest}`, the digest the
+    /// first 16 bytes of the SHA-256 of the group id, in hex (group ids may
+    /// hold `/`).
+    pub fn group_sync(link: &str, group: &str, record: Option<&GroupSyncRecord>) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(group.as_bytes());
+        let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+        Self {
+            key: format!("group/{link}/{hex}"),
+            // Plain strings, integers and booleans cannot fail to serialize.
+            value: record.map(|r| serde_json::to_vec(r).unwrap_or_default()),
+        }
+    }
+
     /// An offset map segment start (`tombstone`: delete it).
     pub fn segment(id: &MirrorPartitionId, source: i64, destination: i64, tombstone: bool) -> Self {
         // The JSON of `SegmentValue`, which cannot fail to serialize.
@@ -486,6 +505,35 @@ impl StateEntry {
                 .then(|| format!(r#"{{"destination_offset":{destination}}}"#).into_bytes()),
         }
     }
+}
+
+/// What a link's consumer offset sync keeps of one source group in the
+/// state topic, so that a restart neither syncs a migrated group again nor
+/// forgets where the group was last synced (a later source reset is then
+/// still recognised as one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupSyncRecord {
+    /// Source consumer group id.
+    pub group: String,
+    /// Taken out of the sync by `linkgate group migrate`.
+    #[serde(default)]
+    pub excluded: bool,
+    /// Last offsets committed on the destination, per mirror partition.
+    #[serde(default)]
+    pub synced: Vec<SyncedGroupOffset>,
+}
+
+/// One mirror partition's offsets last committed for a group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncedGroupOffset {
+    /// Mirror topic on the destination.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// The source group's committed offset.
+    pub source_offset: i64,
+    /// The destination offset committed for it.
+    pub destination_offset: i64,
 }
 
 /// Record bytes per state topic batch: below the 1 MiB default of
@@ -846,6 +894,19 @@ impl StateStore {
                     }
                 }
             }
+            ["group", link, _] => {
+                let set = snap.synced_groups.entry((*link).to_string()).or_default();
+                match value {
+                    None => {
+                        set.remove(key);
+                    }
+                    Some(v) => {
+                        let r: GroupSyncRecord =
+                            serde_json::from_slice(v).map_err(|e| bad(&e.to_string()))?;
+                        set.insert(key.to_string(), r);
+                    }
+                }
+            }
             ["fail", link, topic, p] => {
                 upsert(&mut snap.failures, id(link, topic, p)?, value, bad)?
             }
@@ -876,7 +937,8 @@ impl StateStore {
     /// Deletes everything of `link` from the state topic (link deleted):
     /// writes a tombstone for every `cp/{link}/...`, `map/{link}/...`,
     /// `mapr/...` and `mapc/...` of the link, `mt/{link}/...`,
-    /// `fail/{link}/...`, `acl/{link}/...`, the `producer/{link}` and the
+    /// `fail/{link}/...`, `acl/{link}/...`, `group/{link}/...`, the
+    /// `producer/{link}` and the
     /// `link/{link}` record found by reading the
     /// whole topic ([`StateStore::load`]). The link's tasks must be stopped
     /// first (a running link would write its checkpoints again).
@@ -946,6 +1008,17 @@ impl StateStore {
             .flat_map(|m| m.values())
         {
             entries.push(StateEntry::synced_acl(link, e, false));
+        }
+        for key in snap
+            .synced_groups
+            .get(link)
+            .into_iter()
+            .flat_map(|m| m.keys())
+        {
+            entries.push(StateEntry {
+                key: key.clone(),
+                value: None,
+            });
         }
         for chunk in entries.chunks(PURGE_CHUNK) {
             self.write(chunk).await?;

@@ -6,7 +6,8 @@
 //! last commit); every partition's destination offset must then equal the
 //! translated source offset; the group is taken out of further syncs. The
 //! link's group filter chain is asked about the group, so that the report
-//! says whether the periodic sync would take it again after a restart.
+//! says whether the periodic sync would take it again if the link were
+//! recreated (the exclusion is kept in the link's state, across restarts).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -85,11 +86,19 @@ pub async fn migrate(
     // Out of the periodic sync first: a periodic run that already looked
     // at the group finishes before this sync (one run at a time), and no
     // later one touches it. Put back if the migration does not complete.
-    let was_excluded = sync.is_excluded(group);
-    sync.exclude(group);
+    let was_excluded = sync
+        .is_excluded(link, group)
+        .await
+        .map_err(|e| task_refusal(e, &refuse))?;
+    sync.exclude(link, group)
+        .await
+        .map_err(|e| task_refusal(e, &refuse))?;
     let result = finish(sync, link, group, &mirrored, &refuse).await;
     if result.is_err() && !was_excluded {
-        sync.include(group);
+        if let Err(e) = sync.include(link, group).await {
+            tracing::warn!(link = %link.name(), group, error = %e.message,
+                "the group stays out of the offset sync after a failed migration");
+        }
     }
     let after = result?;
     tracing::info!(link = %link.name(), group, destination_group = %plan.destination_group,
@@ -181,8 +190,8 @@ fn report(
         let link_name = link.name();
         let keep_out = match filters {
             Some(Ok(false)) => format!("Link '{link_name}' no longer syncs this group: its group filters do not include it."),
-            Some(Err(e)) => format!("Link '{link_name}' no longer syncs this group until the gateway restarts; its group filter chain failed on the group ({}): fix it, and to keep the group out for good, add {exclude} to the link's consumer.offset.group.filters.", e.message),
-            Some(Ok(true)) | None => format!("Link '{link_name}' no longer syncs this group until the gateway restarts; to keep it out for good, add {exclude} to the link's consumer.offset.group.filters."),
+            Some(Err(e)) => format!("Link '{link_name}' no longer syncs this group, across restarts, until the link is deleted; its group filter chain failed on the group ({}): fix it, and to keep the group out of a recreated link too, add {exclude} to the link's consumer.offset.group.filters.", e.message),
+            Some(Ok(true)) | None => format!("Link '{link_name}' no longer syncs this group, across restarts, until the link is deleted; to keep it out of a recreated link too, add {exclude} to the link's consumer.offset.group.filters."),
         };
         vec![
             format!("Start the consumers of group '{group}' on the destination cluster{as_dest}: they resume at the destination offsets above."),

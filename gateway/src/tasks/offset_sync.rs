@@ -29,9 +29,11 @@
 //! Never backwards: a translated offset below the destination's committed
 //! one is committed only when the source group itself moved back since
 //! the last offset this gateway synced for it (a reset on the source is
-//! mirrored). What was synced is kept in memory, so after a gateway
-//! restart a source reset is followed only once the source passes the
-//! destination's offset again or the destination group is reset by hand.
+//! mirrored). What was synced, and which groups `group migrate` took out,
+//! is kept per source group in the state topic
+//! ([`crate::mirror::state::GroupSyncRecord`], written when it changes and
+//! read at a link's first run), so a restart neither syncs a migrated group
+//! again nor misses a later source reset.
 //! A group deleted on the source keeps its offsets on the destination.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -46,6 +48,7 @@ use crate::config::{LinkConfig, OffsetSyncConfig};
 use crate::kafka::error::error_name;
 use crate::kafka::{link_error_code, CommittedOffset, GroupOffsets, KafkaError};
 use crate::mirror::offset_map::CommittedTranslation;
+use crate::mirror::state::{GroupSyncRecord, StateEntry, SyncedGroupOffset};
 use crate::mirror::LinkHandle;
 use crate::plugin::Chains;
 
@@ -70,6 +73,10 @@ type Synced = Vec<(SyncKey, (i64, i64))>;
 /// What the sync remembers between runs.
 #[derive(Debug, Default)]
 struct Memory {
+    /// The state topic's records were read into this memory.
+    loaded: bool,
+    /// Per source group, the record last written to the state topic.
+    written: HashMap<String, GroupSyncRecord>,
     /// Last `(source offset, destination offset)` committed per group
     /// partition.
     synced: HashMap<SyncKey, (i64, i64)>,
@@ -131,20 +138,120 @@ impl ConsumerOffsetSync {
         self.memory.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Reads what the link's offset sync kept in the state topic into
+    /// memory, once per instance (the link's first run, or `group migrate`).
+    ///
+    /// # Errors
+    /// A `STATE_UNAVAILABLE` [`TaskError`] when the state topic cannot be
+    /// read; nothing is synced then (a migrated group must stay out).
+    pub async fn load(&self, link: &LinkHandle) -> Result<(), TaskError> {
+        if self.memory().loaded {
+            return Ok(());
+        }
+        let snapshot = link.state().load().await.map_err(|e| TaskError {
+            code: "STATE_UNAVAILABLE".into(),
+            message: format!("cannot read what the consumer offset sync kept: {e}"),
+        })?;
+        let mut memory = self.memory();
+        if memory.loaded {
+            return Ok(());
+        }
+        for r in snapshot
+            .synced_groups
+            .get(link.name())
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            if r.excluded {
+                memory.excluded.insert(r.group.clone());
+            }
+            for o in &r.synced {
+                memory.synced.insert(
+                    (r.group.clone(), o.topic.clone(), o.partition),
+                    (o.source_offset, o.destination_offset),
+                );
+            }
+            memory.written.insert(r.group.clone(), r.clone());
+        }
+        memory.loaded = true;
+        Ok(())
+    }
+
+    /// Writes `group`'s record to the state topic when it differs from the
+    /// one last written.
+    async fn persist(&self, link: &LinkHandle, group: &str) -> Result<(), TaskError> {
+        let record = {
+            let memory = self.memory();
+            let mut synced: Vec<SyncedGroupOffset> = memory
+                .synced
+                .iter()
+                .filter(|((g, _, _), _)| g == group)
+                .map(|((_, topic, partition), (s, d))| SyncedGroupOffset {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    source_offset: *s,
+                    destination_offset: *d,
+                })
+                .collect();
+            synced.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
+            let record = GroupSyncRecord {
+                group: group.to_string(),
+                excluded: memory.excluded.contains(group),
+                synced,
+            };
+            if memory.written.get(group) == Some(&record) {
+                return Ok(());
+            }
+            record
+        };
+        link.state()
+            .write(&[StateEntry::group_sync(link.name(), group, Some(&record))])
+            .await
+            .map_err(|e| TaskError {
+                code: "STATE_UNAVAILABLE".into(),
+                message: format!(
+                    "cannot keep the offset sync's record of consumer group '{group}': {e}"
+                ),
+            })?;
+        self.memory().written.insert(group.to_string(), record);
+        Ok(())
+    }
+
     /// Takes source group `group` out of every later sync (`group
-    /// migrate`), until the gateway restarts or [`Self::include`].
-    pub fn exclude(&self, group: &str) {
+    /// migrate`), kept in the state topic across restarts, until
+    /// [`Self::include`].
+    ///
+    /// # Errors
+    /// As [`Self::load`], and a `STATE_UNAVAILABLE` [`TaskError`] when the
+    /// record cannot be written (the group is then not taken out).
+    pub async fn exclude(&self, link: &LinkHandle, group: &str) -> Result<(), TaskError> {
+        self.load(link).await?;
         self.memory().excluded.insert(group.to_string());
+        let written = self.persist(link, group).await;
+        if written.is_err() {
+            self.memory().excluded.remove(group);
+        }
+        written
     }
 
     /// Puts a group taken out by [`Self::exclude`] back.
-    pub fn include(&self, group: &str) {
+    ///
+    /// # Errors
+    /// As [`Self::exclude`].
+    pub async fn include(&self, link: &LinkHandle, group: &str) -> Result<(), TaskError> {
+        self.load(link).await?;
         self.memory().excluded.remove(group);
+        self.persist(link, group).await
     }
 
-    /// Whether `group` was taken out by [`Self::exclude`].
-    pub fn is_excluded(&self, group: &str) -> bool {
-        self.memory().excluded.contains(group)
+    /// Whether `group` was taken out by [`Self::exclude`] (read from the
+    /// state topic first).
+    ///
+    /// # Errors
+    /// As [`Self::load`].
+    pub async fn is_excluded(&self, link: &LinkHandle, group: &str) -> Result<bool, TaskError> {
+        self.load(link).await?;
+        Ok(self.memory().excluded.contains(group))
     }
 
     /// When the last run that synced `group` without error started.
@@ -193,12 +300,13 @@ impl ConsumerOffsetSync {
         let Some(chains) = group_filter_chain(link, &config.group_filters)? else {
             return Ok(run);
         };
+        self.load(link).await?;
         let groups = link.source().list_groups().await.map_err(|e| {
             kafka_task_error("listing the source cluster's consumer groups".into(), &e)
         })?;
         for g in groups {
             let group = g.group_id;
-            if self.is_excluded(&group) {
+            if self.memory().excluded.contains(&group) {
                 continue;
             }
             match group_passes(&chains, &group) {
@@ -233,6 +341,7 @@ impl ConsumerOffsetSync {
         mirrored: &BTreeMap<(String, i32), String>,
     ) -> Result<u64, TaskError> {
         let _one = self.runs.lock().await;
+        self.load(link).await?;
         self.sync_group(link, group, mirrored).await
     }
 
@@ -249,10 +358,13 @@ impl ConsumerOffsetSync {
         if commit.is_empty() {
             // In sync already: remember where, so that a later reset of the
             // source group is recognised as one.
-            let mut memory = self.memory();
-            for (k, v) in remember {
-                memory.synced.insert(k, v);
+            {
+                let mut memory = self.memory();
+                for (k, v) in remember {
+                    memory.synced.insert(k, v);
+                }
             }
+            self.persist(link, group).await?;
             return Ok(0);
         }
         tracing::debug!(link = %link.name(), group, destination_group = %plan.destination_group,
@@ -270,10 +382,13 @@ impl ConsumerOffsetSync {
                     &e,
                 )
             })?;
-        let mut memory = self.memory();
-        for (k, v) in remember {
-            memory.synced.insert(k, v);
+        {
+            let mut memory = self.memory();
+            for (k, v) in remember {
+                memory.synced.insert(k, v);
+            }
         }
+        self.persist(link, group).await?;
         Ok(commit.len() as u64)
     }
 

@@ -261,4 +261,32 @@ async fn offsets_translate_across_markers_aborted_data_and_compaction_gaps() {
     // Nothing changed since: the next run commits nothing.
     let again = sync.sync(&link, &config, None).await.expect("sync");
     assert_eq!(again.items, 0);
+
+    // A restart (a new sync reading the state topic) keeps what was synced
+    // and which groups `group migrate` took out: the source group g-end
+    // reset back to 5 is followed, the excluded g-start is left alone.
+    sync.exclude(&link, "g-start").await.expect("exclude");
+    tokio::task::block_in_place(|| {
+        commit(&s, "g-end", 5);
+        commit(&s, "g-start", 14);
+    });
+    let restarted = ConsumerOffsetSync::default();
+    assert!(restarted
+        .is_excluded(&link, "g-start")
+        .await
+        .expect("state topic read"));
+    let run = restarted.sync(&link, &config, None).await.expect("sync");
+    assert!(run.errors.is_empty(), "{:?}", run.errors);
+    tokio::task::block_in_place(|| {
+        assert_eq!(
+            committed(&d, "g-end"),
+            Some(3),
+            "a source reset after a restart is followed"
+        );
+        assert_eq!(
+            committed(&d, "g-start"),
+            Some(0),
+            "a migrated group stays out after a restart"
+        );
+    });
 }
