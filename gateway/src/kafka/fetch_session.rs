@@ -189,6 +189,7 @@ impl FetchSession {
 
     /// Whether the broker holds the partition in the session, as far as
     /// this side knows (false outside a session).
+    #[cfg(test)]
     pub fn holds(&self, topic: &str, partition: i32) -> bool {
         self.partitions
             .get(topic)

@@ -19,6 +19,53 @@ use crate::mirror::link::{LinkCtx, LinkHandle, Slot, DEFAULT_PARTITION_FETCH_BYT
 use crate::mirror::state::{ProducerIdentity, StateStore};
 use crate::mirror::status::{LinkStatus, PartitionState, PartitionStatus};
 
+/// A link context `link` for tests of the fetch path: the state topic
+/// `__linkgate_state` on `destination`, a new producer id, and every
+/// partition of `partitions` of `topic` (source topic id `topic_id`)
+/// active and fetching from offset 0.
+pub(crate) async fn active_ctx(
+    link: &str,
+    source: Arc<ClusterClient>,
+    destination: Arc<ClusterClient>,
+    topic: &str,
+    topic_id: uuid::Uuid,
+    partitions: std::ops::Range<i32>,
+) -> LinkCtx {
+    let state = StateStore::open(destination.clone(), "__linkgate_state")
+        .await
+        .expect("state topic");
+    let producer = destination.init_producer_id().await.expect("producer id");
+    let status = LinkStatus::default();
+    let mut slots = BTreeMap::new();
+    for p in partitions {
+        let key = (topic.to_string(), p);
+        status.lock().insert(
+            key.clone(),
+            PartitionStatus {
+                state: PartitionState::Active,
+                state_time: SystemTime::now(),
+                next_fetch_offset: 0,
+                last_fetch_high_watermark: -1,
+                last_fetch_time: None,
+                destination_log_end_offset: 0,
+            },
+        );
+        slots.insert(key, Slot::new(topic, &topic_id.to_string(), 0, 0));
+    }
+    LinkCtx::for_test(
+        link,
+        source,
+        destination,
+        state,
+        ProducerIdentity {
+            id: producer.0,
+            epoch: producer.1,
+        },
+        slots,
+        status,
+    )
+}
+
 /// Mirrors `data`, the Fetch response partition 0 of `topic` (fetched from
 /// offset 0), into the existing topic `topic` of `destination` as link
 /// `link` and returns the link's handle (source client `source`). Panics
@@ -30,40 +77,8 @@ pub(crate) async fn link_after_fetch(
     topic: &str,
     data: PartitionData,
 ) -> LinkHandle {
-    let state = StateStore::open(destination.clone(), "__linkgate_state")
-        .await
-        .expect("state topic");
-    let producer = destination.init_producer_id().await.expect("producer id");
     let key = (topic.to_string(), 0);
-    let status = LinkStatus::default();
-    status.lock().insert(
-        key.clone(),
-        PartitionStatus {
-            state: PartitionState::Active,
-            state_time: SystemTime::now(),
-            next_fetch_offset: 0,
-            last_fetch_high_watermark: -1,
-            last_fetch_time: None,
-            destination_log_end_offset: 0,
-        },
-    );
-    let mut slots = BTreeMap::new();
-    slots.insert(
-        key.clone(),
-        Slot::new(topic, &uuid::Uuid::nil().to_string(), 0, 0),
-    );
-    let ctx = LinkCtx::for_test(
-        link,
-        source,
-        destination,
-        state,
-        ProducerIdentity {
-            id: producer.0,
-            epoch: producer.1,
-        },
-        slots,
-        status,
-    );
+    let ctx = active_ctx(link, source, destination, topic, uuid::Uuid::nil(), 0..1).await;
     let target = Target {
         key: key.clone(),
         source: key.clone(),

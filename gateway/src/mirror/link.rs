@@ -102,6 +102,9 @@ pub(crate) struct LinkCtx {
     pub final_sync: handle::FinalSyncSlot,
     /// The link's metric handles.
     pub metrics: Arc<m::LinkMetrics>,
+    /// Bytes of record batches one Produce request holds at most
+    /// (`linkgate.producer.max.request.size`, fixed for the link's run).
+    pub max_request_size: usize,
 }
 
 impl LinkCtx {
@@ -133,6 +136,7 @@ impl LinkCtx {
             state_topic,
             final_sync: Arc::default(),
             metrics: Arc::new(m::LinkMetrics::new(name)),
+            max_request_size: crate::config::DEFAULT_MAX_REQUEST_SIZE,
         }
     }
 
@@ -340,7 +344,7 @@ impl MirrorLink {
         source_cluster_id: Option<String>,
         shutdown: CancellationToken,
     ) -> Self {
-        let status = LinkStatus::for_link(&config);
+        let status = LinkStatus::default();
         let name = config.name.clone();
         let kept = config.clone();
         let st = status.clone();

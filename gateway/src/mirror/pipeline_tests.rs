@@ -10,7 +10,6 @@
 //! committed and non-transactional records, in order, with their codecs'
 //! contents intact.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -28,9 +27,8 @@ use crate::kafka::testutil::Broker;
 use crate::kafka::ClusterClient;
 use crate::mirror::committer::commit_round;
 use crate::mirror::fetcher::{handle_partition, make_ready, Round, Target};
-use crate::mirror::link::{LinkCtx, Slot, DEFAULT_PARTITION_FETCH_BYTES};
-use crate::mirror::state::{ProducerIdentity, StateStore};
-use crate::mirror::status::{LinkStatus, PartitionState, PartitionStatus};
+use crate::mirror::link::DEFAULT_PARTITION_FETCH_BYTES;
+use crate::mirror::status::PartitionState;
 
 mod fetch_sessions;
 
@@ -143,10 +141,6 @@ async fn transactional_fetch_response_through_the_pipeline_into_a_real_broker() 
         .create_topic("orders", 1, -1, &[])
         .await
         .expect("create topic");
-    let state = StateStore::open(destination.clone(), "__linkgate_state")
-        .await
-        .expect("state topic");
-    let producer = destination.init_producer_id().await.expect("producer id");
 
     // Source log: committed txn of producer 10 (offsets 0-2, gzip), aborted
     // txn of producer 20 (3-4, zstd), plain records (5-6, lz4), commit of 10
@@ -170,36 +164,16 @@ async fn transactional_fetch_response_through_the_pipeline_into_a_real_broker() 
         .with_records(Some(log.freeze()));
 
     let key = ("orders".to_string(), 0);
-    let status = LinkStatus::default();
-    status.lock().insert(
-        key.clone(),
-        PartitionStatus {
-            state: PartitionState::Active,
-            state_time: SystemTime::now(),
-            next_fetch_offset: 0,
-            last_fetch_high_watermark: -1,
-            last_fetch_time: None,
-            destination_log_end_offset: 0,
-        },
-    );
-    let mut slots = BTreeMap::new();
-    slots.insert(
-        key.clone(),
-        Slot::new("orders", &uuid::Uuid::nil().to_string(), 0, 0),
-    );
     // The source client is only used on error paths of the fetch handling.
-    let ctx = LinkCtx::for_test(
+    let ctx = crate::mirror::fetch_testing::active_ctx(
         "txn-test",
         destination.clone(),
         destination.clone(),
-        state,
-        ProducerIdentity {
-            id: producer.0,
-            epoch: producer.1,
-        },
-        slots,
-        status,
-    );
+        "orders",
+        uuid::Uuid::nil(),
+        0..1,
+    )
+    .await;
     let target = Target {
         key: key.clone(),
         source: key.clone(),

@@ -275,7 +275,7 @@ async fn pipeline(
         .min(i32::MAX as u128) as i32;
     // Next batch to send and its sequence, per work.
     let mut next: Vec<(usize, i32)> = works.iter().map(|w| (w.sent, w.sequence)).collect();
-    let mut planner = Planner::new(ctx.status.max_request_size());
+    let mut planner = Planner::new(ctx.max_request_size);
     // Bytes of a work's next batch that is alone above the limit: nothing
     // more is sent for the work, which fails once its batches before it
     // are answered.

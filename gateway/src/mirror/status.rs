@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
-use crate::config::{LinkConfig, DEFAULT_MAX_REQUEST_SIZE};
+use crate::config::LinkConfig;
 
 /// Why a mirror partition stopped. A failed partition waits for an operator;
 /// it is never silently resumed (the cause is persisted in the state topic).
@@ -297,9 +297,6 @@ pub struct LinkStatus {
     /// (its settings are read again before every run, so this follows
     /// `configs:alter` and config file edits without a link restart).
     task_configured: Arc<Mutex<BTreeMap<String, bool>>>,
-    /// Bytes of record batches in one Produce request at most
-    /// (`linkgate.producer.max.request.size`, fixed for the link's run).
-    max_request_size: usize,
 }
 
 impl Default for LinkStatus {
@@ -311,33 +308,11 @@ impl Default for LinkStatus {
             health: Arc::new(Mutex::new(LinkHealth::ok(LinkState::Active))),
             task_errors: Arc::default(),
             task_configured: Arc::default(),
-            max_request_size: DEFAULT_MAX_REQUEST_SIZE,
         }
     }
 }
 
 impl LinkStatus {
-    /// The status of a link about to start with `config`: empty, `ACTIVE`,
-    /// and the data plane's limits from the config
-    /// ([`LinkConfig::max_request_size`]).
-    pub fn for_link(config: &LinkConfig) -> Self {
-        Self::default().with_max_request_size(config.max_request_size)
-    }
-
-    /// The same status with the Produce request limit `bytes` (see
-    /// [`LinkStatus::max_request_size`]).
-    pub fn with_max_request_size(mut self, bytes: usize) -> Self {
-        self.max_request_size = bytes;
-        self
-    }
-
-    /// Bytes of record batches one Produce request to the destination holds
-    /// at most (`linkgate.producer.max.request.size`, the Kafka producer's
-    /// `max.request.size`; default [`DEFAULT_MAX_REQUEST_SIZE`]).
-    pub fn max_request_size(&self) -> usize {
-        self.max_request_size
-    }
-
     /// Locks the table (recovering from a poisoned lock: status is advisory).
     pub fn lock(&self) -> MutexGuard<'_, BTreeMap<PartitionKey, PartitionStatus>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())

@@ -36,7 +36,7 @@
 //! again nor misses a later source reset.
 //! A group deleted on the source keeps its offsets on the destination.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -63,28 +63,80 @@ pub const NON_EMPTY_GROUP: &str = "NON_EMPTY_GROUP";
 /// whose group filter chain cannot be built (a plugin not loaded).
 pub const PLUGIN_ERROR: &str = "PLUGIN_ERROR";
 
-/// `(source group, mirror topic, partition)`.
-type SyncKey = (String, String, i32);
+/// `(mirror topic, partition)`.
+type PartitionKey = (String, i32);
 
-/// What a sync remembers per group partition: `(source offset,
-/// destination offset)` last committed.
-type Synced = Vec<(SyncKey, (i64, i64))>;
+/// Last `(source offset, destination offset)` committed per mirror
+/// partition of one group.
+type Synced = BTreeMap<PartitionKey, (i64, i64)>;
+
+/// Where a sync found or put one group's partitions, to remember.
+type Remember = Vec<(PartitionKey, (i64, i64))>;
+
+/// What the sync remembers of one source group, as its state topic record
+/// ([`GroupSyncRecord`]) holds it.
+#[derive(Debug, Default)]
+struct GroupMemory {
+    /// Taken out of the sync by `group migrate`.
+    excluded: bool,
+    synced: Synced,
+    /// Changed since its record was last written (a failed write is
+    /// tried again at the next sync of the group).
+    dirty: bool,
+}
+
+impl GroupMemory {
+    fn from_record(r: &GroupSyncRecord) -> Self {
+        Self {
+            excluded: r.excluded,
+            synced: r
+                .synced
+                .iter()
+                .map(|o| {
+                    (
+                        (o.topic.clone(), o.partition),
+                        (o.source_offset, o.destination_offset),
+                    )
+                })
+                .collect(),
+            dirty: false,
+        }
+    }
+
+    fn record(&self, group: &str) -> GroupSyncRecord {
+        GroupSyncRecord {
+            group: group.to_string(),
+            excluded: self.excluded,
+            synced: self
+                .synced
+                .iter()
+                .map(|((topic, partition), (s, d))| SyncedGroupOffset {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    source_offset: *s,
+                    destination_offset: *d,
+                })
+                .collect(),
+        }
+    }
+}
 
 /// What the sync remembers between runs.
 #[derive(Debug, Default)]
 struct Memory {
     /// The state topic's records were read into this memory.
     loaded: bool,
-    /// Per source group, the record last written to the state topic.
-    written: HashMap<String, GroupSyncRecord>,
-    /// Last `(source offset, destination offset)` committed per group
-    /// partition.
-    synced: HashMap<SyncKey, (i64, i64)>,
-    /// Source groups `group migrate` took out of the sync.
-    excluded: BTreeSet<String>,
+    /// Per source group.
+    groups: HashMap<String, GroupMemory>,
     /// When a run that synced each source group (with no error for it)
     /// started.
     last_synced: HashMap<String, SystemTime>,
+}
+
+impl Memory {
+    fn is_excluded(&self, group: &str) -> bool {
+        self.groups.get(group).is_some_and(|g| g.excluded)
+    }
 }
 
 /// The consumer offset sync of one link (see the module doc).
@@ -162,48 +214,23 @@ impl ConsumerOffsetSync {
             .into_iter()
             .flat_map(|m| m.values())
         {
-            if r.excluded {
-                memory.excluded.insert(r.group.clone());
-            }
-            for o in &r.synced {
-                memory.synced.insert(
-                    (r.group.clone(), o.topic.clone(), o.partition),
-                    (o.source_offset, o.destination_offset),
-                );
-            }
-            memory.written.insert(r.group.clone(), r.clone());
+            memory
+                .groups
+                .insert(r.group.clone(), GroupMemory::from_record(r));
         }
         memory.loaded = true;
         Ok(())
     }
 
-    /// Writes `group`'s record to the state topic when it differs from the
-    /// one last written.
+    /// Writes `group`'s record to the state topic (after a change); a
+    /// written record clears the group's `dirty`.
     async fn persist(&self, link: &LinkHandle, group: &str) -> Result<(), TaskError> {
-        let record = {
-            let memory = self.memory();
-            let mut synced: Vec<SyncedGroupOffset> = memory
-                .synced
-                .iter()
-                .filter(|((g, _, _), _)| g == group)
-                .map(|((_, topic, partition), (s, d))| SyncedGroupOffset {
-                    topic: topic.clone(),
-                    partition: *partition,
-                    source_offset: *s,
-                    destination_offset: *d,
-                })
-                .collect();
-            synced.sort_by(|a, b| (&a.topic, a.partition).cmp(&(&b.topic, b.partition)));
-            let record = GroupSyncRecord {
-                group: group.to_string(),
-                excluded: memory.excluded.contains(group),
-                synced,
-            };
-            if memory.written.get(group) == Some(&record) {
-                return Ok(());
-            }
-            record
-        };
+        let record = self
+            .memory()
+            .groups
+            .get(group)
+            .map(|g| g.record(group))
+            .unwrap_or_else(|| GroupMemory::default().record(group));
         link.state()
             .write(&[StateEntry::group_sync(link.name(), group, Some(&record))])
             .await
@@ -213,7 +240,61 @@ impl ConsumerOffsetSync {
                     "cannot keep the offset sync's record of consumer group '{group}': {e}"
                 ),
             })?;
-        self.memory().written.insert(group.to_string(), record);
+        if let Some(g) = self.memory().groups.get_mut(group) {
+            g.dirty = false;
+        }
+        Ok(())
+    }
+
+    /// Sets `group`'s exclusion and writes its record when that changed it;
+    /// on a failed write the memory is put back.
+    async fn set_excluded(
+        &self,
+        link: &LinkHandle,
+        group: &str,
+        excluded: bool,
+    ) -> Result<(), TaskError> {
+        self.load(link).await?;
+        let was = std::mem::replace(
+            &mut self
+                .memory()
+                .groups
+                .entry(group.to_string())
+                .or_default()
+                .excluded,
+            excluded,
+        );
+        if was == excluded {
+            return Ok(());
+        }
+        let written = self.persist(link, group).await;
+        if written.is_err() {
+            if let Some(g) = self.memory().groups.get_mut(group) {
+                g.excluded = was;
+            }
+        }
+        written
+    }
+
+    /// Remembers where `group` was synced (`remember`) and writes its
+    /// record when that, or an earlier sync whose write failed, changed it.
+    async fn remember(
+        &self,
+        link: &LinkHandle,
+        group: &str,
+        remember: Remember,
+    ) -> Result<(), TaskError> {
+        let changed = {
+            let mut memory = self.memory();
+            let g = memory.groups.entry(group.to_string()).or_default();
+            for (k, v) in remember {
+                g.dirty |= g.synced.insert(k, v) != Some(v);
+            }
+            g.dirty
+        };
+        if changed {
+            self.persist(link, group).await?;
+        }
         Ok(())
     }
 
@@ -225,13 +306,7 @@ impl ConsumerOffsetSync {
     /// As [`Self::load`], and a `STATE_UNAVAILABLE` [`TaskError`] when the
     /// record cannot be written (the group is then not taken out).
     pub async fn exclude(&self, link: &LinkHandle, group: &str) -> Result<(), TaskError> {
-        self.load(link).await?;
-        self.memory().excluded.insert(group.to_string());
-        let written = self.persist(link, group).await;
-        if written.is_err() {
-            self.memory().excluded.remove(group);
-        }
-        written
+        self.set_excluded(link, group, true).await
     }
 
     /// Puts a group taken out by [`Self::exclude`] back.
@@ -239,9 +314,7 @@ impl ConsumerOffsetSync {
     /// # Errors
     /// As [`Self::exclude`].
     pub async fn include(&self, link: &LinkHandle, group: &str) -> Result<(), TaskError> {
-        self.load(link).await?;
-        self.memory().excluded.remove(group);
-        self.persist(link, group).await
+        self.set_excluded(link, group, false).await
     }
 
     /// Whether `group` was taken out by [`Self::exclude`] (read from the
@@ -251,7 +324,7 @@ impl ConsumerOffsetSync {
     /// As [`Self::load`].
     pub async fn is_excluded(&self, link: &LinkHandle, group: &str) -> Result<bool, TaskError> {
         self.load(link).await?;
-        Ok(self.memory().excluded.contains(group))
+        Ok(self.memory().is_excluded(group))
     }
 
     /// When the last run that synced `group` without error started.
@@ -306,7 +379,7 @@ impl ConsumerOffsetSync {
         })?;
         for g in groups {
             let group = g.group_id;
-            if self.memory().excluded.contains(&group) {
+            if self.memory().is_excluded(&group) {
                 continue;
             }
             match group_passes(&chains, &group) {
@@ -354,17 +427,16 @@ impl ConsumerOffsetSync {
     ) -> Result<u64, TaskError> {
         let plan = self.plan(link, group, mirrored).await?;
         let Some(plan) = plan else { return Ok(0) };
-        let (commit, remember) = decide(group, &plan, &self.memory().synced);
+        let (commit, remember) = {
+            let memory = self.memory();
+            let none = Synced::new();
+            let synced = memory.groups.get(group).map_or(&none, |g| &g.synced);
+            decide(group, &plan, synced)
+        };
         if commit.is_empty() {
             // In sync already: remember where, so that a later reset of the
             // source group is recognised as one.
-            {
-                let mut memory = self.memory();
-                for (k, v) in remember {
-                    memory.synced.insert(k, v);
-                }
-            }
-            self.persist(link, group).await?;
+            self.remember(link, group, remember).await?;
             return Ok(0);
         }
         tracing::debug!(link = %link.name(), group, destination_group = %plan.destination_group,
@@ -382,13 +454,7 @@ impl ConsumerOffsetSync {
                     &e,
                 )
             })?;
-        {
-            let mut memory = self.memory();
-            for (k, v) in remember {
-                memory.synced.insert(k, v);
-            }
-        }
-        self.persist(link, group).await?;
+        self.remember(link, group, remember).await?;
         Ok(commit.len() as u64)
     }
 
@@ -496,16 +562,12 @@ impl ConsumerOffsetSync {
 /// below it when the source group did not move back since the last sync
 /// (`synced`); each with the source's metadata string and no leader epoch
 /// (the destination's epochs are its own).
-fn decide(
-    group: &str,
-    plan: &GroupPlan,
-    synced: &HashMap<SyncKey, (i64, i64)>,
-) -> (GroupOffsets, Synced) {
+fn decide(group: &str, plan: &GroupPlan, synced: &Synced) -> (GroupOffsets, Remember) {
     let mut commit = GroupOffsets::new();
     let mut remember = Vec::new();
     for (p, c) in &plan.partitions {
         let Some(target) = p.translated else { continue };
-        let key = (group.to_string(), p.mirror_topic.clone(), p.partition);
+        let key = (p.mirror_topic.clone(), p.partition);
         if p.destination_offset == Some(target) {
             remember.push((key, (p.source_offset, target)));
             continue;
@@ -644,44 +706,42 @@ mod tests {
 
     #[test]
     fn forward_keeps_metadata_drops_epoch() {
-        let (c, r) = decide("g", &plan(part(50, Some(40), Some(30))), &HashMap::new());
+        let (c, r) = decide("g", &plan(part(50, Some(40), Some(30))), &Synced::new());
         let got = c.get(&("orders".to_string(), 0)).expect("committed");
         assert_eq!(got.offset, 40);
         assert_eq!(got.metadata.as_deref(), Some("consumer-meta"));
         assert_eq!(got.leader_epoch, -1);
-        assert_eq!(r, vec![(("g".into(), "orders".into(), 0), (50, 40))]);
+        assert_eq!(r, vec![(("orders".into(), 0), (50, 40))]);
     }
 
     #[test]
     fn unchanged_and_not_yet_mirrored_commit_nothing() {
-        let (c, r) = decide("g", &plan(part(50, Some(40), Some(40))), &HashMap::new());
+        let (c, r) = decide("g", &plan(part(50, Some(40), Some(40))), &Synced::new());
         assert!(c.is_empty());
         assert_eq!(
             r,
-            vec![(("g".into(), "orders".into(), 0), (50, 40))],
+            vec![(("orders".into(), 0), (50, 40))],
             "in sync: remembered"
         );
-        assert!(
-            decide("g", &plan(part(50, None, Some(10))), &HashMap::new())
-                .0
-                .is_empty()
-        );
+        assert!(decide("g", &plan(part(50, None, Some(10))), &Synced::new())
+            .0
+            .is_empty());
     }
 
     #[test]
     fn backwards_only_when_the_source_moved_back() {
         // The destination is ahead and nothing was synced: left alone.
         let ahead = plan(part(50, Some(40), Some(45)));
-        assert!(decide("g", &ahead, &HashMap::new()).0.is_empty());
+        assert!(decide("g", &ahead, &Synced::new()).0.is_empty());
         // Synced at source 50 before; the source is still at 50 (the
         // destination moved on by itself): left alone.
-        let mut synced = HashMap::new();
-        synced.insert(("g".to_string(), "orders".to_string(), 0), (50, 40));
+        let mut synced = Synced::new();
+        synced.insert(("orders".to_string(), 0), (50, 40));
         assert!(decide("g", &ahead, &synced).0.is_empty());
         // The source group was reset from 50 to 10: followed.
         let reset = plan(part(10, Some(5), Some(40)));
         assert_eq!(committed(&decide("g", &reset, &synced).0), Some(5));
-        // Another group's history does not count.
-        assert!(decide("h", &reset, &synced).0.is_empty());
+        // Without a history (another group's is its own): left alone.
+        assert!(decide("h", &reset, &Synced::new()).0.is_empty());
     }
 }

@@ -147,6 +147,7 @@ pub(super) async fn run_link(
         metrics: Arc::new(m::LinkMetrics::new(&link)),
         state_topic,
         final_sync: shared.final_sync,
+        max_request_size: config.max_request_size,
     });
     let _ = shared.handle.set(LinkHandle::new(ctx.clone()));
     let config = Arc::new(config);

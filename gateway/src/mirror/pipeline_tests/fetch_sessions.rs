@@ -12,9 +12,8 @@
 //! records land on a real nisshi destination and are read back with
 //! librdkafka.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
@@ -39,9 +38,8 @@ use crate::kafka::testutil::Broker;
 use crate::kafka::wire::topic_name;
 use crate::kafka::{ClusterClient, ClusterSettings};
 use crate::mirror::fetcher::Round;
-use crate::mirror::link::{LinkCtx, Slot};
-use crate::mirror::state::{ProducerIdentity, StateStore};
-use crate::mirror::status::{LinkStatus, PartitionState, PartitionStatus};
+use crate::mirror::link::LinkCtx;
+use crate::mirror::status::PartitionState;
 use crate::mirror::{committer, fetcher};
 
 const TOPIC: &str = "orders";
@@ -294,39 +292,17 @@ async fn link(name: &str, source: &ScriptedSource, broker: &Broker) -> Arc<LinkC
         .create_topic(TOPIC, PARTITIONS, -1, &[])
         .await
         .expect("create topic");
-    let state = StateStore::open(destination.clone(), "__linkgate_state")
-        .await
-        .expect("state topic");
-    let producer = destination.init_producer_id().await.expect("producer id");
-    let status = LinkStatus::default();
-    let mut slots = BTreeMap::new();
-    for p in 0..PARTITIONS {
-        let key = (TOPIC.to_string(), p);
-        status.lock().insert(
-            key.clone(),
-            PartitionStatus {
-                state: PartitionState::Active,
-                state_time: SystemTime::now(),
-                next_fetch_offset: 0,
-                last_fetch_high_watermark: -1,
-                last_fetch_time: None,
-                destination_log_end_offset: 0,
-            },
-        );
-        slots.insert(key, Slot::new(TOPIC, &TOPIC_ID.to_string(), 0, 0));
-    }
-    Arc::new(LinkCtx::for_test(
-        name,
-        source,
-        destination,
-        state,
-        ProducerIdentity {
-            id: producer.0,
-            epoch: producer.1,
-        },
-        slots,
-        status,
-    ))
+    Arc::new(
+        crate::mirror::fetch_testing::active_ctx(
+            name,
+            source,
+            destination,
+            TOPIC,
+            TOPIC_ID,
+            0..PARTITIONS,
+        )
+        .await,
+    )
 }
 
 /// Keys of destination partition `partition` of [`TOPIC`] as librdkafka
