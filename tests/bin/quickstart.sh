@@ -10,8 +10,8 @@ tests/bin/setup.sh
 cache=${LINKGATE_CACHE_DIR:-$HOME/.cache/linkgate}
 nisshi=${LINKGATE_NISSHI:-$cache/nisshi/bin/nisshi}
 
-echo "==> building linkgate (release)"
-cargo build --release -q -p linkgate --bin linkgate -p linkgate-tests --bin lg-demo
+echo "==> building linkgate (release; about 12 minutes on 2 cores the first time)"
+cargo build --release -p linkgate --bin linkgate -p linkgate-tests --bin lg-demo
 linkgate=$root/target/release/linkgate
 demo=$root/target/release/lg-demo
 
