@@ -1,21 +1,31 @@
-//! The gateway's one retry loop ([`retry`]): an operation run again after
-//! each retriable failure, with the delays of a `backon` backoff, until it
-//! succeeds, fails with an error not to retry, the backoff or a deadline is
-//! spent, or a cancellation token fires ([`retry_cancellable`]).
+//! The gateway's one retry helper ([`retry`]), on `backon`'s `Retryable`:
+//! an operation run again after each retriable failure, with the delays of
+//! a `backon` backoff, until it succeeds, fails with an error not to retry,
+//! the backoff or a deadline is spent, or a cancellation token fires
+//! ([`retry_cancellable`]).
 
 use std::future::Future;
 use std::time::Duration;
 
+use backon::{Backoff, Retryable};
 use tokio_util::sync::CancellationToken;
 
-/// Why [`retry`] ended without a value.
+/// Why [`retry_cancellable`] ended without a value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RetryError<E> {
     /// The last error: not retriable, or no delay left (backoff spent, or
     /// the next attempt would start after the deadline).
     Failed(E),
-    /// The cancellation token fired while waiting for the next attempt.
+    /// The cancellation token fired before the next attempt.
     Cancelled,
+}
+
+/// `delay` when waiting it ends by `deadline` (`None`: no deadline), else
+/// `None` (no further attempt).
+fn within(deadline: Option<tokio::time::Instant>, delay: Option<Duration>) -> Option<Duration> {
+    delay.filter(|d| {
+        deadline.is_none_or(|dl| tokio::time::Instant::now().checked_add(*d) <= Some(dl))
+    })
 }
 
 /// Runs `op` until it succeeds. After a failure `e`: when `retry_if(&e)`
@@ -29,7 +39,7 @@ pub enum RetryError<E> {
 /// # Errors
 /// The last error of `op`.
 pub async fn retry<T, E, F, Fut>(
-    backoff: impl Iterator<Item = Duration>,
+    backoff: impl Backoff,
     deadline: Option<tokio::time::Instant>,
     retry_if: impl FnMut(&E) -> bool,
     notify: impl FnMut(&E, Duration),
@@ -39,40 +49,25 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    match run(backoff, deadline, None, retry_if, notify, op).await {
-        Ok(v) => Ok(v),
-        Err(RetryError::Failed(e)) => Err(e),
-        // Without a token the wait is never cancelled; kept total.
-        Err(RetryError::Cancelled) => std::future::pending().await,
-    }
+    op.retry(backoff)
+        .sleep(tokio::time::sleep)
+        .when(retry_if)
+        .notify(notify)
+        .adjust(move |_, delay| within(deadline, delay))
+        .await
 }
 
-/// [`retry`], ended early when `cancel` fires while waiting for the next
-/// attempt. An attempt in progress is not interrupted.
+/// [`retry`], ended when `cancel` fires: a wait for the next attempt ends
+/// at once and no attempt starts after it; an attempt in progress is not
+/// interrupted.
 ///
 /// # Errors
 /// [`RetryError::Failed`] with the last error of `op`, or
 /// [`RetryError::Cancelled`].
 pub async fn retry_cancellable<T, E, F, Fut>(
-    backoff: impl Iterator<Item = Duration>,
+    backoff: impl Backoff,
     deadline: Option<tokio::time::Instant>,
     cancel: &CancellationToken,
-    retry_if: impl FnMut(&E) -> bool,
-    notify: impl FnMut(&E, Duration),
-    op: F,
-) -> Result<T, RetryError<E>>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, E>>,
-{
-    run(backoff, deadline, Some(cancel), retry_if, notify, op).await
-}
-
-/// The loop of [`retry`] and [`retry_cancellable`].
-async fn run<T, E, F, Fut>(
-    mut backoff: impl Iterator<Item = Duration>,
-    deadline: Option<tokio::time::Instant>,
-    cancel: Option<&CancellationToken>,
     mut retry_if: impl FnMut(&E) -> bool,
     mut notify: impl FnMut(&E, Duration),
     mut op: F,
@@ -81,31 +76,36 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
 {
-    loop {
-        let e = match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) => e,
-        };
-        if !retry_if(&e) {
-            return Err(RetryError::Failed(e));
-        }
-        let Some(delay) = backoff.next() else {
-            return Err(RetryError::Failed(e));
-        };
-        if deadline.is_some_and(|d| tokio::time::Instant::now().checked_add(delay) > Some(d)) {
-            return Err(RetryError::Failed(e));
-        }
-        notify(&e, delay);
-        match cancel {
-            Some(token) => {
-                tokio::select! {
-                    _ = token.cancelled() => return Err(RetryError::Cancelled),
-                    _ = tokio::time::sleep(delay) => {}
-                }
+    let token = cancel.clone();
+    let sleep = move |delay: Duration| {
+        let token = token.clone();
+        async move {
+            tokio::select! {
+                _ = token.cancelled() => {}
+                _ = tokio::time::sleep(delay) => {}
             }
-            None => tokio::time::sleep(delay).await,
         }
-    }
+    };
+    let attempt = || {
+        let started = (!cancel.is_cancelled()).then(&mut op);
+        async move {
+            match started {
+                Some(f) => f.await.map_err(RetryError::Failed),
+                None => Err(RetryError::Cancelled),
+            }
+        }
+    };
+    attempt
+        .retry(backoff)
+        .sleep(sleep)
+        .when(|e: &RetryError<E>| matches!(e, RetryError::Failed(e) if retry_if(e)))
+        .notify(|e: &RetryError<E>, delay| {
+            if let RetryError::Failed(e) = e {
+                notify(e, delay);
+            }
+        })
+        .adjust(move |_, delay| within(deadline, delay))
+        .await
 }
 
 #[cfg(test)]
@@ -178,8 +178,43 @@ mod tests {
         let token = CancellationToken::new();
         token.cancel();
         let long = std::iter::repeat(Duration::from_secs(3600));
-        let r: Result<(), _> =
-            retry_cancellable(long, None, &token, |_| true, |_, _| {}, || async { Err(1) }).await;
+        let calls = AtomicU32::new(0);
+        let r: Result<(), _> = retry_cancellable(
+            long,
+            None,
+            &token,
+            |_| true,
+            |_, _| {},
+            || {
+                calls.fetch_add(1, Ordering::SeqCst);
+                async { Err(1) }
+            },
+        )
+        .await;
         assert_eq!(r, Err(RetryError::Cancelled));
+        assert_eq!(calls.load(Ordering::SeqCst), 0, "no attempt once cancelled");
+        // Cancelled during the hour-long wait after the first failure: the
+        // wait ends at once and no second attempt starts.
+        let token = CancellationToken::new();
+        let calls = AtomicU32::new(0);
+        let long = std::iter::repeat(Duration::from_secs(3600));
+        let r: Result<(), _> = tokio::time::timeout(
+            Duration::from_secs(30),
+            retry_cancellable(
+                long,
+                None,
+                &token,
+                |_| true,
+                |_, _| token.cancel(),
+                || {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    async { Err(1) }
+                },
+            ),
+        )
+        .await
+        .expect("the wait ends when cancelled");
+        assert_eq!(r, Err(RetryError::Cancelled));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }
